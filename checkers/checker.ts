@@ -1,0 +1,31 @@
+import type { NodeEvent, Op } from './history/types.ts';
+
+/** A verdict: `unknown` when a budget ran out or the input could not decide it. */
+export type Validity = true | false | 'unknown';
+
+/** Every checker answers with at least these fields, plus its own details. */
+export interface CheckResult {
+  readonly checker: string;
+  readonly valid: Validity;
+  /** One line a person reads first ("2 leaders in term 7: n1, n3"). */
+  readonly summary: string;
+  readonly [detail: string]: unknown;
+}
+
+export interface CheckInput {
+  readonly history: readonly Op[];
+  /** Node event logs (role changes, status samples, digests), when the run collected them. */
+  readonly events?: readonly NodeEvent[];
+}
+
+export interface Checker {
+  readonly name: string;
+  check(input: CheckInput): CheckResult | Promise<CheckResult>;
+}
+
+/** Combine verdicts: any false is false, else any unknown is unknown, else true. */
+export function mergeValidity(vs: readonly Validity[]): Validity {
+  if (vs.includes(false)) return false;
+  if (vs.includes('unknown')) return 'unknown';
+  return true;
+}
