@@ -1,0 +1,268 @@
+/**
+ * Election safety from node event logs: at most one leader per term (Raft §5.2, Figure 3
+ * "Election Safety"), plus the informational figures a person wants next to that verdict:
+ * when two nodes believed they led at once (legal across terms: a deposed leader learns of
+ * the new term only when it hears from it, §5.1), and how long the cluster had no leader.
+ */
+import type { CheckInput, CheckResult, Checker, Validity } from '../checker.ts';
+import type { NodeEvent } from '../history/types.ts';
+
+export interface ElectionOptions {
+  /**
+   * Also count a non-leader's `leader` field as a claim that that node leads the term
+   * (default true). In Raft a follower learns the leader only from that leader's
+   * AppendEntries in the same term, so its report is evidence too.
+   */
+  readonly followerReports?: boolean;
+  /** A node's term going backwards makes the verdict invalid (default false: samples taken over HTTP can arrive after a later role event, so a regression is reported but may be skew). */
+  readonly termRegressionInvalid?: boolean;
+  /** How many overlap windows and leaderless gaps to list (default 50; totals count all). */
+  readonly maxListed?: number;
+}
+
+/** One node observed as leader of a term: who, first seen when, and who said so. */
+export interface LeaderClaim {
+  readonly node: string;
+  readonly firstTime: number;
+  readonly reportedBy: readonly string[];
+}
+
+export interface TwoLeadersViolation {
+  readonly kind: 'two-leaders';
+  readonly term: number;
+  readonly leaders: readonly LeaderClaim[];
+}
+
+export interface TermRegression {
+  readonly kind: 'term-regression';
+  readonly node: string;
+  readonly time: number;
+  readonly fromTerm: number;
+  readonly toTerm: number;
+}
+
+/** A node believing itself leader of `term` over [from, to) (ns, the events' clock). */
+export interface LeaderInterval {
+  readonly node: string;
+  readonly term: number;
+  readonly from: number;
+  readonly to: number;
+}
+
+export interface LeaderOverlap {
+  readonly from: number;
+  readonly to: number;
+  readonly durationMs: number;
+  readonly leaders: readonly { readonly node: string; readonly term: number }[];
+  /** Same term: also a two-leaders violation. Different terms: a stale leader, legal in Raft. */
+  readonly sameTerm: boolean;
+}
+
+export interface LeaderlessGap {
+  readonly from: number;
+  readonly to: number;
+  readonly durationMs: number;
+}
+
+export interface ElectionResult extends CheckResult {
+  readonly checker: 'election';
+  readonly terms: number;
+  readonly nodes: readonly string[];
+  readonly violations: readonly TwoLeadersViolation[];
+  readonly termRegressions: readonly TermRegression[];
+  readonly leaderIntervals: readonly LeaderInterval[];
+  readonly overlaps: readonly LeaderOverlap[];
+  readonly overlapCount: number;
+  readonly overlapTotalMs: number;
+  readonly longestOverlapMs: number;
+  readonly leaderless: {
+    readonly totalMs: number;
+    readonly longest: LeaderlessGap | null;
+    readonly gaps: readonly LeaderlessGap[];
+    readonly gapCount: number;
+    /** The span the figures cover: first to last event (ns). */
+    readonly from: number;
+    readonly to: number;
+  };
+}
+
+type RoleEvent = Extract<NodeEvent, { kind: 'role' | 'status' }>;
+
+const nsToMs = (ns: number): number => ns / 1e6;
+
+export function checkElection(input: CheckInput, options: ElectionOptions = {}): ElectionResult {
+  const followerReports = options.followerReports ?? true;
+  const maxListed = options.maxListed ?? 50;
+  const events = roleEvents(input.events ?? []);
+
+  if (events.length === 0) {
+    return {
+      checker: 'election',
+      valid: 'unknown',
+      summary: 'no role or status events to check',
+      terms: 0,
+      nodes: [],
+      violations: [],
+      termRegressions: [],
+      leaderIntervals: [],
+      overlaps: [],
+      overlapCount: 0,
+      overlapTotalMs: 0,
+      longestOverlapMs: 0,
+      leaderless: { totalMs: 0, longest: null, gaps: [], gapCount: 0, from: 0, to: 0 },
+    };
+  }
+
+  // term -> leader node -> claim
+  const claims = new Map<number, Map<string, { firstTime: number; reportedBy: Set<string> }>>();
+  const claim = (term: number, leader: string, by: string, time: number): void => {
+    let perTerm = claims.get(term);
+    if (perTerm === undefined) claims.set(term, (perTerm = new Map<string, { firstTime: number; reportedBy: Set<string> }>()));
+    const c = perTerm.get(leader);
+    if (c === undefined) perTerm.set(leader, { firstTime: time, reportedBy: new Set([by]) });
+    else c.reportedBy.add(by);
+  };
+
+  const lastTerm = new Map<string, number>();
+  const termRegressions: TermRegression[] = [];
+  const open = new Map<string, { term: number; from: number }>();
+  const intervals: LeaderInterval[] = [];
+  const start = events[0]!.time;
+  const end = events[events.length - 1]!.time;
+
+  for (const e of events) {
+    if (e.role === 'leader') claim(e.term, e.node, e.node, e.time);
+    if (e.leader !== null && (followerReports || e.role === 'leader')) claim(e.term, e.leader, e.node, e.time);
+
+    const prevTerm = lastTerm.get(e.node);
+    if (prevTerm !== undefined && e.term < prevTerm) {
+      termRegressions.push({ kind: 'term-regression', node: e.node, time: e.time, fromTerm: prevTerm, toTerm: e.term });
+    }
+    lastTerm.set(e.node, e.term);
+
+    const cur = open.get(e.node);
+    const leads = e.role === 'leader';
+    if (cur !== undefined && (!leads || cur.term !== e.term)) {
+      intervals.push({ node: e.node, term: cur.term, from: cur.from, to: e.time });
+      open.delete(e.node);
+    }
+    if (leads && !open.has(e.node)) open.set(e.node, { term: e.term, from: e.time });
+  }
+  for (const [node, cur] of open) intervals.push({ node, term: cur.term, from: cur.from, to: end });
+  intervals.sort((a, b) => a.from - b.from || a.to - b.to);
+
+  const violations: TwoLeadersViolation[] = [];
+  for (const [term, perTerm] of [...claims].sort((a, b) => a[0] - b[0])) {
+    if (perTerm.size < 2) continue;
+    violations.push({
+      kind: 'two-leaders',
+      term,
+      leaders: [...perTerm]
+        .map(([node, c]) => ({ node, firstTime: c.firstTime, reportedBy: [...c.reportedBy].sort() }))
+        .sort((a, b) => a.firstTime - b.firstTime),
+    });
+  }
+
+  const overlaps = findOverlaps(intervals);
+  const gaps = leaderlessGaps(intervals, start, end);
+  const leaderlessTotal = gaps.reduce((s, g) => s + g.durationMs, 0);
+  const longestGap = gaps.reduce<LeaderlessGap | null>((best, g) => (best === null || g.durationMs > best.durationMs ? g : best), null);
+  const longestOverlapMs = overlaps.reduce((m, o) => Math.max(m, o.durationMs), 0);
+
+  const termRegressionInvalid = options.termRegressionInvalid ?? false;
+  const valid: Validity = violations.length > 0 || (termRegressionInvalid && termRegressions.length > 0) ? false : true;
+
+  const nodes = [...new Set(events.map((e) => e.node))].sort();
+  const parts: string[] = [];
+  if (violations.length > 0) {
+    const first = violations[0]!;
+    parts.push(`${first.leaders.length} leaders in term ${first.term}: ${first.leaders.map((l) => l.node).join(', ')}` + (violations.length > 1 ? ` (and ${violations.length - 1} more terms)` : ''));
+  } else {
+    parts.push(`one leader per term over ${claims.size} terms`);
+  }
+  if (termRegressions.length > 0) parts.push(`${termRegressions.length} term regressions`);
+  parts.push(`${overlaps.length} leader overlaps (longest ${fmtMs(longestOverlapMs)})`);
+  parts.push(`${fmtMs(leaderlessTotal)} without a leader (longest ${fmtMs(longestGap?.durationMs ?? 0)})`);
+
+  return {
+    checker: 'election',
+    valid,
+    summary: parts.join('; '),
+    terms: claims.size,
+    nodes,
+    violations,
+    termRegressions,
+    leaderIntervals: intervals,
+    overlaps: overlaps.slice(0, maxListed),
+    overlapCount: overlaps.length,
+    overlapTotalMs: overlaps.reduce((s, o) => s + o.durationMs, 0),
+    longestOverlapMs,
+    leaderless: { totalMs: leaderlessTotal, longest: longestGap, gaps: gaps.slice(0, maxListed), gapCount: gaps.length, from: start, to: end },
+  };
+}
+
+export class ElectionChecker implements Checker {
+  readonly name = 'election';
+  constructor(private readonly options: ElectionOptions = {}) {}
+  check(input: CheckInput): ElectionResult {
+    return checkElection(input, this.options);
+  }
+}
+
+function roleEvents(events: readonly NodeEvent[]): RoleEvent[] {
+  const out: { e: RoleEvent; i: number }[] = [];
+  events.forEach((e, i) => {
+    if (e.kind !== 'role' && e.kind !== 'status') return;
+    const where = `event ${i} (${e.kind})`;
+    if (typeof e.time !== 'number' || !Number.isFinite(e.time)) throw new Error(`${where}: time must be a finite number, got ${JSON.stringify(e.time)}`);
+    if (typeof e.node !== 'string' || e.node === '') throw new Error(`${where}: node must be a non-empty string`);
+    if (typeof e.role !== 'string') throw new Error(`${where}: role must be a string`);
+    if (!Number.isInteger(e.term) || e.term < 0) throw new Error(`${where}: term must be a non-negative integer, got ${JSON.stringify(e.term)}`);
+    if (e.leader !== null && typeof e.leader !== 'string') throw new Error(`${where}: leader must be a string or null`);
+    out.push({ e, i });
+  });
+  // Stable by time, then by position in the log: events at the same instant keep their order.
+  out.sort((a, b) => a.e.time - b.e.time || a.i - b.i);
+  return out.map((x) => x.e);
+}
+
+function findOverlaps(intervals: readonly LeaderInterval[]): LeaderOverlap[] {
+  const out: LeaderOverlap[] = [];
+  const active: LeaderInterval[] = [];
+  for (const iv of intervals) {
+    for (let k = active.length - 1; k >= 0; k--) if (active[k]!.to <= iv.from) active.splice(k, 1);
+    for (const other of active) {
+      if (other.node === iv.node) continue;
+      const from = Math.max(other.from, iv.from);
+      const to = Math.min(other.to, iv.to);
+      if (to <= from) continue;
+      out.push({
+        from,
+        to,
+        durationMs: nsToMs(to - from),
+        leaders: [
+          { node: other.node, term: other.term },
+          { node: iv.node, term: iv.term },
+        ],
+        sameTerm: other.term === iv.term,
+      });
+    }
+    active.push(iv);
+  }
+  return out.sort((a, b) => a.from - b.from);
+}
+
+function leaderlessGaps(intervals: readonly LeaderInterval[], start: number, end: number): LeaderlessGap[] {
+  const gaps: LeaderlessGap[] = [];
+  let covered = start;
+  for (const iv of intervals) {
+    if (iv.from > covered) gaps.push({ from: covered, to: iv.from, durationMs: nsToMs(iv.from - covered) });
+    covered = Math.max(covered, iv.to);
+  }
+  if (end > covered) gaps.push({ from: covered, to: end, durationMs: nsToMs(end - covered) });
+  return gaps;
+}
+
+function fmtMs(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
+}
