@@ -178,6 +178,12 @@ export interface RaftConfig {
   readonly maxMsgBytes?: number;
   /** Throw on invariant violations (terms decrease, double vote, commit regress, commit > last). Default true. */
   readonly checkInvariants?: boolean;
+  /**
+   * The last index the application had already applied before this start (a durable state
+   * machine restarting). Committed entries up to it are not handed out again. Default: the
+   * storage's snapshot index (an in-memory state machine restored from the snapshot).
+   */
+  readonly applied?: Index;
 }
 
 /**
@@ -220,10 +226,24 @@ export class InvariantViolation extends Error {
 
 /** Rejected proposals throw this; the application answers the client with a definite failure. */
 export class ProposalDropped extends Error {
-  constructor(readonly reason: 'not-leader' | 'transferring' | 'conf-change-pending' | 'too-large') {
+  constructor(readonly reason: 'not-leader' | 'transferring' | 'conf-change-pending' | 'too-large' | 'invalid-conf-change') {
     super(`proposal dropped: ${reason}`);
     this.name = 'ProposalDropped';
   }
+}
+
+/** What the leader knows about one peer's replication (etcd's tracker.Progress), for the application. */
+export interface PeerProgress {
+  readonly id: NodeId;
+  readonly isLearner: boolean;
+  /** Highest index known to be replicated (and persisted) on the peer. */
+  readonly match: Index;
+  /** Next index the leader will send. */
+  readonly next: Index;
+  /** probe: finding the match point; replicate: streaming; snapshot: waiting for a snapshot install. */
+  readonly state: 'probe' | 'replicate' | 'snapshot';
+  /** Heard from within the current check-quorum window. */
+  readonly recentActive: boolean;
 }
 
 /**
@@ -269,4 +289,9 @@ export interface RawNodeApi {
   confState(): ConfState;
   /** Current commit index and last log index, for status pages. */
   progress(): { readonly commit: Index; readonly lastIndex: Index; readonly applied: Index };
+  /**
+   * Replication progress of every member (including this node) when this node is the
+   * leader; empty otherwise. The application promotes a learner once its `match` caught up.
+   */
+  peerProgress(): readonly PeerProgress[];
 }
