@@ -1,0 +1,240 @@
+/**
+ * `npm run jepsen -- [options]`: run a test, or `--cleanup` what crashed runs left.
+ *
+ * Exit status: 0 valid, 1 invalid, 2 unknown, 64 usage, 69 missing prerequisites,
+ * 70 harness failure (sysexits.h).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { randomInt } from 'node:crypto';
+import { Command, CommanderError, Option } from 'commander';
+import { NEMESIS_NAMES, parseNemeses } from './nemesis/index.ts';
+import { REPO_ROOT, runTest } from './run.ts';
+import type { RunConfig } from './run.ts';
+import { makeRuntime, RUNTIME_NAMES } from './runtime/index.ts';
+import type { Runtime, RuntimeName, StartedCluster } from './runtime/runtime.ts';
+import { PrerequisiteError } from './runtime/runtime.ts';
+import { WORKLOADS } from '../workloads/index.ts';
+
+export const EXIT = { valid: 0, invalid: 1, unknown: 2, usage: 64, prerequisites: 69, harness: 70 } as const;
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+const UNSAFE_NAMES = ['stale-reads', 'ack-before-commit', 'no-fsync', 'lease-no-wait'];
+
+function int(flag: string, min: number, max: number): (v: string) => number {
+  return (v: string) => {
+    if (!/^\d+$/.test(v.trim())) throw new UsageError(`${flag}: expected an integer from ${min} to ${max}, got "${v}"`);
+    const n = Number(v);
+    if (n < min || n > max) throw new UsageError(`${flag}: expected an integer from ${min} to ${max}, got ${n}`);
+    return n;
+  };
+}
+
+export function buildProgram(): Command {
+  return new Command('jepsen')
+    .description('Run the store as a cluster behind Toxiproxy, inject faults, record and check the history.')
+    .addOption(new Option('--workload <name>', `what clients do (${Object.keys(WORKLOADS).join(', ')})`).default('register'))
+    .addOption(new Option('--nemesis <list>', `faults, comma-separated (${NEMESIS_NAMES.join(', ')})`).default('partition'))
+    .addOption(new Option('--nodes <n>', 'cluster size').default(5).argParser(int('--nodes', 1, 15)))
+    .addOption(new Option('--concurrency <n>', 'logical client processes').default(10).argParser(int('--concurrency', 1, 1000)))
+    .addOption(new Option('--time-limit <s>', 'seconds of the main phase (clients and faults)').default(60).argParser(int('--time-limit', 1, 86_400)))
+    .addOption(new Option('--rate <ops/s>', 'total operations per second over all processes; 0 = as fast as they go').default(100).argParser(int('--rate', 0, 1_000_000)))
+    .addOption(new Option('--seed <n>', 'seed for operations and the fault schedule (default: random, printed)').argParser(int('--seed', 0, 2 ** 31 - 1)))
+    .addOption(new Option('--runtime <name>', 'where the cluster runs').choices(RUNTIME_NAMES).default('docker'))
+    .addOption(new Option('--results-dir <dir>', 'where runs are written').default(join(REPO_ROOT, 'results')))
+    .addOption(new Option('--unsafe <names>', `break the store on purpose (${UNSAFE_NAMES.join(', ')}), to prove the checkers catch it`))
+    .addOption(new Option('--op-timeout <ms>', 'per-operation timeout; past it the op is info').default(2000).argParser(int('--op-timeout', 10, 600_000)))
+    .addOption(new Option('--nemesis-interval <s>', 'seconds between fault start and stop').default(10).argParser(int('--nemesis-interval', 1, 3600)))
+    .addOption(new Option('--recovery <s>', 'seconds after healing before the final reads').default(5).argParser(int('--recovery', 0, 3600)))
+    .addOption(new Option('--log-level <level>', 'store node log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .addOption(new Option('--no-build', 'do not run `npm run build:node` first'))
+    .option('--quiet', 'no progress output', false)
+    .option('--cleanup', 'remove every container, network, volume and process that runs left behind, then exit', false)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+}
+
+interface Opts {
+  workload: string;
+  nemesis: string;
+  nodes: number;
+  concurrency: number;
+  timeLimit: number;
+  rate: number;
+  seed?: number;
+  runtime: RuntimeName;
+  resultsDir: string;
+  unsafe?: string;
+  opTimeout: number;
+  nemesisInterval: number;
+  recovery: number;
+  logLevel: RunConfig['logLevel'];
+  build: boolean;
+  quiet: boolean;
+  cleanup: boolean;
+}
+
+export function configFromOptions(o: Opts): RunConfig {
+  if (!(o.workload in WORKLOADS)) throw new UsageError(`--workload: unknown workload "${o.workload}" (known: ${Object.keys(WORKLOADS).join(', ')})`);
+  try {
+    parseNemeses(o.nemesis);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const unsafe = (o.unsafe ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const u of unsafe) if (!UNSAFE_NAMES.includes(u)) throw new UsageError(`--unsafe: unknown switch "${u}" (known: ${UNSAFE_NAMES.join(', ')})`);
+  return {
+    workload: o.workload,
+    nemesis: o.nemesis,
+    nodes: o.nodes,
+    concurrency: o.concurrency,
+    timeLimitS: o.timeLimit,
+    rate: o.rate === 0 ? null : o.rate,
+    seed: o.seed ?? randomInt(0, 2 ** 31 - 1),
+    runtime: o.runtime,
+    resultsDir: resolve(o.resultsDir),
+    unsafe,
+    opTimeoutMs: o.opTimeout,
+    nemesisIntervalS: o.nemesisInterval,
+    recoveryS: o.recovery,
+    logLevel: o.logLevel,
+  };
+}
+
+function hasBuildScript(): boolean {
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
+  return pkg.scripts?.['build:node'] !== undefined;
+}
+
+/** Run the host set-up script if we can (root, script present); true if it succeeded. */
+function trySetupHost(): boolean {
+  const script = join(REPO_ROOT, 'scripts', 'setup-host.sh');
+  if (process.getuid?.() !== 0 || !existsSync(script)) return false;
+  process.stderr.write('jepsen: prerequisites missing; running scripts/setup-host.sh\n');
+  return spawnSync('bash', [script], { stdio: 'inherit' }).status === 0;
+}
+
+async function checkPrerequisites(runtime: Runtime): Promise<void> {
+  try {
+    await runtime.checkPrerequisites();
+  } catch (e) {
+    if (!(e instanceof PrerequisiteError) || !trySetupHost()) throw e;
+    await runtime.checkPrerequisites();
+  }
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  let opts: Opts;
+  try {
+    program.parse(argv as string[], { from: 'user' });
+    opts = program.opts<Opts>();
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+      return EXIT.usage; // commander already printed its message
+    }
+    if (e instanceof UsageError) {
+      process.stderr.write(`jepsen: ${e.message}\n`);
+      return EXIT.usage;
+    }
+    throw e;
+  }
+
+  if (opts.cleanup) {
+    const removed: string[] = [];
+    for (const name of RUNTIME_NAMES) {
+      try {
+        removed.push(...(await makeRuntime(name).cleanupLeftovers()));
+      } catch (e) {
+        process.stderr.write(`jepsen: cleanup (${name}): ${(e as Error).message}\n`);
+      }
+    }
+    process.stdout.write(removed.length === 0 ? 'nothing to clean up\n' : `removed:\n  ${removed.join('\n  ')}\n`);
+    return 0;
+  }
+
+  let config: RunConfig;
+  try {
+    config = configFromOptions(opts);
+  } catch (e) {
+    process.stderr.write(`jepsen: ${(e as Error).message}\n`);
+    return EXIT.usage;
+  }
+
+  const runtime = makeRuntime(config.runtime);
+  try {
+    await checkPrerequisites(runtime);
+  } catch (e) {
+    if (e instanceof PrerequisiteError) {
+      process.stderr.write(`jepsen: ${e.message}\n`);
+      return EXIT.prerequisites;
+    }
+    throw e;
+  }
+  if (opts.build && hasBuildScript()) {
+    try {
+      execFileSync('npm', ['run', '--silent', 'build:node'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    } catch {
+      process.stderr.write('jepsen: `npm run build:node` failed\n');
+      return EXIT.harness;
+    }
+  }
+
+  // Ctrl-C: abort the run (its finally tears the cluster down); if that hangs, remove by label.
+  const abort = new AbortController();
+  let cluster: StartedCluster | null = null;
+  let signalled = false;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (signalled) return;
+    signalled = true;
+    process.stderr.write(`\njepsen: ${sig}: stopping and cleaning up\n`);
+    abort.abort();
+    const force = setTimeout(() => {
+      void (async () => {
+        if (cluster !== null) await cluster.teardown().catch(() => {});
+        process.exit(130);
+      })();
+    }, 15_000);
+    force.unref();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    const out = await runTest(config, {
+      signal: abort.signal,
+      quiet: opts.quiet,
+      onCluster: (c) => {
+        cluster = c;
+      },
+    });
+    if (signalled) return 130;
+    return out.valid === true ? EXIT.valid : out.valid === false ? EXIT.invalid : EXIT.unknown;
+  } catch (e) {
+    if (e instanceof PrerequisiteError) {
+      process.stderr.write(`jepsen: ${e.message}\n`);
+      return EXIT.prerequisites;
+    }
+    if (signalled) return 130;
+    process.stderr.write(`jepsen: harness failure: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return EXIT.harness;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('harness/cli.ts')) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`jepsen: harness failure: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exit(EXIT.harness);
+    },
+  );
+}

@@ -1,0 +1,34 @@
+/**
+ * Fault injection. A nemesis starts one fault and later stops it; the scheduler
+ * (schedule.ts) records each start and stop in the history as an operation of process
+ * "nemesis" (an invoke, then an info saying what was done to whom), as Jepsen does.
+ */
+import type { Rng } from '../rng.ts';
+import type { NodeId, StartedCluster } from '../runtime/runtime.ts';
+
+export interface NemesisContext {
+  readonly cluster: StartedCluster;
+  readonly rng: Rng;
+  /** The current leader, asked of the nodes now (null when none answers as leader). */
+  leader(): Promise<NodeId | null>;
+  readonly clusterSecret: string;
+  readonly log: (line: string) => void;
+}
+
+export interface Nemesis {
+  /** The fault's name: history ops are `start-<name>` and `stop-<name>`. */
+  readonly name: string;
+  /** Start the fault; resolves with what was done (recorded as the op's value). */
+  start(ctx: NemesisContext): Promise<unknown>;
+  /** Undo what `start` did; resolves with what was undone. */
+  stop(ctx: NemesisContext): Promise<unknown>;
+}
+
+/** A fault that needs the nodes started with `--enable-fault-injection`. */
+export interface NeedsFaultInjection {
+  readonly needsFaultInjection: true;
+}
+
+export function needsFaultInjection(n: Nemesis): boolean {
+  return (n as Partial<NeedsFaultInjection>).needsFaultInjection === true;
+}

@@ -1,0 +1,13 @@
+import { DockerRuntime } from './docker-runtime.ts';
+import type { Runtime, RuntimeName } from './runtime.ts';
+
+export const RUNTIME_NAMES: readonly RuntimeName[] = ['docker', 'local'];
+
+export function makeRuntime(name: RuntimeName): Runtime {
+  switch (name) {
+    case 'docker':
+      return new DockerRuntime();
+    case 'local':
+      throw new Error('--runtime local: not available yet');
+  }
+}

@@ -1,0 +1,13 @@
+import { registerWorkload } from './register.ts';
+import type { Workload } from './workload.ts';
+
+/** Every workload by name (what `--workload` accepts). */
+export const WORKLOADS: Readonly<Record<string, () => Workload>> = {
+  register: () => registerWorkload(),
+};
+
+export function workloadByName(name: string): Workload {
+  const make = WORKLOADS[name];
+  if (make === undefined) throw new Error(`--workload: unknown workload "${name}" (known: ${Object.keys(WORKLOADS).join(', ')})`);
+  return make();
+}
