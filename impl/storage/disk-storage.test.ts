@@ -5,7 +5,8 @@ import { DiskStorage, segmentFileName } from './disk-storage.ts';
 import type { DiskStorageOptions } from './disk-storage.ts';
 import { WalCorruptionError } from './wal-format.ts';
 import { captureLogger, conf, ent, ents, hs, tempDir, text } from './testing/helpers.ts';
-import type { Index, Snapshot, Term } from '../raft/types.ts';
+import { MemoryStorage } from '../raft/memory-storage.ts';
+import type { Index, NodeId, Snapshot, Term } from '../raft/types.ts';
 
 const dirs: { cleanup(): void }[] = [];
 const open: DiskStorage[] = [];
@@ -35,13 +36,13 @@ const all = (s: DiskStorage) => s.entries(s.firstIndex(), (s.lastIndex() + 1) as
 const segmentFile = (dir: string, seq: number) => path.join(dir, 'wal', segmentFileName(seq));
 
 describe('DiskStorage', () => {
-  it('round-trips entries, hard state and the bootstrap membership across a clean restart', async () => {
+  it('round-trips entries and hard state across a clean restart', async () => {
     const dir = newDir();
-    let s = await openStorage(dir, { bootstrap: conf('n1', 'n2', 'n3') });
+    let s = await openStorage(dir);
     await s.save(hs(1, 0, 'n1'), ents(1, 5, 1), null);
     await s.save(hs(2, 3, 'n2'), [ent(6, 2, 'x'.repeat(10_000)), ent(7, 2, '', 'noop')], null);
-    s = await reopen(s, { bootstrap: conf('other') });
-    expect(s.initialState()).toEqual({ hardState: hs(2, 3, 'n2'), confState: conf('n1', 'n2', 'n3') });
+    s = await reopen(s);
+    expect(s.initialState()).toEqual({ hardState: hs(2, 3, 'n2'), confState: conf() });
     expect(s.firstIndex()).toBe(1);
     expect(s.lastIndex()).toBe(7);
     const got = all(s);
@@ -170,7 +171,7 @@ describe('DiskStorage', () => {
 
   it('creates a snapshot, compacts, deletes covered segments and restarts from the snapshot', async () => {
     const dir = newDir();
-    const opts = { segmentBytes: 400, bootstrap: conf('n1') };
+    const opts = { segmentBytes: 400 };
     let s = await openStorage(dir, opts);
     for (let i = 1; i <= 40; i++) await s.save(hs(3, i), [ent(i, 3)], null);
     const before = s.stats().segments;
@@ -233,12 +234,19 @@ describe('DiskStorage', () => {
     expect(s.lastIndex()).toBe(200);
   });
 
-  it('records an explicit membership for initialState after restart', async () => {
-    let s = await openStorage(newDir(), { bootstrap: conf('n1') });
-    s.setConfState(conf('n1', 'n4'));
-    await s.sync();
-    s = await reopen(s);
-    expect(s.initialState().confState).toEqual(conf('n1', 'n4'));
+  it('bootstraps an empty directory like MemoryStorage.bootstrap, and only an empty one', async () => {
+    const dir = newDir();
+    let s = await openStorage(dir, { bootstrap: conf('n1', 'n2') });
+    expect(s.fresh).toBe(true);
+    const mem = MemoryStorage.bootstrap(['n1', 'n2'] as NodeId[]);
+    expect(s.initialState()).toEqual(mem.initialState());
+    expect(all(s)).toEqual(mem.allEntries());
+    await s.save(hs(2, 4), [ent(5, 2)], null);
+    s = await reopen(s, { bootstrap: conf('x', 'y', 'z') });
+    expect(s.fresh).toBe(false);
+    expect(s.lastIndex()).toBe(5);
+    expect(s.initialState().hardState).toEqual(hs(2, 4));
+    expect(all(s).slice(0, 4)).toEqual(mem.allEntries());
   });
 
   it('refuses writes after close with a clear error', async () => {

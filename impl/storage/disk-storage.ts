@@ -12,6 +12,7 @@ import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { MemoryLog } from './memory-log.ts';
+import { bootstrapEntries, bootstrapHardState } from '../raft/memory-storage.ts';
 import { fsyncDir, parseSnapshotFileName, readSnapshotFile, snapshotFileName, writeSnapshotFile } from './snapshot-file.ts';
 import { encodeRecord, scanSegment } from './wal-format.ts';
 import type { SnapshotRef, WalRecord } from './wal-format.ts';
@@ -43,7 +44,12 @@ export interface DiskStorageOptions {
    * writes. Default true.
    */
   readonly fsync?: boolean;
-  /** Membership written when the directory is empty; ignored if it holds data. */
+  /**
+   * Voters of a new cluster. When the directory holds no WAL yet, the log is initialized the
+   * way the core's `MemoryStorage.bootstrap` does it (`bootstrapEntries` + `bootstrapHardState`:
+   * membership lives in the log). Ignored when the directory already holds data. Omit it for
+   * a node that joins an existing cluster.
+   */
   readonly bootstrap?: ConfState;
   readonly logger?: StorageLogger;
   /** Start a new segment once the active one reaches this size. Default 64 MiB. */
@@ -75,7 +81,6 @@ interface Segment {
 
 interface WrittenState {
   hardState: HardState;
-  confState: ConfState;
   snapRef: SnapshotRef | null;
 }
 
@@ -112,9 +117,10 @@ export class StorageUnavailableError extends Error {
 }
 
 export class DiskStorage implements RaftStorage {
+  /** True when `open` found no WAL (a new member): the driver may log it; bootstrap was applied if given. */
+  readonly fresh: boolean;
   private readonly log: MemoryLog;
   private hardState: HardState;
-  private confState: ConfState;
   private snap: Snapshot;
 
   private readonly walDir: string;
@@ -148,11 +154,11 @@ export class DiskStorage implements RaftStorage {
     init: {
       log: MemoryLog;
       hardState: HardState;
-      confState: ConfState;
       snapshot: Snapshot;
       segments: Segment[];
       active: FileHandle;
       written: WrittenState;
+      fresh: boolean;
     },
   ) {
     this.walDir = path.join(dir, WAL_DIR);
@@ -163,11 +169,11 @@ export class DiskStorage implements RaftStorage {
     this.logger = options.logger ?? stderrLogger;
     this.log = init.log;
     this.hardState = init.hardState;
-    this.confState = init.confState;
     this.snap = init.snapshot;
     this.segments = init.segments;
     this.active = init.active;
     this.written = init.written;
+    this.fresh = init.fresh;
     if (this.lazy) {
       const every = options.lazyFlushMs ?? 5000;
       this.lazyTimer = setInterval(() => this.kick(), every);
@@ -253,7 +259,6 @@ export class DiskStorage implements RaftStorage {
     for (const { records } of scanned) for (const r of records) if (r.type === 'snapshot') snapRef = r.ref;
     const floor = snapRef?.index ?? 0;
     let hardState = EMPTY_HARD_STATE;
-    let confState = scanned.length === 0 ? (options.bootstrap ?? EMPTY_CONF_STATE) : EMPTY_CONF_STATE;
     const log = new MemoryLog((snapRef?.index ?? 0) as Index, (snapRef?.term ?? 0) as Term);
     for (const { seg, records } of scanned) {
       for (const r of records) {
@@ -263,11 +268,7 @@ export class DiskStorage implements RaftStorage {
           case 'hard-state':
             hardState = r.hardState;
             break;
-          case 'conf-state':
-            confState = r.confState;
-            break;
           case 'snapshot':
-            confState = r.ref.confState;
             // An installed snapshot replaced the whole log: entries above the floor that were
             // written before it are stale (those at or below it are covered by the snapshot).
             if (r.ref.kind === 'installed') log.reset(floor as Index, (snapRef?.term ?? 0) as Term);
@@ -290,7 +291,7 @@ export class DiskStorage implements RaftStorage {
       }
     }
 
-    let snapshot: Snapshot = { metadata: { index: 0 as Index, term: 0 as Term, confState }, data: new Uint8Array(0) };
+    let snapshot: Snapshot = { metadata: { index: 0 as Index, term: 0 as Term, confState: EMPTY_CONF_STATE }, data: new Uint8Array(0) };
     if (snapRef !== null && snapRef.index > 0) {
       const file = path.join(snapDir, snapshotFileName(snapRef.index, snapRef.term));
       try {
@@ -324,7 +325,7 @@ export class DiskStorage implements RaftStorage {
     }
 
     const segments = scanned.map((s) => s.seg);
-    const written: WrittenState = { hardState, confState, snapRef };
+    const written: WrittenState = { hardState, snapRef };
     let active: FileHandle;
     if (segments.length === 0) {
       const seq = 1;
@@ -336,7 +337,6 @@ export class DiskStorage implements RaftStorage {
       await active.sync();
       await fsyncDir(walDir);
       segments.push({ seq, file, maxIndex: 0, size });
-      if (scanned.length === 0 && seqs.length === 0) logger.info('WAL: initialized empty storage', { dir, confState });
     } else {
       const last = segments[segments.length - 1]!;
       active = await fsp.open(last.file, 'r+');
@@ -352,13 +352,22 @@ export class DiskStorage implements RaftStorage {
       faultMode: options.faultMode ?? false,
       fsync: options.fsync ?? true,
     });
-    return new DiskStorage(dir, options, { log, hardState, confState, snapshot, segments, active, written });
+    const storage = new DiskStorage(dir, options, { log, hardState, snapshot, segments, active, written, fresh: scanned.length === 0 });
+    if (storage.fresh && options.bootstrap !== undefined && options.bootstrap.voters.length > 0) {
+      const voters = options.bootstrap.voters;
+      storage.append(bootstrapHardState(voters), bootstrapEntries(voters), null);
+      await storage.sync();
+      logger.info('WAL: bootstrapped a new cluster member', { dir, voters });
+    }
+    return storage;
   }
 
   // ---- RaftStorage (served from memory) ----
 
   initialState(): { readonly hardState: HardState; readonly confState: ConfState } {
-    return { hardState: this.hardState, confState: this.confState };
+    // As in etcd and the core's MemoryStorage: membership as of the snapshot; the core
+    // replays conf-change entries after it.
+    return { hardState: this.hardState, confState: this.snap.metadata.confState };
   }
 
   entries(lo: Index, hi: Index, maxBytes: number): readonly Entry[] {
@@ -399,7 +408,6 @@ export class DiskStorage implements RaftStorage {
       }
       this.snap = snapshot;
       this.log.reset(m.index, m.term);
-      this.confState = m.confState;
       this.enqueueSnapshotFile(snapshot);
       records.push({ type: 'snapshot', ref: { kind: 'installed', index: m.index, term: m.term, confState: m.confState } });
     }
@@ -437,16 +445,6 @@ export class DiskStorage implements RaftStorage {
   }
 
   /**
-   * Record a membership for `initialState()` after restart (optional: without it the
-   * membership comes from the latest snapshot or the bootstrap). Durable with the next sync.
-   */
-  setConfState(confState: ConfState): void {
-    this.checkUsable();
-    this.confState = confState;
-    this.enqueueRecords([{ type: 'conf-state', confState }]);
-  }
-
-  /**
    * Take a snapshot of the application state at `index` (applied, hence committed) and make it
    * durable: file written and fsynced, then its WAL marker. Call `compact` afterwards.
    */
@@ -456,6 +454,7 @@ export class DiskStorage implements RaftStorage {
       throw new RangeError(`createSnapshot(${index}): not newer than the current snapshot at ${this.snap.metadata.index}`);
     }
     if (index > this.log.lastIndex()) throw new RangeError(`createSnapshot(${index}): beyond the last index ${this.log.lastIndex()}`);
+    if (index > this.hardState.commit) throw new RangeError(`createSnapshot(${index}): not committed (commit is ${this.hardState.commit})`);
     const snapshot: Snapshot = { metadata: { index, term: this.log.term(index), confState }, data };
     this.snap = snapshot;
     this.enqueueSnapshotFile(snapshot);
@@ -621,12 +620,8 @@ export class DiskStorage implements RaftStorage {
         case 'hard-state':
           this.written.hardState = r.hardState;
           break;
-        case 'conf-state':
-          this.written.confState = r.confState;
-          break;
         case 'snapshot':
           this.written.snapRef = r.ref;
-          this.written.confState = r.ref.confState;
           break;
         case 'segment-header':
           break;
@@ -699,7 +694,6 @@ export class DiskStorage implements RaftStorage {
 function checkpointRecords(seq: number, s: WrittenState): WalRecord[] {
   const out: WalRecord[] = [{ type: 'segment-header', seq }, { type: 'hard-state', hardState: s.hardState }];
   if (s.snapRef !== null && s.snapRef.index > 0) out.push({ type: 'snapshot', ref: { ...s.snapRef, kind: 'created' } });
-  out.push({ type: 'conf-state', confState: s.confState });
   return out;
 }
 

@@ -6,9 +6,9 @@
 import { CompactedError, UnavailableError } from '../raft/types.ts';
 import type { Entry, Index, Term } from '../raft/types.ts';
 
-/** Bytes an entry counts for against `maxBytes` in `entries()`: its payload plus a fixed header. */
+/** Bytes an entry counts for against `maxBytes` in `entries()`: its payload, as in the core's MemoryStorage. */
 export function entrySize(e: Entry): number {
-  return e.data.byteLength + 16;
+  return e.data.byteLength;
 }
 
 export class MemoryLog {
@@ -43,7 +43,7 @@ export class MemoryLog {
     const off = this.offset;
     if (lo <= off) throw new CompactedError(lo);
     if (hi > this.lastIndex() + 1) throw new UnavailableError(hi);
-    if (lo > hi) throw new RangeError(`entries(${lo}, ${hi}): lo must not exceed hi`);
+    if (hi <= lo) return [];
     const out: Entry[] = [];
     let bytes = 0;
     for (let i = lo; i < hi; i++) {
@@ -78,10 +78,10 @@ export class MemoryLog {
     for (let k = skip; k < entries.length; k++) this.ents.push(entries[k]!);
   }
 
-  /** Discard entries up to and including `i` (they are covered by a snapshot). */
+  /** Discard entries up to and including `i` (they are covered by a snapshot); a no-op if already compacted. */
   compact(i: Index): void {
     const off = this.offset;
-    if (i <= off) throw new CompactedError(i);
+    if (i <= off) return;
     if (i > this.lastIndex()) throw new UnavailableError(i);
     const t = this.ents[i - off]!.term;
     this.ents = [dummy(i, t), ...this.ents.slice(i - off + 1)];

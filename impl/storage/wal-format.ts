@@ -17,8 +17,7 @@ export const RecordType = {
   segmentHeader: 1,
   entries: 2,
   hardState: 3,
-  confState: 4,
-  snapshot: 5,
+  snapshot: 4,
 } as const;
 export type RecordTypeCode = (typeof RecordType)[keyof typeof RecordType];
 
@@ -39,7 +38,6 @@ export type WalRecord =
   | { readonly type: 'segment-header'; readonly seq: number }
   | { readonly type: 'entries'; readonly entries: readonly Entry[]; readonly firstIndex: Index }
   | { readonly type: 'hard-state'; readonly hardState: HardState }
-  | { readonly type: 'conf-state'; readonly confState: ConfState }
   | { readonly type: 'snapshot'; readonly ref: SnapshotRef };
 
 const ENTRY_TYPE_CODES: Record<EntryType, number> = { normal: 0, 'conf-change': 1, noop: 2 };
@@ -89,10 +87,6 @@ export function encodeRecord(rec: WalRecord): Buffer {
       code = RecordType.hardState;
       w.u64(rec.hardState.term).u64(rec.hardState.commit).str(rec.hardState.vote ?? '');
       break;
-    case 'conf-state':
-      code = RecordType.confState;
-      writeConfState(w, rec.confState);
-      break;
     case 'snapshot':
       code = RecordType.snapshot;
       w.u8(rec.ref.kind === 'installed' ? 1 : 0).u64(rec.ref.index).u64(rec.ref.term);
@@ -137,8 +131,6 @@ function decodePayload(code: number, r: BinaryReader): WalRecord {
       const vote = r.str('vote');
       return { type: 'hard-state', hardState: { term: t, commit, vote: vote === '' ? null : (vote as NodeId) } };
     }
-    case RecordType.confState:
-      return { type: 'conf-state', confState: readConfState(r) };
     case RecordType.snapshot: {
       const kindCode = r.u8('snapshot kind');
       if (kindCode > 1) throw new DecodeError(`unknown snapshot kind ${kindCode}`);
