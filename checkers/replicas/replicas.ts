@@ -59,10 +59,11 @@ export function checkReplicas(input: CheckInput, options: ReplicasOptions = {}):
     const where = `event ${i} (digest of ${JSON.stringify(e.node)})`;
     if (typeof e.node !== 'string' || e.node === '') throw new Error(`event ${i} (digest): node must be a non-empty string`);
     if (typeof e.time !== 'number' || !Number.isFinite(e.time)) throw new Error(`${where}: time must be a finite number`);
-    if (!Array.isArray(e.entries)) throw new Error(`${where}: entries must be an array`);
+    const entries: Extract<NodeEvent, { kind: 'digest' }>['entries'] = e.entries;
+    if (!Array.isArray(entries as unknown)) throw new Error(`${where}: entries must be an array`);
     let mine = perNode.get(e.node);
-    if (mine === undefined) perNode.set(e.node, (mine = new Map()));
-    e.entries.forEach((x, k) => {
+    if (mine === undefined) perNode.set(e.node, (mine = new Map<number, EntryDigest>()));
+    entries.forEach((x, k) => {
       if (!Number.isInteger(x.index) || x.index < 1) throw new Error(`${where}, entry ${k}: index must be an integer >= 1, got ${JSON.stringify(x.index)}`);
       if (!Number.isInteger(x.term) || x.term < 0) throw new Error(`${where}, entry ${k}: term must be a non-negative integer, got ${JSON.stringify(x.term)}`);
       if (typeof x.hash !== 'string') throw new Error(`${where}, entry ${k}: hash must be a string`);
