@@ -67,6 +67,8 @@ export interface DriverOptions {
   readonly promoteWithinEntries?: number;
   /** Applied entries remembered for the digest (older ones are read back from the log while it holds them). */
   readonly digestCapacity?: number;
+  /** Called once if the loop dies (storage failure): the node must stop, its state is unknown. */
+  readonly onFatal?: (err: Error) => void;
 }
 
 interface ProposalWaiter {
@@ -182,6 +184,8 @@ export class RaftDriver implements ConsensusHandle {
       this.fatal = err instanceof Error ? err : new Error(String(err));
       this.logger.error('consensus loop failed; the node stops serving', { err: this.fatal });
       this.failAll(new ConsensusError('stopped', false, null, `consensus loop failed: ${this.fatal.message}`));
+      if (this.tickTimer !== null) clearInterval(this.tickTimer);
+      this.options.onFatal?.(this.fatal);
     });
   }
 
