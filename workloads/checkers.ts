@@ -1,11 +1,12 @@
 /**
  * The checkers a workload's run is judged by, assembled from checkers/. Every run gets the
- * election checker (one leader per term, from node events); keyed workloads add
- * linearizability under their model.
+ * election checker (one leader per term, from node events) and the replicas checker (applied
+ * log digests agree across nodes); keyed workloads add linearizability under their model.
  */
 import type { Checker, CheckInput, CheckResult } from '../checkers/checker.ts';
 import { ElectionChecker } from '../checkers/election/election.ts';
 import { checkLinearizability } from '../checkers/linearizability/check.ts';
+import { ReplicasChecker } from '../checkers/replicas/replicas.ts';
 
 export interface StandardCheckerOptions {
   /** Linearizability model name (checkers/models), or null for none. */
@@ -24,6 +25,6 @@ export function linearizabilityChecker(model: string, budgetMs = 60_000): Checke
 export function standardCheckers(options: StandardCheckerOptions): Checker[] {
   const out: Checker[] = [];
   if (options.model !== null) out.push(linearizabilityChecker(options.model, options.budgetMs));
-  out.push(new ElectionChecker());
+  out.push(new ElectionChecker(), new ReplicasChecker());
   return out;
 }
