@@ -6,8 +6,8 @@
 import { MemoryStorage } from './memory-storage.ts';
 import { RawNode } from './raw-node.ts';
 import { SeededRng } from './rng.ts';
-import type { Entry, Message, NodeId, RaftConfig, ReadState, Ready } from './types.ts';
-import { nodeId } from './types.ts';
+import type { Entry, Message, NodeId, RaftConfig, ReadState, Ready, Snapshot } from './types.ts';
+import { index, nodeId, term } from './types.ts';
 
 export type NodeOptions = Partial<Omit<RaftConfig, 'id'>>;
 
@@ -20,15 +20,22 @@ export class TestCluster {
   queue: Message[] = [];
   /** Links that drop messages, as "from->to". */
   readonly cut = new Set<string>();
+  /** Messages for which this returns true are dropped on delivery. */
+  drop: (m: Message) => boolean = () => false;
   /** Every message ever sent (for assertions). */
   readonly sent: Message[] = [];
 
+  /** Snapshots installed on each node (the application's "restore"). */
+  readonly snapshots = new Map<NodeId, Snapshot[]>();
+
+  /** A bootstrapped cluster of `ids`; `storages` overrides a node's initial storage. */
   constructor(
     ids: readonly string[],
     private readonly options: NodeOptions = {},
+    storages: Readonly<Record<string, MemoryStorage>> = {},
   ) {
     const voters = ids.map(nodeId);
-    for (const id of voters) this.addNode(id, MemoryStorage.bootstrap(voters));
+    for (const id of voters) this.addNode(id, storages[id] ?? MemoryStorage.bootstrap(voters));
     // Apply the bootstrap configuration entries.
     this.stabilize();
   }
@@ -44,6 +51,7 @@ export class TestCluster {
     this.storages.set(id, storage);
     this.applied.set(id, []);
     this.readStates.set(id, []);
+    this.snapshots.set(id, []);
     return node;
   }
 
@@ -65,7 +73,10 @@ export class TestCluster {
     if (!node.hasReady()) return null;
     const rd = node.ready();
     const storage = this.storage(id);
-    if (rd.snapshot !== null) storage.applySnapshot(rd.snapshot);
+    if (rd.snapshot !== null) {
+      storage.applySnapshot(rd.snapshot);
+      this.snapshots.get(nodeId(id))?.push(rd.snapshot);
+    }
     storage.append(rd.entries);
     if (rd.hardState !== null) storage.setHardState(rd.hardState);
     for (const m of rd.messages) this.send(m);
@@ -92,7 +103,7 @@ export class TestCluster {
         this.queue.push(m);
         continue;
       }
-      if (this.cut.has(`${m.from}->${m.to}`)) continue;
+      if (this.cut.has(`${m.from}->${m.to}`) || this.drop(m)) continue;
       const to = this.nodes.get(m.to);
       if (to === undefined) continue;
       to.step(m);
@@ -154,4 +165,71 @@ export class TestCluster {
 
 export function data(s: string): Uint8Array {
   return new TextEncoder().encode(s);
+}
+
+/**
+ * A storage for a member of `voters` whose log holds the bootstrap entries (term 1) followed
+ * by entries with the given `terms`, and whose hard state has term `hsTerm` (default: the
+ * last entry's term) and commit at the end of the bootstrap.
+ */
+export function storageWithLog(voters: readonly string[], terms: readonly number[], hsTerm?: number): MemoryStorage {
+  const ids = voters.map(nodeId);
+  const s = MemoryStorage.bootstrap(ids);
+  const first = s.lastIndex() + 1;
+  s.append(terms.map((t, i) => ({ term: term(t), index: index(first + i), type: 'normal' as const, data: data(`t${t}-${first + i}`) })));
+  const lastTerm = terms.length > 0 ? (terms[terms.length - 1] as number) : 1;
+  s.setHardState({ term: term(hsTerm ?? lastTerm), vote: null, commit: index(ids.length * 2) });
+  return s;
+}
+
+/** A lone node with its own storage, driven by hand: `drain()` processes every Ready. */
+export class Solo {
+  readonly node: RawNode;
+  readonly id: NodeId;
+
+  constructor(
+    readonly storage: MemoryStorage,
+    id = 'n1',
+    options: NodeOptions = {},
+  ) {
+    this.id = nodeId(id);
+    this.node = new RawNode({ id: this.id, electionTicks: 10, heartbeatTicks: 1, rng: new SeededRng(7), ...options }, storage);
+    this.drain();
+  }
+
+  /** Persist and "send" every Ready; returns all messages (immediate and after-persist). */
+  drain(): Message[] {
+    const out: Message[] = [];
+    while (this.node.hasReady()) {
+      const rd = this.node.ready();
+      if (rd.snapshot !== null) this.storage.applySnapshot(rd.snapshot);
+      this.storage.append(rd.entries);
+      if (rd.hardState !== null) this.storage.setHardState(rd.hardState);
+      out.push(...rd.messages, ...rd.persistedMessages);
+      this.node.advance(rd);
+    }
+    return out;
+  }
+
+  /** Step a message addressed to this node (zero defaults), then drain. */
+  step(m: Partial<Message> & Pick<Message, 'type' | 'from' | 'term'>): Message[] {
+    this.node.step(msg({ ...m, to: this.id }));
+    return this.drain();
+  }
+}
+
+/** A message with every unspecified field at its zero value. */
+export function msg(m: Partial<Message> & Pick<Message, 'type' | 'from' | 'to' | 'term'>): Message {
+  return {
+    index: index(0),
+    logTerm: term(0),
+    entries: [],
+    commit: index(0),
+    reject: false,
+    rejectHint: index(0),
+    rejectHintTerm: term(0),
+    snapshot: null,
+    context: null,
+    ...m,
+  };
 }
