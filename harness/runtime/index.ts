@@ -1,4 +1,5 @@
 import { DockerRuntime } from './docker-runtime.ts';
+import { LocalRuntime } from './local-runtime.ts';
 import type { Runtime, RuntimeName } from './runtime.ts';
 
 export const RUNTIME_NAMES: readonly RuntimeName[] = ['docker', 'local'];
@@ -8,6 +9,6 @@ export function makeRuntime(name: RuntimeName): Runtime {
     case 'docker':
       return new DockerRuntime();
     case 'local':
-      throw new Error('--runtime local: not available yet');
+      return new LocalRuntime();
   }
 }

@@ -1,0 +1,293 @@
+/**
+ * The local runtime: the docker topology as child processes on loopback ports. One
+ * `toxiproxy-server` child carries every link (a client proxy per node, a peer proxy per
+ * ordered pair); store nodes run as `node dist/store-node.mjs` with their own data dirs;
+ * process faults are signals (SIGKILL, SIGSTOP/SIGCONT).
+ *
+ * Every process carries the run's label in its environment (`JEPSEN_TS_RUN=<runId>`) and is
+ * listed in `<state dir>/pids.json`, so `--cleanup` can find what a crashed run left without
+ * ever touching a process it did not start.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { STORE_NODE_BUNDLE, toxiproxyBinary } from '../../docker/images.ts';
+import type { ClusterSpec, NodeHandle, NodeId, NodeState, Runtime, StartedCluster } from './runtime.ts';
+import { PrerequisiteError } from './runtime.ts';
+import type { ProxySpec } from './topology.ts';
+import { allLinks, clientProxyName, clientProxyPort, peerProxyName, peerProxyPort } from './topology.ts';
+import { ToxiproxyLinks } from './toxiproxy-links.ts';
+
+export const LOCAL_STATE_ROOT = join(tmpdir(), 'jepsen-ts');
+const RUN_ENV = 'JEPSEN_TS_RUN';
+
+/** Loopback port plan from one base: the Toxiproxy API, proxies, and the nodes' own ports. */
+export function localPorts(base: number, ids: readonly NodeId[]): { api: number; client: (id: NodeId) => number; nodeClient: (id: NodeId) => number; nodePeer: (id: NodeId) => number; peerProxy: (from: NodeId, to: NodeId) => number; all: number[] } {
+  const ord = (id: NodeId): number => ids.indexOf(id) + 1;
+  const plan = {
+    api: base,
+    client: (id: NodeId) => clientProxyPort(id, ids, base),
+    nodeClient: (id: NodeId) => base + 100 + ord(id),
+    nodePeer: (id: NodeId) => base + 200 + ord(id),
+    peerProxy: (from: NodeId, to: NodeId) => peerProxyPort({ from, to }, ids, base + 1000),
+  };
+  const all = [plan.api, ...ids.flatMap((id) => [plan.client(id), plan.nodeClient(id), plan.nodePeer(id)]), ...allLinks(ids).map((l) => plan.peerProxy(l.from, l.to))];
+  return { ...plan, all };
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+export class LocalRuntime implements Runtime {
+  readonly name = 'local' as const;
+
+  constructor(
+    private readonly bundle: string = STORE_NODE_BUNDLE,
+    private readonly basePort: number = Number(process.env.JEPSEN_LOCAL_BASE_PORT ?? 31000),
+  ) {}
+
+  async checkPrerequisites(): Promise<void> {
+    if (toxiproxyBinary() === null) throw new PrerequisiteError('toxiproxy-server not found on PATH. Install it: bash scripts/setup-host.sh');
+    if (!existsSync(this.bundle)) throw new PrerequisiteError(`${this.bundle} is missing: run \`npm run build:node\``);
+  }
+
+  async start(spec: ClusterSpec, log: (line: string) => void): Promise<StartedCluster> {
+    const ports = localPorts(this.basePort, spec.nodeIds);
+    const busy: number[] = [];
+    for (const p of ports.all) if (!(await portFree(p))) busy.push(p);
+    if (busy.length > 0) {
+      throw new PrerequisiteError(`ports busy on 127.0.0.1: ${busy.slice(0, 10).join(', ')}${busy.length > 10 ? ', ...' : ''} (set JEPSEN_LOCAL_BASE_PORT to move the range, or run --cleanup)`);
+    }
+    const cluster = new LocalCluster(spec, this.bundle, ports);
+    try {
+      await cluster.up(log);
+    } catch (e) {
+      await cluster.teardown();
+      throw e;
+    }
+    return cluster;
+  }
+
+  async cleanupLeftovers(runId?: string): Promise<string[]> {
+    if (!existsSync(LOCAL_STATE_ROOT)) return [];
+    const removed: string[] = [];
+    for (const run of readdirSync(LOCAL_STATE_ROOT)) {
+      if (runId !== undefined && run !== runId) continue;
+      const dir = join(LOCAL_STATE_ROOT, run);
+      for (const pid of readPids(dir)) if (killLabelled(pid, run)) removed.push(`process ${pid} (run ${run})`);
+      rmSync(dir, { recursive: true, force: true });
+      removed.push(`directory ${dir}`);
+    }
+    return removed;
+  }
+}
+
+function readPids(dir: string): number[] {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'pids.json'), 'utf8')) as number[];
+  } catch {
+    return [];
+  }
+}
+
+/** SIGKILL `pid` only if its environment carries our run label (pids get reused). */
+export function killLabelled(pid: number, runId: string): boolean {
+  try {
+    const env = readFileSync(`/proc/${pid}/environ`, 'utf8');
+    if (!env.split('\0').includes(`${RUN_ENV}=${runId}`)) return false;
+    process.kill(pid, 'SIGCONT');
+    process.kill(pid, 'SIGKILL');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Processes still alive with the run's label (tests: nothing must be left behind). */
+export function listLabelledProcesses(runId: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const env = readFileSync(`/proc/${entry}/environ`, 'utf8');
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (env.split('\0').includes(`${RUN_ENV}=${runId}`) && !/\) Z /.test(stat)) out.push(Number(entry));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return out;
+}
+
+class LocalNode implements NodeHandle {
+  state: NodeState = 'killed';
+  proc: ChildProcess | null = null;
+  constructor(
+    readonly id: NodeId,
+    readonly clientUrl: string,
+    private readonly launch: () => ChildProcess,
+  ) {}
+
+  start(): Promise<void> {
+    this.proc = this.launch();
+    this.state = 'running';
+    return Promise.resolve();
+  }
+  async kill(): Promise<void> {
+    const p = this.proc;
+    if (p === null || p.exitCode !== null || p.signalCode !== null) {
+      this.state = 'killed';
+      return;
+    }
+    const exited = new Promise<void>((r) => p.once('exit', () => r()));
+    p.kill('SIGCONT');
+    p.kill('SIGKILL');
+    await exited;
+    this.state = 'killed';
+  }
+  pause(): Promise<void> {
+    this.proc?.kill('SIGSTOP');
+    this.state = 'paused';
+    return Promise.resolve();
+  }
+  resume(): Promise<void> {
+    this.proc?.kill('SIGCONT');
+    this.state = 'running';
+    return Promise.resolve();
+  }
+}
+
+class LocalCluster implements StartedCluster {
+  readonly runtime = 'local' as const;
+  readonly runId: string;
+  nodes: LocalNode[] = [];
+  private links: ToxiproxyLinks | null = null;
+  private toxiproxy: ChildProcess | null = null;
+  private readonly dir: string;
+  private readonly pids = new Set<number>();
+  private tornDown = false;
+
+  constructor(
+    private readonly spec: ClusterSpec,
+    private readonly bundle: string,
+    private readonly ports: ReturnType<typeof localPorts>,
+  ) {
+    this.runId = spec.runId;
+    this.dir = join(LOCAL_STATE_ROOT, spec.runId);
+  }
+
+  get network(): ToxiproxyLinks {
+    if (this.links === null) throw new Error('cluster not started');
+    return this.links;
+  }
+
+  node(id: NodeId): LocalNode {
+    const n = this.nodes.find((x) => x.id === id);
+    if (n === undefined) throw new Error(`unknown node ${id}`);
+    return n;
+  }
+
+  private spawnLabelled(cmd: string, args: string[], logName: string): ChildProcess {
+    const out = createWriteStream(join(this.dir, `${logName}.log`), { flags: 'a' });
+    const p = spawn(cmd, args, { env: { ...process.env, [RUN_ENV]: this.runId }, stdio: ['ignore', 'pipe', 'pipe'] });
+    p.stdout?.pipe(out, { end: false });
+    p.stderr?.pipe(out, { end: false });
+    if (p.pid !== undefined) this.pids.add(p.pid);
+    writeFileSync(join(this.dir, 'pids.json'), JSON.stringify([...this.pids]));
+    return p;
+  }
+
+  async up(log: (line: string) => void): Promise<void> {
+    const ids = this.spec.nodeIds;
+    mkdirSync(this.dir, { recursive: true });
+    const bin = toxiproxyBinary() as string;
+    log(`starting toxiproxy-server on 127.0.0.1:${this.ports.api}`);
+    this.toxiproxy = this.spawnLabelled(bin, ['-host', '127.0.0.1', '-port', String(this.ports.api)], 'toxiproxy');
+    const apiUrl = `http://127.0.0.1:${this.ports.api}`;
+    await waitFor(async () => (await fetch(`${apiUrl}/version`, { signal: AbortSignal.timeout(500) })).ok, 10_000, 'toxiproxy-server');
+
+    const proxies = new Map<string, ProxySpec>();
+    for (const id of ids) {
+      const name = clientProxyName(id);
+      proxies.set(name, { name, listen: `127.0.0.1:${this.ports.client(id)}`, upstream: `127.0.0.1:${this.ports.nodeClient(id)}` });
+    }
+    for (const l of allLinks(ids)) {
+      const name = peerProxyName(l);
+      proxies.set(name, { name, listen: `127.0.0.1:${this.ports.peerProxy(l.from, l.to)}`, upstream: `127.0.0.1:${this.ports.nodePeer(l.to)}` });
+    }
+    this.links = new ToxiproxyLinks(apiUrl, proxies);
+    await this.links.populate();
+
+    log(`starting ${ids.length} nodes (local processes)`);
+    for (const id of ids) {
+      const dataDir = join(this.dir, `${id}-data`);
+      mkdirSync(dataDir, { recursive: true });
+      const clientUrl = `http://127.0.0.1:${this.ports.client(id)}`;
+      const peers = ids.filter((p) => p !== id).map((p) => `${p}=127.0.0.1:${this.ports.peerProxy(id, p)}`).join(',');
+      const args = [
+        this.bundle,
+        '--id', id,
+        '--peers', peers,
+        '--data-dir', dataDir,
+        '--client-host', '127.0.0.1',
+        '--client-port', String(this.ports.nodeClient(id)),
+        '--peer-host', '127.0.0.1',
+        '--peer-port', String(this.ports.nodePeer(id)),
+        '--cluster-secret', this.spec.clusterSecret,
+        '--advertise-client-url', clientUrl,
+        '--log-level', this.spec.logLevel,
+        ...(this.spec.enableFaultInjection ? ['--enable-fault-injection'] : []),
+        ...(this.spec.unsafe.length > 0 ? ['--unsafe', this.spec.unsafe.join(',')] : []),
+        ...this.spec.extraNodeArgs,
+      ];
+      const node = new LocalNode(id, clientUrl, () => this.spawnLabelled(process.execPath, args, id));
+      this.nodes.push(node);
+      await node.start();
+    }
+  }
+
+  async collectLogs(dir: string): Promise<void> {
+    mkdirSync(dir, { recursive: true });
+    for (const name of [...this.nodes.map((n) => n.id), 'toxiproxy']) {
+      const src = join(this.dir, `${name}.log`);
+      if (existsSync(src)) copyFileSync(src, join(dir, `${name}.log`));
+      const events = join(this.dir, `${name}-data`, 'events.jsonl');
+      if (existsSync(events)) copyFileSync(events, join(dir, `${name}.events.jsonl`));
+    }
+  }
+
+  async teardown(): Promise<void> {
+    if (this.tornDown) return;
+    this.tornDown = true;
+    await Promise.all(this.nodes.map((n) => n.kill().catch(() => {})));
+    if (this.toxiproxy !== null && this.toxiproxy.exitCode === null) {
+      const p = this.toxiproxy;
+      const exited = new Promise<void>((r) => p.once('exit', () => r()));
+      p.kill('SIGKILL');
+      await exited;
+    }
+    for (const pid of this.pids) killLabelled(pid, this.runId);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`${what} did not come up within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
