@@ -54,9 +54,10 @@ export class LocalRuntime implements Runtime {
     private readonly basePort: number = Number(process.env.JEPSEN_LOCAL_BASE_PORT ?? 31000),
   ) {}
 
-  async checkPrerequisites(): Promise<void> {
-    if (toxiproxyBinary() === null) throw new PrerequisiteError('toxiproxy-server not found on PATH. Install it: bash scripts/setup-host.sh');
-    if (!existsSync(this.bundle)) throw new PrerequisiteError(`${this.bundle} is missing: run \`npm run build:node\``);
+  checkPrerequisites(): Promise<void> {
+    if (toxiproxyBinary() === null) return Promise.reject(new PrerequisiteError('toxiproxy-server not found on PATH. Install it: bash scripts/setup-host.sh'));
+    if (!existsSync(this.bundle)) return Promise.reject(new PrerequisiteError(`${this.bundle} is missing: run \`npm run build:node\``));
+    return Promise.resolve();
   }
 
   async start(spec: ClusterSpec, log: (line: string) => void): Promise<StartedCluster> {
@@ -76,7 +77,11 @@ export class LocalRuntime implements Runtime {
     return cluster;
   }
 
-  async cleanupLeftovers(runId?: string): Promise<string[]> {
+  cleanupLeftovers(runId?: string): Promise<string[]> {
+    return Promise.resolve(this.cleanupSync(runId));
+  }
+
+  private cleanupSync(runId?: string): string[] {
     if (!existsSync(LOCAL_STATE_ROOT)) return [];
     const removed: string[] = [];
     for (const run of readdirSync(LOCAL_STATE_ROOT)) {
@@ -254,7 +259,7 @@ class LocalCluster implements StartedCluster {
     }
   }
 
-  async collectLogs(dir: string): Promise<void> {
+  collectLogs(dir: string): Promise<void> {
     mkdirSync(dir, { recursive: true });
     for (const name of [...this.nodes.map((n) => n.id), 'toxiproxy']) {
       const src = join(this.dir, `${name}.log`);
@@ -262,6 +267,7 @@ class LocalCluster implements StartedCluster {
       const events = join(this.dir, `${name}-data`, 'events.jsonl');
       if (existsSync(events)) copyFileSync(events, join(dir, `${name}.events.jsonl`));
     }
+    return Promise.resolve();
   }
 
   async teardown(): Promise<void> {
