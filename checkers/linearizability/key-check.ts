@@ -1,0 +1,78 @@
+import type { CompletedOp } from '../history/types.ts';
+import type { Model } from '../models/model.ts';
+import { searchKey, type SearchExplanation } from './wgl.ts';
+
+export type Key = string | number | null;
+
+/** The verdict for one key, as it crosses a worker-thread boundary (op ids index the key's ops). */
+export interface KeyVerdict {
+  readonly key: Key;
+  readonly valid: true | false | 'unknown';
+  /** Memoized configurations explored (both passes for an invalid key). */
+  readonly states: number;
+  readonly ms: number;
+  readonly reason?: 'time' | 'states' | 'memory';
+  readonly explanation?: SearchExplanation;
+  /** The model state before the first operation. */
+  readonly initialState?: string;
+}
+
+export interface KeyCheckLimits {
+  readonly maxStates: number;
+  readonly deadline: number;
+  /** Keys with at most this many operations are searched with exact memo keys from the start. */
+  readonly exactUpTo?: number;
+}
+
+/**
+ * Checks one key: a hashed search first; an invalid verdict is confirmed by an exact
+ * search (a hash collision can only cause a false "invalid"), which also records the
+ * explanation at the deepest point the first pass reached.
+ */
+export function checkKey(model: Model<unknown>, initValue: unknown, key: Key, ops: readonly CompletedOp[], limits: KeyCheckLimits): KeyVerdict {
+  const t0 = performance.now();
+  const init = model.init(initValue);
+  const exactFirst = ops.length <= (limits.exactUpTo ?? 4096);
+  const first = searchKey(model, init, ops, { maxStates: limits.maxStates, deadline: limits.deadline, exact: exactFirst });
+  if (first.valid !== false) {
+    const base = { key, valid: first.valid, states: first.states, ms: performance.now() - t0 };
+    return first.valid === 'unknown' ? { ...base, reason: first.reason } : base;
+  }
+  // Exact sets cost n/8 bytes per state; past exactUpTo an independently seeded hash makes
+  // a false "invalid" need two independent 64-bit collisions on the same path.
+  const second = searchKey(model, init, ops, {
+    maxStates: limits.maxStates,
+    deadline: limits.deadline,
+    exact: exactFirst,
+    seed: 0x5bd1e995,
+    explainDepth: first.bestDepth,
+  });
+  const states = first.states + second.states;
+  const ms = performance.now() - t0;
+  if (second.valid === 'unknown') {
+    // Could not confirm in budget: report unknown rather than overclaim.
+    return { key, valid: 'unknown', states, ms, reason: second.reason };
+  }
+  if (second.valid === true) {
+    // The hashed pass pruned a branch on a collision; the exact pass found a linearization.
+    return { key, valid: true, states, ms };
+  }
+  return {
+    key,
+    valid: false,
+    states,
+    ms,
+    initialState: model.describe(init),
+    ...(second.explanation !== undefined ? { explanation: second.explanation } : {}),
+  };
+}
+
+/**
+ * The operations the search sees for a key: `fail` ops did not happen and are dropped;
+ * `info` ops whose function never changes state (reads) tell nothing and are dropped,
+ * and so are those the model's `prune` proves never need to happen.
+ */
+export function searchableOps(model: Model<unknown>, ops: readonly CompletedOp[]): CompletedOp[] {
+  const kept = ops.filter((op) => op.type === 'ok' || (op.type === 'info' && !model.readOnly(op)));
+  return model.prune !== undefined ? model.prune(kept) : kept;
+}
