@@ -1,0 +1,397 @@
+/**
+ * Watch delivery: every watcher sees each key's committed changes in revision order, with no
+ * gaps, duplicates or phantom values, across reconnects.
+ *
+ * The committed changes come from the client history: `ok` writes carry the store's revision
+ * (impl/API.md). `info` writes may or may not have committed: one that a watcher saw is
+ * thereby proven committed at the revision it was seen at, and from then on every other
+ * watcher covering that revision must see it too. Watch sessions are ops in the same history
+ * (one invoke/complete pair per connection, events in the completion), like Jepsen's etcd watch test.
+ */
+import type { CheckInput, CheckResult, Checker, Validity } from '../checker.ts';
+import { pairOps } from '../history/pair.ts';
+import type { CompletedOp, Op } from '../history/types.ts';
+
+/** One committed change to a key, as a watcher should see it. */
+export interface Change {
+  readonly key: string;
+  readonly revision: number;
+  readonly type: 'put' | 'delete';
+  /** Written value (put); undefined for delete. */
+  readonly value?: unknown;
+  /** The key's version after the write, when the ok value says. */
+  readonly version?: number;
+}
+
+/** A change a write op attempted; `revision` is known only for ok writes. */
+export interface AttemptedChange {
+  readonly key: string;
+  readonly type: 'put' | 'delete';
+  readonly value?: unknown;
+  readonly revision?: number;
+  readonly version?: number;
+}
+
+export interface WatchOptions {
+  /**
+   * Map a client op to the changes it attempted, or null if it is not a write. Default:
+   * `defaultWriteChanges` (f put/create/delete/txn, shapes in README.md). An ok write must
+   * give every change a revision.
+   */
+  readonly writeChanges?: (op: CompletedOp) => readonly AttemptedChange[] | null;
+  /** The watch session op's `f` (default `watch`). */
+  readonly watchF?: string;
+  /** How many violations to list (default 100; counts cover all). */
+  readonly maxListed?: number;
+}
+
+export interface WatchEvent {
+  readonly revision: number;
+  readonly type: 'put' | 'delete';
+  readonly key: string;
+  readonly value?: unknown;
+  readonly version?: number;
+}
+
+interface Session {
+  readonly watcher: string;
+  readonly prefix: string;
+  readonly fromRevision: number | null;
+  readonly events: readonly WatchEvent[];
+  /** Highest revision the session is known to cover (last event or progress heartbeat). */
+  readonly coveredTo: number | null;
+  readonly invokeIndex: number;
+  readonly outcome: 'ok' | 'fail' | 'info';
+}
+
+export type WatchViolation =
+  | { readonly kind: 'gap'; readonly watcher: string; readonly session: number | null; readonly change: Change; readonly writeIndex: number; readonly seenInOtherSession: boolean }
+  | { readonly kind: 'duplicate'; readonly watcher: string; readonly session: number; readonly event: WatchEvent }
+  | { readonly kind: 'out-of-order'; readonly watcher: string; readonly session: number; readonly previous: WatchEvent; readonly event: WatchEvent }
+  | { readonly kind: 'before-start'; readonly watcher: string; readonly session: number; readonly fromRevision: number; readonly event: WatchEvent }
+  | {
+      readonly kind: 'phantom';
+      readonly watcher: string;
+      readonly session: number;
+      readonly event: WatchEvent;
+      readonly reason: 'no-such-write' | 'value-mismatch' | 'outside-prefix' | 'failed-write';
+      readonly expected?: Change;
+      readonly writeIndex?: number;
+    };
+
+export type WatchViolationKind = WatchViolation['kind'];
+
+export interface WatchResult extends CheckResult {
+  readonly checker: 'watch';
+  readonly watchers: readonly { readonly watcher: string; readonly prefix: string; readonly sessions: number; readonly events: number; readonly fromRevision: number | null; readonly toRevision: number | null }[];
+  /** Changes known committed: from ok writes, plus info writes proven by a watcher. */
+  readonly committedChanges: number;
+  /** Info (or never completed) writes that a watcher saw, with the revision they committed at. */
+  readonly provenInfoWrites: readonly { readonly writeIndex: number; readonly key: string; readonly revision: number }[];
+  readonly counts: Readonly<Record<WatchViolationKind, number>>;
+  readonly violations: readonly WatchViolation[];
+}
+
+interface Committed extends Change {
+  readonly writeIndex: number;
+}
+
+interface Candidate {
+  readonly change: AttemptedChange;
+  readonly writeIndex: number;
+  readonly outcome: 'info' | 'fail';
+  provenAt: number | null;
+}
+
+export function checkWatch(input: CheckInput, options: WatchOptions = {}): WatchResult {
+  const watchF = options.watchF ?? 'watch';
+  const writeChanges = options.writeChanges ?? defaultWriteChanges;
+  const maxListed = options.maxListed ?? 100;
+  const byIndex = new Map<number, Op>();
+  for (const op of input.history) byIndex.set(op.index, op);
+
+  const committed = new Map<string, Committed>(); // key \0 revision
+  const candidates = new Map<string, Candidate[]>(); // key -> info/fail writes
+  const sessions: Session[] = [];
+  for (const op of pairOps(input.history)) {
+    if (op.f === watchF) {
+      sessions.push(parseSession(op, op.completeIndex === null ? undefined : byIndex.get(op.completeIndex)));
+      continue;
+    }
+    const changes = writeChanges(op);
+    if (changes === null) continue;
+    for (const c of changes) {
+      if (op.type === 'ok') {
+        if (c.revision === undefined) throw new Error(`op ${op.completeIndex ?? op.invokeIndex}: ok ${op.f} of key ${JSON.stringify(c.key)} has no revision (modRevision or revision in its value)`);
+        const id = changeId(c.key, c.revision);
+        if (!committed.has(id)) committed.set(id, { ...stripRevision(c), revision: c.revision, writeIndex: op.invokeIndex });
+      } else {
+        let list = candidates.get(c.key);
+        if (list === undefined) candidates.set(c.key, (list = []));
+        list.push({ change: c, writeIndex: op.invokeIndex, outcome: op.type, provenAt: null });
+      }
+    }
+  }
+
+  const violations: WatchViolation[] = [];
+  const counts: Record<WatchViolationKind, number> = { gap: 0, duplicate: 0, 'out-of-order': 0, 'before-start': 0, phantom: 0 };
+  const report = (v: WatchViolation): void => {
+    counts[v.kind] += 1;
+    if (violations.length < maxListed) violations.push(v);
+  };
+
+  // 1. Match every delivered event to a committed change, proving info writes on the way.
+  //    Events in revision order, so which info write is proven first does not depend on sessions' order.
+  const provenInfoWrites: { writeIndex: number; key: string; revision: number }[] = [];
+  const delivered = sessions.flatMap((s) => s.events.map((e) => ({ s, e }))).sort((a, b) => a.e.revision - b.e.revision);
+  for (const { s, e } of delivered) {
+    if (!e.key.startsWith(s.prefix)) {
+      report({ kind: 'phantom', watcher: s.watcher, session: s.invokeIndex, event: e, reason: 'outside-prefix' });
+      continue;
+    }
+    const c = committed.get(changeId(e.key, e.revision));
+    if (c !== undefined) {
+      if (!sameChange(c, e)) report({ kind: 'phantom', watcher: s.watcher, session: s.invokeIndex, event: e, reason: 'value-mismatch', expected: c, writeIndex: c.writeIndex });
+      continue;
+    }
+    const list = candidates.get(e.key) ?? [];
+    const match = list.find((k) => k.outcome === 'info' && k.provenAt === null && sameChange(k.change, e));
+    if (match !== undefined) {
+      match.provenAt = e.revision;
+      committed.set(changeId(e.key, e.revision), { ...stripRevision(match.change), key: e.key, revision: e.revision, writeIndex: match.writeIndex });
+      provenInfoWrites.push({ writeIndex: match.writeIndex, key: e.key, revision: e.revision });
+      continue;
+    }
+    const failed = list.find((k) => k.outcome === 'fail' && sameChange(k.change, e));
+    report({ kind: 'phantom', watcher: s.watcher, session: s.invokeIndex, event: e, reason: failed !== undefined ? 'failed-write' : 'no-such-write', ...(failed !== undefined ? { writeIndex: failed.writeIndex } : {}) });
+  }
+
+  // 2. Per session: order, duplicates, start; per session and per watcher: gaps.
+  const changes = [...committed.values()].sort((a, b) => a.revision - b.revision);
+  const byWatcher = new Map<string, Session[]>();
+  for (const s of sessions) {
+    let list = byWatcher.get(s.watcher);
+    if (list === undefined) byWatcher.set(s.watcher, (list = []));
+    list.push(s);
+  }
+  const watchers: WatchResult['watchers'][number][] = [];
+  for (const [watcher, list] of [...byWatcher].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    const prefix = list[0]!.prefix;
+    const other = list.find((s) => s.prefix !== prefix);
+    if (other !== undefined) throw new Error(`op ${other.invokeIndex}: watcher ${JSON.stringify(watcher)} changed prefix from ${JSON.stringify(prefix)} to ${JSON.stringify(other.prefix)}; use one watcher id per prefix`);
+    const seenPerSession = list.map((s) => {
+      const seen = new Set<string>();
+      let previous: WatchEvent | null = null;
+      for (const e of s.events) {
+        const id = changeId(e.key, e.revision);
+        if (s.fromRevision !== null && e.revision < s.fromRevision) report({ kind: 'before-start', watcher, session: s.invokeIndex, fromRevision: s.fromRevision, event: e });
+        if (seen.has(id)) report({ kind: 'duplicate', watcher, session: s.invokeIndex, event: e });
+        else if (previous !== null && e.revision < previous.revision) report({ kind: 'out-of-order', watcher, session: s.invokeIndex, previous, event: e });
+        seen.add(id);
+        if (previous === null || e.revision >= previous.revision) previous = e;
+      }
+      return seen;
+    });
+    const seenByWatcher = new Set(seenPerSession.flatMap((seen) => [...seen]));
+    let lo: number | null = null;
+    let hi: number | null = null;
+    for (const [k, s] of list.entries()) {
+      const from = s.fromRevision ?? s.events[0]?.revision ?? null;
+      if (from !== null) lo = lo === null ? from : Math.min(lo, from);
+      // Resuming from R claims everything before R was seen (the client's resume point).
+      if (s.fromRevision !== null && k > 0) hi = hi === null ? s.fromRevision - 1 : Math.max(hi, s.fromRevision - 1);
+      if (s.coveredTo !== null) hi = hi === null ? s.coveredTo : Math.max(hi, s.coveredTo);
+      if (from === null || s.coveredTo === null || s.coveredTo < from) continue;
+      // A session skipped a change in its own range that another session of the watcher saw
+      // (one never seen at all is reported once, below, for the whole watcher).
+      for (const c of changesIn(changes, from, s.coveredTo)) {
+        const id = changeId(c.key, c.revision);
+        if (!c.key.startsWith(s.prefix) || seenPerSession[k]!.has(id) || !seenByWatcher.has(id)) continue;
+        report({ kind: 'gap', watcher, session: s.invokeIndex, change: publicChange(c), writeIndex: c.writeIndex, seenInOtherSession: true });
+      }
+    }
+    // Watcher-level: a change inside the watcher's whole range that no session delivered
+    // (across reconnects: resuming from the wrong revision loses events).
+    if (lo !== null && hi !== null) {
+      for (const c of changesIn(changes, lo, hi)) {
+        if (!c.key.startsWith(prefix) || seenByWatcher.has(changeId(c.key, c.revision))) continue;
+        report({ kind: 'gap', watcher, session: null, change: publicChange(c), writeIndex: c.writeIndex, seenInOtherSession: false });
+      }
+    }
+    watchers.push({ watcher, prefix, sessions: list.length, events: list.reduce((n, s) => n + s.events.length, 0), fromRevision: lo, toRevision: hi });
+  }
+
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  const checkedAnything = watchers.some((w) => w.events > 0 || w.toRevision !== null);
+  const valid: Validity = total > 0 ? false : checkedAnything ? true : 'unknown';
+  let summary: string;
+  if (total > 0) {
+    summary = (Object.entries(counts) as [WatchViolationKind, number][])
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${n} ${k}${n === 1 ? '' : 's'}`)
+      .join(', ');
+    const v = violations[0]!;
+    summary += ` (first: ${describe(v)})`;
+  } else if (!checkedAnything) {
+    summary = sessions.length === 0 ? 'no watch sessions to check' : 'watch sessions delivered nothing to check';
+  } else {
+    summary = `${watchers.length} watchers saw all ${changes.length} committed changes in their ranges, in order (${provenInfoWrites.length} info writes proven committed)`;
+  }
+  return { checker: 'watch', valid, summary, watchers, committedChanges: changes.length, provenInfoWrites, counts, violations };
+}
+
+export class WatchChecker implements Checker {
+  readonly name = 'watch';
+  constructor(private readonly options: WatchOptions = {}) {}
+  check(input: CheckInput): WatchResult {
+    return checkWatch(input, this.options);
+  }
+}
+
+/**
+ * The store's writes (impl/API.md): `put`/`create` with invoke value `{"value": V, ...}`,
+ * `delete`, and `txn` with `{"ops": [{"op", "key", "value"?}]}`; key from `op.key` (or the
+ * invoke value's `key`); revision from the ok value's `modRevision`, else `revision`.
+ */
+export function defaultWriteChanges(op: CompletedOp): readonly AttemptedChange[] | null {
+  const where = `op ${op.invokeIndex} (${op.f})`;
+  const revision = op.type === 'ok' ? optionalNumber(field(op.value, 'modRevision') ?? field(op.value, 'revision'), `${where}: revision`) : undefined;
+  const version = op.type === 'ok' ? optionalNumber(field(op.value, 'version'), `${where}: version`) : undefined;
+  const rv = { ...(revision !== undefined ? { revision } : {}), ...(version !== undefined ? { version } : {}) };
+  switch (op.f) {
+    case 'put':
+    case 'create': {
+      const v = op.invokeValue;
+      const value = isRecord(v) && 'value' in v ? v['value'] : v;
+      return [{ key: keyOf(op, where), type: 'put', value, ...rv }];
+    }
+    case 'delete':
+      return [{ key: keyOf(op, where), type: 'delete', ...(revision !== undefined ? { revision } : {}) }];
+    case 'txn': {
+      const ops = field(op.invokeValue, 'ops');
+      if (!Array.isArray(ops)) throw new Error(`${where}: invoke value needs "ops" (an array)`);
+      return ops.map((t: unknown, k) => {
+        const kind = field(t, 'op');
+        const key = field(t, 'key');
+        if (typeof key !== 'string') throw new Error(`${where}, ops[${k}]: key must be a string`);
+        if (kind === 'delete') return { key, type: 'delete' as const, ...(revision !== undefined ? { revision } : {}) };
+        if (kind === 'put' || kind === 'create') return { key, type: 'put' as const, value: field(t, 'value'), ...(revision !== undefined ? { revision } : {}) };
+        throw new Error(`${where}, ops[${k}]: op must be put, create or delete, got ${JSON.stringify(kind)}`);
+      });
+    }
+    default:
+      return null;
+  }
+}
+
+function parseSession(op: CompletedOp, completion: Op | undefined): Session {
+  const where = `op ${op.invokeIndex} (${op.f})`;
+  const prefix = field(op.invokeValue, 'prefix') ?? '';
+  if (typeof prefix !== 'string') throw new Error(`${where}: prefix must be a string`);
+  const watcherRaw = field(op.invokeValue, 'watcher') ?? String(op.process);
+  if (typeof watcherRaw !== 'string' && typeof watcherRaw !== 'number') throw new Error(`${where}: watcher must be a string`);
+  const fromRevision = optionalNumber(field(op.invokeValue, 'fromRevision'), `${where}: fromRevision`) ?? null;
+  // Events a session saw are facts however the stream ended, so they are read from the
+  // completion of any type (pairOps keeps values of ok completions only).
+  const out = completion?.value;
+  const rawEvents = field(out, 'events') ?? [];
+  if (!Array.isArray(rawEvents)) throw new Error(`op ${completion?.index ?? op.invokeIndex}: watch completion's "events" must be an array`);
+  const events: WatchEvent[] = [];
+  let coveredTo = optionalNumber(field(out, 'progressRevision'), `${where}: progressRevision`) ?? null;
+  rawEvents.forEach((e: unknown, k) => {
+    const at = `op ${completion?.index ?? op.invokeIndex}, events[${k}]`;
+    const revision = field(e, 'revision');
+    if (!Number.isInteger(revision)) throw new Error(`${at}: revision must be an integer`);
+    const rev = revision as number;
+    const type = field(e, 'type');
+    if (type === 'progress') {
+      coveredTo = Math.max(coveredTo ?? rev, rev);
+      return;
+    }
+    if (type !== 'put' && type !== 'delete') throw new Error(`${at}: type must be put, delete or progress, got ${JSON.stringify(type)}`);
+    const key = field(e, 'key');
+    if (typeof key !== 'string') throw new Error(`${at}: key must be a string`);
+    const version = optionalNumber(field(e, 'version'), `${at}: version`);
+    events.push({ revision: rev, type, key, ...(type === 'put' ? { value: field(e, 'value') } : {}), ...(version !== undefined ? { version } : {}) });
+    coveredTo = Math.max(coveredTo ?? rev, rev);
+  });
+  const outcome = completion === undefined || completion.type === 'invoke' ? 'info' : completion.type;
+  return { watcher: String(watcherRaw), prefix, fromRevision, events, coveredTo, invokeIndex: op.invokeIndex, outcome };
+}
+
+function changesIn(sorted: readonly Committed[], from: number, to: number): Committed[] {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]!.revision < from) lo = mid + 1;
+    else hi = mid;
+  }
+  const out: Committed[] = [];
+  for (let i = lo; i < sorted.length && sorted[i]!.revision <= to; i++) out.push(sorted[i]!);
+  return out;
+}
+
+function sameChange(c: AttemptedChange, e: WatchEvent): boolean {
+  if (c.type !== e.type) return false;
+  if (c.type === 'put' && canonical(c.value) !== canonical(e.value)) return false;
+  if (c.version !== undefined && e.version !== undefined && c.version !== e.version) return false;
+  return true;
+}
+
+function stripRevision(c: AttemptedChange): Omit<Change, 'revision'> {
+  return { key: c.key, type: c.type, ...(c.type === 'put' ? { value: c.value } : {}), ...(c.version !== undefined ? { version: c.version } : {}) };
+}
+
+function publicChange(c: Committed): Change {
+  return { key: c.key, revision: c.revision, type: c.type, ...(c.value !== undefined ? { value: c.value } : {}), ...(c.version !== undefined ? { version: c.version } : {}) };
+}
+
+function describe(v: WatchViolation): string {
+  switch (v.kind) {
+    case 'gap':
+      return `watcher ${v.watcher} never saw ${v.change.type} of ${v.change.key} at revision ${v.change.revision}`;
+    case 'duplicate':
+      return `watcher ${v.watcher} saw ${v.event.key}@${v.event.revision} twice in session ${v.session}`;
+    case 'out-of-order':
+      return `watcher ${v.watcher} saw revision ${v.event.revision} after ${v.previous.revision}`;
+    case 'before-start':
+      return `watcher ${v.watcher} got revision ${v.event.revision} from a watch starting at ${v.fromRevision}`;
+    case 'phantom':
+      return `watcher ${v.watcher} saw ${v.event.type} of ${v.event.key}@${v.event.revision} (${v.reason})`;
+  }
+}
+
+const changeId = (key: string, revision: number): string => `${key}\u0000${revision}`;
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function field(v: unknown, name: string): unknown {
+  return isRecord(v) ? v[name] : undefined;
+}
+
+function optionalNumber(v: unknown, what: string): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${what} must be a number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function keyOf(op: CompletedOp, where: string): string {
+  const k = op.key ?? field(op.invokeValue, 'key');
+  if (typeof k !== 'string' && typeof k !== 'number') throw new Error(`${where}: no key`);
+  return String(k);
+}
+
+/** JSON text with object keys sorted, so values compare whatever order the server wrote them in. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (isRecord(v)) {
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'undefined';
+}
