@@ -66,15 +66,18 @@ describe('jepsen runs on docker (5 nodes)', () => {
   });
 
   it('partition: the minority cannot commit while the majority does; the run is valid; nothing left', async () => {
-    const probes: { minorityWrite: string; majorityCommitted: boolean }[] = [];
+    const probes: { minorityWrite: string; majorityCommitted: boolean; minorityCommitBefore: number[]; minorityCommitAfter: number[]; majorityCommit: number }[] = [];
+    const commits = async (cluster: StartedCluster, ids: string[]): Promise<number[]> =>
+      Promise.all(ids.map(async (id) => ((await status(cluster.node(id), 1000)) as { commit?: number } | null)?.commit ?? -1));
     const out = await runTest(config('partition', 11), {
       quiet: true,
       onFault: async (f, value, cluster: StartedCluster) => {
         if (f !== 'start-partition') return;
         const { minority, majority } = value as { minority: string[]; majority: string[] };
-        // A write sent straight to a minority node (no leader-following) must not succeed.
-        const m = await put(cluster.node(minority[0] as string), `probe-minority-${writeSeq}`, 1500);
-        // Some majority node commits a write within a few election timeouts.
+        // Let messages already in flight land, then watch the minority's commit index.
+        await new Promise((r) => setTimeout(r, 1000));
+        const minorityCommitBefore = await commits(cluster, minority);
+        // Some majority node commits a write within a few election timeouts...
         let committed = false;
         for (let i = 0; i < 40 && !committed; i++) {
           for (const id of majority) {
@@ -82,13 +85,20 @@ describe('jepsen runs on docker (5 nodes)', () => {
           }
           if (!committed) await new Promise((r) => setTimeout(r, 100));
         }
-        probes.push({ minorityWrite: m.kind === 'ok' ? 'ok' : m.code, majorityCommitted: committed });
+        // ...while a write sent straight to a minority node (no leader-following) does not succeed,
+        const m = await put(cluster.node(minority[0] as string), `probe-minority-${writeSeq}`, 1500);
+        // and the minority's commit index does not move although the majority's did.
+        const minorityCommitAfter = await commits(cluster, minority);
+        const majorityCommit = Math.max(...(await commits(cluster, majority)));
+        probes.push({ minorityWrite: m.kind === 'ok' ? 'ok' : m.code, majorityCommitted: committed, minorityCommitBefore, minorityCommitAfter, majorityCommit });
       },
     });
     expect(probes.length).toBeGreaterThanOrEqual(1);
     for (const p of probes) {
       expect(p.minorityWrite).not.toBe('ok');
       expect(p.majorityCommitted).toBe(true);
+      expect(p.minorityCommitAfter).toEqual(p.minorityCommitBefore);
+      expect(p.majorityCommit).toBeGreaterThan(Math.max(...p.minorityCommitAfter));
     }
     const h = history(out.dir);
     expect(h.filter((o) => o.process === 'nemesis' && o.f === 'start-partition' && o.type === 'info')).toHaveLength(probes.length);
