@@ -127,7 +127,7 @@ export class RawNode implements RawNodeApi {
     this.log = new RaftLog(storage, hardState.commit, applied);
     this.term = hardState.term;
     this.vote = hardState.vote;
-    this.setConf(confState);
+    this.setConf(this.confAsOfApplied(confState, storage, applied));
     this.becomeFollower(this.term, null);
     this.prevHard = this.hardState();
     this.persistedHard = this.prevHard;
@@ -1021,6 +1021,20 @@ export class RawNode implements RawNodeApi {
     // A smaller quorum may commit more; a new member needs its first append.
     if (this.maybeCommit()) this.releasePendingReadIndex();
     this.pendingBroadcast = true;
+  }
+
+  /**
+   * The storage's ConfState is the membership as of its snapshot; entries the application
+   * already applied past the snapshot (config.applied) may have changed it since.
+   */
+  private confAsOfApplied(snapshotConf: ConfState, storage: RaftStorage, applied: number): ConfState {
+    let conf = snapshotConf;
+    const first = storage.firstIndex();
+    if (applied < first) return conf;
+    for (const e of storage.entries(first, index(applied + 1), Number.POSITIVE_INFINITY)) {
+      if (e.type === 'conf-change') conf = applyConfChange(conf, decodeConfChange(e.data));
+    }
+    return conf;
   }
 
   private hasUnappliedConfChanges(): boolean {

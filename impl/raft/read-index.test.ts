@@ -82,6 +82,26 @@ describe('ReadIndex', () => {
     expect(c.readStates.get(n1)).toEqual([]);
   });
 
+  it('ReadIndex needs acknowledgements from a quorum, not just one follower', () => {
+    const ids = ['n1', 'n2', 'n3', 'n4', 'n5'];
+    const c = new TestCluster(ids, { checkQuorum: false });
+    c.elect('n1');
+    c.isolate('n3');
+    c.isolate('n4');
+    c.isolate('n5');
+    c.node('n1').readIndex('r');
+    for (let i = 0; i < 30; i++) {
+      c.tickAll();
+      c.stabilize();
+    }
+    // n1 and n2 are 2 of 5: leadership is not confirmed.
+    expect(c.readStates.get(n1)).toEqual([]);
+    c.heal();
+    c.tickAll();
+    c.stabilize();
+    expect(c.readStates.get(n1)?.map((r) => r.requestId)).toEqual(['r']);
+  });
+
   it('a read without a known leader is dropped (the application times it out)', () => {
     const c = new TestCluster(VOTERS);
     c.node('n2').readIndex('r');

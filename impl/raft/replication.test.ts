@@ -67,6 +67,21 @@ describe('commitment', () => {
     expect(leader.progress().commit).toBe(x);
   });
 
+  it('a leader elected before persisting its log does not count its unpersisted entries', () => {
+    const s = new Solo(MemoryStorage.bootstrap([n1, n2, n3]), 'n1', { preVote: false });
+    // Entry 7 arrives but is not persisted (no Ready handled) before n1 wins an election.
+    s.node.step(msg({ type: 'append', from: n2, to: n1, term: term(2), index: index(6), logTerm: term(1), entries: [{ term: term(2), index: index(7), type: 'normal', data: data('a') }] }));
+    s.node.campaign();
+    for (const from of [n2, n3]) s.node.step(msg({ type: 'vote-resp', from, to: n1, term: term(3) }));
+    expect(s.node.softState().role).toBe('leader');
+    expect(s.node.progress().lastIndex).toBe(8); // 7 and the no-op, neither persisted
+    expect(s.node.peerProgress().find((p) => p.id === n1)?.match).toBe(6);
+    s.node.step(msg({ type: 'append-resp', from: n2, to: n1, term: term(3), index: index(8) }));
+    expect(s.node.progress().commit).toBe(6);
+    s.drain();
+    expect(s.node.progress().commit).toBe(8);
+  });
+
   it('append acknowledgements are only sent after the entries are persisted', () => {
     const s = new Solo(MemoryStorage.bootstrap([n1, n2, n3]), 'n2');
     s.node.step(msg({ type: 'append', from: n1, to: n2, term: term(2), index: index(6), logTerm: term(1), entries: [{ term: term(2), index: index(7), type: 'normal', data: data('a') }] }));
