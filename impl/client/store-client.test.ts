@@ -1,0 +1,238 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ConsensusError } from '../node/contracts.ts';
+import { startInProcessStore, type InProcessStore } from '../store/in-process-cluster.test-support.ts';
+import {
+  CompactedError,
+  IndefiniteError,
+  KeyExistsError,
+  LeaseHeldError,
+  LeaseLostError,
+  NoLeaderError,
+  NotFoundError,
+  StoreClient,
+  VersionConflictError,
+  type StoreClientOptions,
+  type WatchMessage,
+} from './index.ts';
+
+describe('StoreClient against a three-node in-process store', () => {
+  let store: InProcessStore;
+  const client = (options: Partial<StoreClientOptions> = {}) =>
+    new StoreClient({ endpoints: [store.endpoints[1]!, store.endpoints[2]!, store.endpoints[0]!], retryBackoffMs: 1, requestTimeoutMs: 1000, ...options });
+  beforeAll(async () => {
+    store = await startInProcessStore({ ids: ['n1', 'n2', 'n3'], stateMachine: { historyMaxEvents: 20 }, server: { enableFaultInjection: true, clusterSecret: 's' } });
+  });
+  afterAll(() => store.close());
+
+  it('finds the leader through 421 hints and serves every key operation', async () => {
+    const c = client();
+    const created = await c.create('a', { x: 1 });
+    expect(c.leaderGuess.id).toBe('n1');
+    expect(created).toMatchObject({ key: 'a', version: 1 });
+    expect(await c.get('a')).toMatchObject({ key: 'a', value: { x: 1 }, version: 1 });
+    expect(await c.put('a', 2, { expectedVersion: 1 })).toMatchObject({ version: 2 });
+    expect((await c.range('a')).items.map((i) => i.key)).toEqual(['a']);
+    const txn = await c.txn([
+      { op: 'put', key: 'a', value: 3, expectedVersion: 2 },
+      { op: 'create', key: 'b', value: 1 },
+    ]);
+    expect(txn.results).toHaveLength(2);
+    expect(await c.delete('b')).toMatchObject({ key: 'b', deleted: true });
+    expect(await c.get('b')).toBeNull();
+  });
+
+  it('throws typed, definite errors', async () => {
+    const c = client();
+    await c.put('typed', 1);
+    const conflict = await c.put('typed', 2, { expectedVersion: 9 }).catch((e: unknown) => e);
+    expect(conflict).toBeInstanceOf(VersionConflictError);
+    expect(conflict).toMatchObject({ currentVersion: 1, definite: true, node: 'n1' });
+    const exists = await c.create('typed', 2).catch((e: unknown) => e);
+    expect(exists).toBeInstanceOf(KeyExistsError);
+    expect(await c.delete('nope').catch((e: unknown) => e)).toBeInstanceOf(NotFoundError);
+    const grant = await c.acquireLease('L', 'h1', 5000);
+    const held = await c.acquireLease('L', 'h2', 5000).catch((e: unknown) => e);
+    expect(held).toBeInstanceOf(LeaseHeldError);
+    expect((held as LeaseHeldError).holder).toBe('h1');
+    expect(await c.renewLease('L', 'h1', grant.token + 1).catch((e: unknown) => e)).toBeInstanceOf(LeaseLostError);
+    expect(await c.getLease('L')).toMatchObject({ holder: 'h1', token: grant.token });
+    await c.releaseLease('L', 'h1', grant.token);
+    expect(await c.getLease('L')).toMatchObject({ holder: null });
+  });
+
+  it('retries a write that timed out with the same (clientId, seq): applied once, outcome learned', async () => {
+    const c = client();
+    const leader = store.nodes[0]!.handle;
+    leader.injectFault({ kind: 'apply-then-timeout' });
+    const before = leader.proposals;
+    const result = await c.put('once', 'v');
+    expect(result).toMatchObject({ key: 'once', version: 1 });
+    expect(leader.proposals - before).toBe(2);
+    expect(store.sm.get('once')?.version).toBe(1);
+  });
+
+  it('reports IndefiniteError when every attempt may have applied', async () => {
+    const c = client({ maxAttempts: 3 });
+    await c.get('warm-up-leader').catch(() => null);
+    for (let i = 0; i < 3; i++) store.nodes[0]!.handle.injectFault({ kind: 'apply-then-timeout' });
+    const e = await c.put('maybe', 1).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(IndefiniteError);
+    expect(e).toMatchObject({ definite: false });
+  });
+
+  it('reports NoLeaderError (definite) when no node leads', async () => {
+    store.cluster.setLeader(null);
+    try {
+      const e = await client({ maxAttempts: 3 }).put('x', 1).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(NoLeaderError);
+      expect(e).toMatchObject({ definite: true });
+    } finally {
+      store.cluster.setLeader('n1');
+    }
+  });
+
+  it('follows a leader change', async () => {
+    const c = client();
+    await c.put('lc', 1);
+    store.cluster.setLeader('n3');
+    try {
+      expect(await c.put('lc', 2)).toMatchObject({ version: 2 });
+      expect(c.leaderGuess.id).toBe('n3');
+    } finally {
+      store.cluster.setLeader('n1');
+    }
+  });
+
+  it('serves stale reads from any node', async () => {
+    await client().put('st', 5);
+    const followerOnly = new StoreClient({ endpoints: [store.endpoints[1]!], maxAttempts: 1 });
+    expect(await followerOnly.get('st', { stale: true })).toMatchObject({ value: 5 });
+  });
+
+  it('keeps at most 32 writes in flight and completes 100 concurrent writes', async () => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const counting: typeof fetch = async (input, init) => {
+      const isWrite = init?.method === 'POST';
+      if (isWrite) maxInFlight = Math.max(maxInFlight, ++inFlight);
+      try {
+        return await fetch(input, init);
+      } finally {
+        if (isWrite) inFlight--;
+      }
+    };
+    const c = client({ fetch: counting });
+    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => c.put(`many/${i}`, i)));
+    expect(results.every((r) => r.version === 1)).toBe(true);
+    expect(maxInFlight).toBeLessThanOrEqual(32);
+    expect((await c.range('many/')).items).toHaveLength(100);
+  });
+
+  it('watch streams history and live events; a compacted revision throws CompactedError', async () => {
+    const c = client();
+    const first = await c.put('w/1', 1);
+    await c.put('w/2', 2);
+    const abort = new AbortController();
+    const seen: WatchMessage[] = [];
+    const done = (async () => {
+      for await (const m of c.watch('w/', { fromRevision: first.revision, signal: abort.signal })) {
+        seen.push(m);
+        if (m.type === 'put' && m.key === 'w/3') abort.abort();
+      }
+    })();
+    await waitFor(() => seen.some((m) => m.type === 'progress'));
+    await c.put('w/3', 3);
+    await done;
+    expect(seen.filter((m) => m.type !== 'progress').map((m) => (m as { key: string }).key)).toEqual(['w/1', 'w/2', 'w/3']);
+    for (let i = 0; i < 30; i++) await c.put('churn', i);
+    const compacted = await (async () => {
+      for await (const _ of c.watch('', { fromRevision: 1 })) return null;
+      return null;
+    })().catch((e: unknown) => e);
+    expect(compacted).toBeInstanceOf(CompactedError);
+    expect((compacted as CompactedError).compactRevision).toBe(store.sm.compactRevision);
+  });
+
+  it('status, digest, members and the test clock on a named node', async () => {
+    const c = client();
+    expect(await c.status('n2')).toMatchObject({ id: 'n2', role: 'follower', leader: 'n1' });
+    expect((await c.digest('n1', 1, 3)).map((d) => d.index)).toEqual([1, 2, 3]);
+    expect(await c.addMember('n4', '127.0.0.1:7004')).toEqual({ voters: ['n1', 'n2', 'n3'], learners: ['n4'] });
+    expect(await c.removeMember('n4')).toEqual({ voters: ['n1', 'n2', 'n3'], learners: [] });
+    await c.setClock('n2', 's', { offsetMs: 1234 });
+    expect(store.nodes[1]!.handle.clock.state().offsetMs).toBe(1234);
+    await c.setClock('n2', 's', { reset: true });
+    expect(await c.status('n9').catch((e: unknown) => e)).toMatchObject({ message: expect.stringMatching(/unknown node "n9"/) as unknown });
+  });
+
+  it('a membership change is not retried after an indefinite failure', async () => {
+    const c = client();
+    await c.get('warm').catch(() => null);
+    const leader = store.nodes[0]!.handle;
+    const original = leader.addMember.bind(leader);
+    let calls = 0;
+    leader.addMember = () => {
+      calls++;
+      return Promise.reject(new ConsensusError('timeout', false));
+    };
+    try {
+      const e = await c.addMember('n5').catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(IndefiniteError);
+      expect(calls).toBe(1);
+    } finally {
+      leader.addMember = original;
+    }
+  });
+});
+
+describe('StoreClient transport failures', () => {
+  let hanging: Server;
+  let hangingUrl: string;
+  let store: InProcessStore;
+  beforeAll(async () => {
+    hanging = createServer(() => {
+      /* never answers */
+    });
+    await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', r));
+    hangingUrl = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}`;
+    store = await startInProcessStore();
+  });
+  afterAll(async () => {
+    hanging.closeAllConnections();
+    await new Promise((r) => hanging.close(r));
+    await store.close();
+  });
+
+  it('a write that times out is indefinite', async () => {
+    const c = new StoreClient({ endpoints: [{ id: 'h', url: hangingUrl }], requestTimeoutMs: 100, maxAttempts: 2, retryBackoffMs: 1 });
+    const e = await c.put('k', 1).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(IndefiniteError);
+    expect(e).toMatchObject({ code: 'timeout', definite: false, node: 'h' });
+  });
+
+  it('a refused connection is definite and the next node is tried', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const deadUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise((r) => closed.close(r));
+    const only = new StoreClient({ endpoints: [{ id: 'dead', url: deadUrl }], maxAttempts: 1 });
+    expect(await only.put('k', 1).catch((x: unknown) => x)).toMatchObject({ code: 'connection', definite: true });
+    const c = new StoreClient({ endpoints: [{ id: 'dead', url: deadUrl }, store.endpoints[0]!], retryBackoffMs: 1 });
+    expect(await c.put('k', 1)).toMatchObject({ version: 1 });
+  });
+
+  it('after a timeout on one node the write is retried on the next and succeeds exactly once', async () => {
+    const c = new StoreClient({ endpoints: [{ id: 'h', url: hangingUrl }, store.endpoints[0]!], requestTimeoutMs: 100, retryBackoffMs: 1 });
+    expect(await c.put('moved', 1)).toMatchObject({ version: 1 });
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

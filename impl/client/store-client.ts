@@ -1,0 +1,465 @@
+/**
+ * Typed client of the config store's HTTP API (impl/API.md).
+ *
+ * - Leader discovery: requests go to the node believed to lead; a 421 answer's hint moves
+ *   the client to that node, otherwise the next node is tried.
+ * - Timeouts: every attempt has its own deadline (AbortSignal.timeout).
+ * - Retries only where safe. Reads are retried freely. A write gets one (clientId, seq)
+ *   and every retry resends the SAME pair, so the store's exactly-once table makes the
+ *   retry return the first outcome instead of applying twice. Membership changes carry no
+ *   request id and are retried only after definite refusals.
+ * - Errors are typed (./errors.ts) and say whether the operation may have happened. A write
+ *   whose attempts include one that may have applied ends in IndefiniteError unless a
+ *   later attempt learned the outcome.
+ * - A client keeps at most `writeWindow` (default 32, the store's remembered window) writes
+ *   in flight, so a retry never falls out of the store's exactly-once window.
+ */
+import {
+  CompactedError,
+  IndefiniteError,
+  NoLeaderError,
+  NotLeaderError,
+  StoreError,
+  errorFromAnswer,
+} from './errors.ts';
+
+export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
+
+export interface Endpoint {
+  readonly id: string;
+  readonly url: string;
+}
+
+export interface KeyValue {
+  readonly key: string;
+  readonly value: JsonValue;
+  readonly version: number;
+  readonly createRevision: number;
+  readonly modRevision: number;
+}
+export interface ReadResult extends KeyValue {
+  /** Store revision at the time of the read. */
+  readonly revision: number;
+}
+export interface WriteResult {
+  readonly key: string;
+  readonly version: number;
+  readonly createRevision: number;
+  readonly modRevision: number;
+  readonly revision: number;
+}
+export interface DeleteResult {
+  readonly key: string;
+  readonly deleted: true;
+  readonly revision: number;
+}
+export type TxnOp =
+  | { readonly op: 'create'; readonly key: string; readonly value: JsonValue }
+  | { readonly op: 'put'; readonly key: string; readonly value: JsonValue; readonly expectedVersion?: number }
+  | { readonly op: 'delete'; readonly key: string; readonly expectedVersion?: number };
+export interface TxnResult {
+  readonly results: readonly (Omit<WriteResult, 'revision'> | Omit<DeleteResult, 'revision'>)[];
+  readonly revision: number;
+}
+export interface LeaseGrant {
+  readonly name: string;
+  readonly holder: string;
+  readonly token: number;
+  readonly ttlMs: number;
+  readonly revision: number;
+}
+export interface LeaseInfo {
+  readonly name: string;
+  readonly holder: string | null;
+  readonly token: number | null;
+  readonly ttlMs?: number;
+  readonly revision: number;
+}
+export interface WatchEvent extends KeyValue {
+  readonly revision: number;
+  readonly type: 'put' | 'delete';
+}
+export type WatchMessage = WatchEvent | { readonly type: 'progress'; readonly revision: number };
+export interface Members {
+  readonly voters: readonly string[];
+  readonly learners: readonly string[];
+}
+export interface NodeStatus {
+  readonly id: string;
+  readonly role: 'follower' | 'pre-candidate' | 'candidate' | 'leader';
+  readonly term: number;
+  readonly leader: string | null;
+  readonly commit: number;
+  readonly applied: number;
+  readonly lastIndex: number;
+  readonly members: Members;
+  readonly unsafe: readonly string[];
+  readonly storageFaultMode: boolean;
+  readonly revision: number;
+}
+
+export interface StoreClientOptions {
+  readonly endpoints: readonly Endpoint[];
+  /** Deadline of one attempt, ms. Default 2000. */
+  readonly requestTimeoutMs?: number;
+  /** Most attempts per operation (across nodes). Default 8. */
+  readonly maxAttempts?: number;
+  /** First retry delay, ms; doubles per retry up to 500 ms. Default 25. */
+  readonly retryBackoffMs?: number;
+  /** Default: random. Must be unique among all clients of a store. */
+  readonly clientId?: string;
+  /** Writes in flight at once. Default 32 (the store's exactly-once window); more is refused. */
+  readonly writeWindow?: number;
+  /** Test hook. Default: global fetch. */
+  readonly fetch?: typeof fetch;
+}
+
+export interface ReadOptions {
+  /** Served by any node from its applied state, without a read barrier. */
+  readonly stale?: boolean;
+}
+
+/** The store's exactly-once window (impl/API.md). */
+export const STORE_WRITE_WINDOW = 32;
+
+type Attempt = { readonly kind: 'answer'; readonly value: unknown } | { readonly kind: 'error'; readonly error: StoreError; readonly retry: 'leader-hint' | 'other-node' | 'no' };
+
+export class StoreClient {
+  readonly clientId: string;
+  private readonly endpoints: readonly Endpoint[];
+  private readonly requestTimeoutMs: number;
+  private readonly maxAttempts: number;
+  private readonly retryBackoffMs: number;
+  private readonly writeWindow: number;
+  private readonly fetchImpl: typeof fetch;
+  /** Index of the endpoint believed to lead. */
+  private preferred = 0;
+  private nextSeq = 1;
+  private readonly outstanding = new Set<number>();
+  private readonly windowWaiters: (() => void)[] = [];
+
+  constructor(options: StoreClientOptions) {
+    if (options.endpoints.length === 0) throw new Error('StoreClient: endpoints must not be empty');
+    for (const e of options.endpoints) {
+      try {
+        new URL(e.url);
+      } catch {
+        throw new Error(`StoreClient: endpoint ${e.id} has an invalid url ${JSON.stringify(e.url)}`);
+      }
+    }
+    this.endpoints = options.endpoints.map((e) => ({ id: e.id, url: e.url.replace(/\/+$/, '') }));
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 2000;
+    this.maxAttempts = options.maxAttempts ?? 8;
+    this.retryBackoffMs = options.retryBackoffMs ?? 25;
+    this.writeWindow = options.writeWindow ?? STORE_WRITE_WINDOW;
+    if (this.writeWindow < 1 || this.writeWindow > STORE_WRITE_WINDOW) {
+      throw new Error(`StoreClient: writeWindow must be in [1, ${STORE_WRITE_WINDOW}], got ${this.writeWindow}`);
+    }
+    this.clientId = options.clientId ?? `c-${crypto.randomUUID()}`;
+    this.fetchImpl = options.fetch ?? fetch;
+  }
+
+  /** The node the client currently sends leader-only requests to. */
+  get leaderGuess(): Endpoint {
+    return this.endpoints[this.preferred]!;
+  }
+
+  // ---- keys -----------------------------------------------------------------------------
+
+  /** The key, or null when absent. */
+  async get(key: string, options: ReadOptions = {}): Promise<ReadResult | null> {
+    try {
+      return (await this.read(`/v1/kv/get?${query({ key, stale: options.stale })}`)) as ReadResult;
+    } catch (e) {
+      if (e instanceof StoreError && e.code === 'not-found' && e.definite) return null;
+      throw e;
+    }
+  }
+
+  async range(prefix: string, options: ReadOptions = {}): Promise<{ readonly items: readonly KeyValue[]; readonly revision: number }> {
+    return (await this.read(`/v1/kv/range?${query({ prefix, stale: options.stale })}`)) as { items: KeyValue[]; revision: number };
+  }
+
+  /** Throws KeyExistsError when the key exists. */
+  async create(key: string, value: JsonValue): Promise<WriteResult> {
+    return (await this.write('/v1/kv/create', { key, value })) as WriteResult;
+  }
+
+  /** `expectedVersion` 0 means "must not exist". Throws VersionConflictError on a mismatch. */
+  async put(key: string, value: JsonValue, options: { readonly expectedVersion?: number } = {}): Promise<WriteResult> {
+    return (await this.write('/v1/kv/put', { key, value, ...defined({ expectedVersion: options.expectedVersion }) })) as WriteResult;
+  }
+
+  /** Throws NotFoundError when absent, VersionConflictError on a mismatch. */
+  async delete(key: string, options: { readonly expectedVersion?: number } = {}): Promise<DeleteResult> {
+    return (await this.write('/v1/kv/delete', { key, ...defined({ expectedVersion: options.expectedVersion }) })) as DeleteResult;
+  }
+
+  /** All or nothing. A failed precondition throws its error with `details.opIndex`. */
+  async txn(ops: readonly TxnOp[]): Promise<TxnResult> {
+    return (await this.write('/v1/kv/txn', { ops })) as TxnResult;
+  }
+
+  // ---- leases ---------------------------------------------------------------------------
+
+  /** Throws LeaseHeldError when another holder has it. See impl/API.md "Lease guarantee". */
+  async acquireLease(name: string, holder: string, ttlMs: number): Promise<LeaseGrant> {
+    return (await this.write('/v1/lease/acquire', { name, holder, ttlMs })) as LeaseGrant;
+  }
+
+  /** Throws LeaseLostError when the lease is no longer this grant. */
+  async renewLease(name: string, holder: string, token: number): Promise<LeaseGrant> {
+    return (await this.write('/v1/lease/renew', { name, holder, token })) as LeaseGrant;
+  }
+
+  async releaseLease(name: string, holder: string, token: number): Promise<{ readonly name: string; readonly released: true; readonly revision: number }> {
+    return (await this.write('/v1/lease/release', { name, holder, token })) as { name: string; released: true; revision: number };
+  }
+
+  async getLease(name: string, options: ReadOptions = {}): Promise<LeaseInfo> {
+    return (await this.read(`/v1/lease/get?${query({ name, stale: options.stale })}`)) as LeaseInfo;
+  }
+
+  // ---- watch ----------------------------------------------------------------------------
+
+  /**
+   * One watch stream: the history from `fromRevision` (default: now), then live events and
+   * progress lines, until the stream ends, fails or `signal` aborts. Does not reconnect —
+   * ClusterView does, resuming from the last revision + 1. Throws CompactedError when
+   * `fromRevision` is compacted.
+   */
+  async *watch(prefix: string, options: { readonly fromRevision?: number; readonly signal?: AbortSignal } = {}): AsyncGenerator<WatchMessage, void, undefined> {
+    const path = `/v1/watch?${query({ prefix, fromRevision: options.fromRevision })}`;
+    let response: Response | null = null;
+    let lastError: StoreError | null = null;
+    let endpoint = this.leaderGuess;
+    for (let i = 0; i < this.endpoints.length && response === null; i++) {
+      endpoint = this.endpoints[(this.preferred + i) % this.endpoints.length]!;
+      const connect = AbortSignal.timeout(this.requestTimeoutMs);
+      const signal = options.signal === undefined ? connect : AbortSignal.any([connect, options.signal]);
+      try {
+        const r = await this.fetchImpl(endpoint.url + path, { signal });
+        if (r.ok && r.body !== null) response = r;
+        else {
+          lastError = errorFromAnswer(r.status, await r.json().catch(() => null), endpoint.id);
+          if (lastError instanceof CompactedError || lastError.code === 'bad-request') throw lastError;
+        }
+      } catch (e) {
+        if (e instanceof StoreError) throw e;
+        if (options.signal?.aborted === true) return;
+        lastError = transportError(e, endpoint.id);
+      }
+    }
+    if (response === null) throw lastError ?? new StoreError('exhausted', 'no node answered the watch', true);
+    // The connect timeout must not cut the stream: read through a reader tied to the caller's signal only.
+    const reader = response.body!.getReader();
+    const onAbort = (): void => void reader.cancel().catch(() => {});
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for (;;) {
+        let chunk: { done: true; value?: undefined } | { done: false; value: Uint8Array };
+        try {
+          chunk = (await reader.read()) as typeof chunk;
+        } catch (e) {
+          if (options.signal?.aborted === true) return;
+          throw transportError(e, endpoint.id);
+        }
+        if (chunk.done) return;
+        buffer += decoder.decode(chunk.value, { stream: true });
+        let nl: number;
+        while ((nl = buffer.indexOf('\n')) >= 0) {
+          const line = buffer.slice(0, nl);
+          buffer = buffer.slice(nl + 1);
+          if (line.trim() === '') continue;
+          yield JSON.parse(line) as WatchMessage;
+        }
+      }
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+      await reader.cancel().catch(() => {});
+    }
+  }
+
+  // ---- operations on one node -------------------------------------------------------------
+
+  async status(nodeId: string): Promise<NodeStatus> {
+    return (await this.once(this.endpoint(nodeId), 'GET', '/v1/status')) as NodeStatus;
+  }
+
+  async digest(nodeId: string, from: number, to: number): Promise<readonly { readonly index: number; readonly term: number; readonly hash: string }[]> {
+    const answer = (await this.once(this.endpoint(nodeId), 'GET', `/v1/digest?${query({ from, to })}`)) as { entries: { index: number; term: number; hash: string }[] };
+    return answer.entries;
+  }
+
+  /** Fault injection (`--enable-fault-injection`): skew one node's clock. */
+  async setClock(
+    nodeId: string,
+    secret: string,
+    body: { readonly offsetMs: number } | { readonly strobeMs: number; readonly periodMs: number; readonly durationMs: number } | { readonly reset: true },
+  ): Promise<unknown> {
+    return this.once(this.endpoint(nodeId), 'POST', '/v1/test/clock', body, { 'x-cluster-secret': secret });
+  }
+
+  // ---- membership (leader; no exactly-once id, so only definite refusals are retried) ----
+
+  async addMember(id: string, peerAddr?: string): Promise<Members> {
+    return ((await this.leaderRequest('POST', '/v1/members/add', { id, ...defined({ peerAddr }) }, false)) as { members: Members }).members;
+  }
+
+  async removeMember(id: string): Promise<Members> {
+    return ((await this.leaderRequest('POST', '/v1/members/remove', { id }, false)) as { members: Members }).members;
+  }
+
+  // ---- machinery ------------------------------------------------------------------------
+
+  private endpoint(nodeId: string): Endpoint {
+    const e = this.endpoints.find((x) => x.id === nodeId);
+    if (e === undefined) throw new Error(`StoreClient: unknown node ${JSON.stringify(nodeId)} (known: ${this.endpoints.map((x) => x.id).join(', ')})`);
+    return e;
+  }
+
+  private async read(path: string): Promise<unknown> {
+    return this.leaderRequest('GET', path, undefined, true);
+  }
+
+  private async write(path: string, body: Record<string, unknown>): Promise<unknown> {
+    const seq = await this.takeSeq();
+    try {
+      return await this.leaderRequest('POST', path, { ...body, clientId: this.clientId, seq }, true);
+    } finally {
+      this.releaseSeq(seq);
+    }
+  }
+
+  /**
+   * Send to the presumed leader, following hints and trying other nodes. `idempotent`: the
+   * request may be resent after an indefinite failure (reads, and writes with their
+   * exactly-once id).
+   */
+  private async leaderRequest(method: 'GET' | 'POST', path: string, body: unknown, idempotent: boolean): Promise<unknown> {
+    let maybeApplied: StoreError | null = null;
+    let last: StoreError | null = null;
+    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+      if (attempt > 0) await sleep(Math.min(this.retryBackoffMs * 2 ** (attempt - 1), 500) * (0.5 + Math.random() / 2));
+      const endpoint = this.endpoints[this.preferred]!;
+      const result = await this.attempt(endpoint, method, path, body);
+      if (result.kind === 'answer') return result.value;
+      const error = result.error;
+      last = error;
+      if (!error.definite) {
+        if (method === 'POST') maybeApplied = error;
+        // Only an exactly-once write or a read may be sent again after it may have happened.
+        if (!idempotent || error.code === 'stale-request') throw error;
+      }
+      // A definite answer from the store to the same (clientId, seq) is the write's recorded
+      // outcome, even after an earlier attempt may have applied: it is authoritative.
+      if (result.retry === 'no') throw error;
+      if (result.retry === 'leader-hint' && error instanceof NotLeaderError) this.followHint(error);
+      else this.preferred = (this.preferred + 1) % this.endpoints.length;
+    }
+    const exhausted = last ?? new StoreError('exhausted', 'no attempt made', true);
+    throw maybeApplied !== null ? asIndefinite(exhausted, maybeApplied) : exhausted;
+  }
+
+  private followHint(error: NotLeaderError): void {
+    const hint = error.leaderHint;
+    const byId = hint === null ? -1 : this.endpoints.findIndex((e) => e.id === hint.id);
+    if (byId >= 0 && byId !== this.preferred) this.preferred = byId;
+    else this.preferred = (this.preferred + 1) % this.endpoints.length;
+  }
+
+  private async attempt(endpoint: Endpoint, method: string, path: string, body: unknown): Promise<Attempt> {
+    let response: Response;
+    try {
+      response = await this.fetchImpl(endpoint.url + path, {
+        method,
+        signal: AbortSignal.timeout(this.requestTimeoutMs),
+        ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+      });
+    } catch (e) {
+      const error = transportError(e, endpoint.id);
+      return { kind: 'error', error, retry: 'other-node' };
+    }
+    let parsed: unknown;
+    try {
+      parsed = await response.json();
+    } catch (e) {
+      // The answer was cut off: the request reached the node, so the outcome is unknown.
+      return { kind: 'error', error: new IndefiniteError('bad-response', `unreadable answer from ${endpoint.id}: ${String(e)}`, response.status, endpoint.id), retry: 'other-node' };
+    }
+    if (response.ok) return { kind: 'answer', value: parsed };
+    const error = errorFromAnswer(response.status, parsed, endpoint.id);
+    if (error instanceof NotLeaderError) return { kind: 'error', error, retry: 'leader-hint' };
+    if (error instanceof NoLeaderError || error.code === 'stopped' || error.code === 'timeout' || (response.status >= 500 && !error.definite)) {
+      return { kind: 'error', error, retry: 'other-node' };
+    }
+    return { kind: 'error', error, retry: 'no' };
+  }
+
+  /** One request to one node, no retries. */
+  private async once(endpoint: Endpoint, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<unknown> {
+    let response: Response;
+    try {
+      response = await this.fetchImpl(endpoint.url + path, {
+        method,
+        signal: AbortSignal.timeout(this.requestTimeoutMs),
+        headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (e) {
+      throw transportError(e, endpoint.id);
+    }
+    const parsed: unknown = await response.json().catch(() => null);
+    if (!response.ok) throw errorFromAnswer(response.status, parsed, endpoint.id);
+    return parsed;
+  }
+
+  private async takeSeq(): Promise<number> {
+    // A new seq may not run ahead of the oldest unfinished one by a whole window, or that
+    // one's retries would be answered stale-request.
+    while (this.outstanding.size > 0 && this.nextSeq - Math.min(...this.outstanding) >= this.writeWindow) {
+      await new Promise<void>((resolve) => this.windowWaiters.push(resolve));
+    }
+    const seq = this.nextSeq++;
+    this.outstanding.add(seq);
+    return seq;
+  }
+
+  private releaseSeq(seq: number): void {
+    this.outstanding.delete(seq);
+    for (const wake of this.windowWaiters.splice(0)) wake();
+  }
+}
+
+/** Classify a fetch failure: refused connections never reached the node (definite); anything else may have. */
+function transportError(e: unknown, node: string): StoreError {
+  const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (err.name === 'TimeoutError' || err.name === 'AbortError') {
+    return new IndefiniteError('timeout', `no answer from ${node} in time`, null, node);
+  }
+  const code = err.cause?.code ?? '';
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
+    return new StoreError('connection', `cannot connect to ${node}: ${code}`, true, null, node);
+  }
+  return new IndefiniteError('connection', `connection to ${node} failed: ${code || err.cause?.message || err.message || String(e)}`, null, node);
+}
+
+function asIndefinite(error: StoreError, cause: StoreError): IndefiniteError {
+  return new IndefiniteError(cause.code, `${error.message} (an earlier attempt may have applied: ${cause.message})`, error.status, error.node, error.details);
+}
+
+function query(params: Record<string, string | number | boolean | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== false) q.set(k, String(v));
+  return q.toString();
+}
+
+function defined<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
