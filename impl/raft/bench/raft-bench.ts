@@ -6,7 +6,9 @@
  *   RAFT_BENCH_SECONDS=5 npm run bench:raft # longer run
  *
  * Last line: JSON with commitsPerSec (entries committed and applied on the leader per
- * second, proposing `batch` entries per Ready cycle) and ticksPerSec (idle cluster ticks).
+ * second, proposing `batch` entries per Ready cycle), commitsPerSecUnbatched (one proposal
+ * per cycle) and ticksPerSec (node ticks of an idle cluster, each followed by a full Ready
+ * cycle and message delivery).
  */
 import { performance } from 'node:perf_hooks';
 import { MemoryStorage } from '../memory-storage.ts';
@@ -90,7 +92,7 @@ function compact(c: Cluster): void {
   }
 }
 
-function benchCommits(): { commits: number; seconds: number; cycles: number } {
+function benchCommits(batch: number, seconds: number): { commits: number; seconds: number; cycles: number } {
   const c = makeCluster();
   const leader = c.nodes.get(c.leader) as RawNode;
   const payload = new Uint8Array(payloadBytes);
@@ -125,10 +127,13 @@ function benchTicks(): { ticks: number; seconds: number } {
   return { ticks, seconds: (performance.now() - start) / 1000 };
 }
 
-const commits = benchCommits();
+const commits = benchCommits(batch, seconds);
 const commitsPerSec = Math.round(commits.commits / commits.seconds);
 console.log(`commits: ${commits.commits} in ${commits.seconds.toFixed(2)}s over ${commits.cycles} Ready cycles (batch ${batch}, ${payloadBytes}-byte payloads): ${commitsPerSec}/s`);
+const single = benchCommits(1, Math.max(1, seconds / 3));
+const commitsPerSecUnbatched = Math.round(single.commits / single.seconds);
+console.log(`commits, one proposal per Ready cycle: ${commitsPerSecUnbatched}/s`);
 const ticks = benchTicks();
 const ticksPerSec = Math.round(ticks.ticks / ticks.seconds);
 console.log(`ticks: ${ticks.ticks} node-ticks (heartbeat every tick, full Ready cycle each) in ${ticks.seconds.toFixed(2)}s: ${ticksPerSec}/s`);
-console.log(JSON.stringify({ commitsPerSec, ticksPerSec, batch, payloadBytes, nodes: 3, checkInvariants, seconds }));
+console.log(JSON.stringify({ commitsPerSec, ticksPerSec, commitsPerSecUnbatched, batch, payloadBytes, nodes: 3, checkInvariants, seconds }));
