@@ -1,0 +1,74 @@
+import { describe, it, expect } from 'vitest';
+import { startInProcessStore } from '../store/in-process-cluster.test-support.ts';
+import { ClusterView, StoreClient, type ViewChange } from './index.ts';
+
+describe('ClusterView', () => {
+  it('loads the prefix, then follows puts and deletes in revision order', async () => {
+    await using store = await startInProcessStore();
+    const client = new StoreClient({ endpoints: store.endpoints });
+    await client.put('cfg/a', 1);
+    await client.put('other', 1);
+    await using view = new ClusterView({ client, prefix: 'cfg/' });
+    await view.start();
+    expect([...view.entries().keys()]).toEqual(['cfg/a']);
+    const changes: ViewChange[] = [];
+    view.onChange((c) => changes.push(c));
+    await client.put('cfg/b', 2);
+    await client.put('cfg/a', 3);
+    const last = await client.delete('cfg/b');
+    await client.put('other', 2);
+    await view.waitForRevision(last.revision);
+    expect(changes.map((c) => [c.type, c.key])).toEqual([
+      ['put', 'cfg/b'],
+      ['put', 'cfg/a'],
+      ['delete', 'cfg/b'],
+    ]);
+    expect(view.get('cfg/a')).toMatchObject({ value: 3, version: 2 });
+    expect(view.get('cfg/b')).toBeUndefined();
+    expect(changes[1]).toMatchObject({ previous: { value: 1 } });
+  });
+
+  it('resumes after a disconnect from the last revision + 1: nothing missed, nothing twice', async () => {
+    await using store = await startInProcessStore();
+    const client = new StoreClient({ endpoints: store.endpoints });
+    await using view = new ClusterView({ client, prefix: 'p/', reconnectDelayMs: 50 });
+    await view.start();
+    const seen: number[] = [];
+    view.onChange((c) => seen.push(c.revision));
+    await client.put('p/1', 1);
+    await waitFor(() => seen.length === 1);
+    store.nodes[0]!.server.server.closeAllConnections(); // cut the watch stream
+    const revisions: number[] = [];
+    for (let i = 2; i <= 6; i++) revisions.push((await client.put(`p/${i}`, i)).revision);
+    await view.waitForRevision(revisions.at(-1)!);
+    expect(view.connections).toBeGreaterThanOrEqual(2);
+    expect(seen.slice(1)).toEqual(revisions);
+    expect(view.entries().size).toBe(6);
+  });
+
+  it('reloads with a range read when its resume revision was compacted', async () => {
+    await using store = await startInProcessStore({ stateMachine: { historyMaxEvents: 3 } });
+    const client = new StoreClient({ endpoints: store.endpoints });
+    await client.put('p/gone', 0);
+    await using view = new ClusterView({ client, prefix: 'p/', reconnectDelayMs: 200 });
+    await view.start();
+    const changes: ViewChange[] = [];
+    view.onChange((c) => changes.push(c));
+    store.nodes[0]!.server.server.closeAllConnections();
+    await client.delete('p/gone');
+    let last = 0;
+    for (let i = 0; i < 10; i++) last = (await client.put(`p/${i % 4}`, i)).revision;
+    await view.waitForRevision(last);
+    const { items } = await client.range('p/');
+    expect([...view.entries().values()]).toEqual(items);
+    expect(changes.some((c) => c.type === 'delete' && c.key === 'p/gone')).toBe(true);
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
