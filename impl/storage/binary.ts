@@ -73,7 +73,12 @@ export class BinaryWriter {
 
   /** u32 byte length then UTF-8. */
   str(s: string): this {
-    return this.lenBytes(Buffer.from(s, 'utf8'));
+    // Write UTF-8 in place: at most 3 bytes per UTF-16 unit, then back-fill the length.
+    this.ensure(4 + s.length * 3);
+    const n = this.buf.write(s, this.pos + 4, 'utf8');
+    this.buf.writeUInt32LE(n, this.pos);
+    this.pos += 4 + n;
+    return this;
   }
 
   /** A copy-free view of what was written (valid until the next write). */
@@ -147,8 +152,9 @@ export class BinaryReader {
   /** `n` bytes, copied so the result does not pin the (possibly large) source buffer. */
   bytes(n: number, field: string): Uint8Array {
     this.need(n, field);
-    const out = new Uint8Array(n);
-    out.set(this.buf.subarray(this.pos, this.pos + n));
+    // ArrayBuffer.slice copies without creating an intermediate Buffer view (much cheaper per entry).
+    const start = this.buf.byteOffset + this.pos;
+    const out = new Uint8Array(this.buf.buffer.slice(start, start + n));
     this.pos += n;
     return out;
   }

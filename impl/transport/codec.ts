@@ -52,7 +52,7 @@ export function encodeMessage(m: Message): Buffer {
     writeConfState(w, md.confState);
     w.lenBytes(m.snapshot.data);
   }
-  return Buffer.from(w.view().buffer, w.view().byteOffset, w.length);
+  return w.view();
 }
 
 /** Decode a message; throws DecodeError naming the field on malformed input. */
