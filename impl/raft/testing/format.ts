@@ -61,7 +61,7 @@ export const formatReadState = (r: ReadState): string => `read ${r.requestId} in
 /** One line per message, only the fields its type uses, e.g. `1->2 append term=2 index=5 logTerm=1 entries=[2/6 noop] commit=5`. */
 export function formatMessage(m: Message): string {
   const head = `${shortId(m.from)}->${shortId(m.to)} ${m.type} term=${m.term}`;
-  const ctx = m.context === null ? '' : ` ctx=${m.context}`;
+  const ctx = m.context === null ? '' : ` ctx=${JSON.stringify(m.context)}`;
   switch (m.type) {
     case 'pre-vote':
     case 'vote':
@@ -90,6 +90,16 @@ export function formatMessage(m: Message): string {
   }
 }
 
+/**
+ * Identical lines counted once, in first-seen order, as `line (xN)`: a leader that ticked
+ * ten times without handling its Ready has ten identical heartbeats per follower.
+ */
+export function collapseRepeats(lines: readonly string[]): string[] {
+  const counts = new Map<string, number>();
+  for (const l of lines) counts.set(l, (counts.get(l) ?? 0) + 1);
+  return [...counts].map(([l, n]) => (n === 1 ? l : `${l} (x${n})`));
+}
+
 /** A Ready, indented, one item per line; empty sections are left out. */
 export function formatReady(r: Ready, indent = '  '): string[] {
   const out: string[] = [];
@@ -106,11 +116,11 @@ export function formatReady(r: Ready, indent = '  '): string[] {
   }
   if (r.messages.length > 0) {
     out.push(`${indent}messages:`);
-    for (const m of r.messages) out.push(`${indent}  ${formatMessage(m)}`);
+    for (const m of collapseRepeats(r.messages.map(formatMessage))) out.push(`${indent}  ${m}`);
   }
   if (r.persistedMessages.length > 0) {
     out.push(`${indent}messages after persist:`);
-    for (const m of r.persistedMessages) out.push(`${indent}  ${formatMessage(m)}`);
+    for (const m of collapseRepeats(r.persistedMessages.map(formatMessage))) out.push(`${indent}  ${m}`);
   }
   for (const rs of r.readStates) out.push(`${indent}${formatReadState(rs)}`);
   return out;

@@ -19,7 +19,16 @@ const scripts = readdirSync(testdata)
 
 describe('interaction scripts (testdata/*.txt)', () => {
   it('has the required scripts', () => {
-    for (const required of ['figure-8.txt']) expect(scripts).toContain(required);
+    for (const required of [
+      'figure-8.txt',
+      'stale-leader-rejoins.txt',
+      'pre-vote.txt',
+      'check-quorum.txt',
+      'snapshot.txt',
+      'membership.txt',
+      'leadership-transfer.txt',
+      'read-index.txt',
+    ]) expect(scripts).toContain(required);
   });
 
   for (const name of scripts) {

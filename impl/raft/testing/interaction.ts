@@ -28,6 +28,7 @@ import type { Message, NodeId, RaftConfig, SoftState } from '../types.ts';
 import { ProposalDropped } from '../types.ts';
 import { newDisk } from './disk.ts';
 import {
+  collapseRepeats,
   formatConfState,
   formatEntry,
   formatHardState,
@@ -312,11 +313,13 @@ export class InteractionEnv {
       }
       case 'drop-msgs': {
         const to = args.length === 0 ? null : new Set(args.map((a) => this.node(a, name).id));
+        const dropped: string[] = [];
         this.queue = this.queue.filter((m) => {
           if (to !== null && !to.has(m.to)) return true;
-          out.push(`dropped: ${formatMessage(m)}`);
+          dropped.push(`dropped: ${formatMessage(m)}`);
           return false;
         });
+        out.push(...collapseRepeats(dropped));
         return;
       }
       case 'partition': {
@@ -453,29 +456,36 @@ export class InteractionEnv {
     const order = [...this.nodes.values()].map((n) => n.id);
     chosen.sort((a, b) => order.indexOf(a.to) - order.indexOf(b.to));
     let current: NodeId | null = null;
+    let lines: string[] = [];
+    const flush = (): void => {
+      out.push(...collapseRepeats(lines).map((l) => `  ${l}`));
+      lines = [];
+    };
     for (const m of chosen) {
       const to = [...this.nodes.values()].find((n) => n.id === m.to);
       if (m.to !== current) {
+        flush();
         current = m.to;
         out.push(`> ${shortId(m.to)} receiving messages`);
       }
       if (drop.has(m.to)) {
-        out.push(`  dropped: ${formatMessage(m)}`);
+        lines.push(`dropped: ${formatMessage(m)}`);
         this.reportSnapshot(m, false);
       } else if (to === undefined || !to.up) {
-        out.push(`  dropped (${shortId(m.to)} is down): ${formatMessage(m)}`);
+        lines.push(`dropped (${shortId(m.to)} is down): ${formatMessage(m)}`);
         this.reportSnapshot(m, false);
       } else if ((this.side.get(m.from) ?? 0) !== (this.side.get(m.to) ?? 0)) {
-        out.push(`  dropped (partition): ${formatMessage(m)}`);
+        lines.push(`dropped (partition): ${formatMessage(m)}`);
         this.reportSnapshot(m, false);
       } else if (to.pending !== null) {
         throw new Error(`deliver-msgs: node ${shortId(to.id)} is between "ready" and "persist"; persist it first`);
       } else {
-        out.push(`  ${formatMessage(m)}`);
+        lines.push(formatMessage(m));
         to.rawNode().step(m);
         this.reportSnapshot(m, true);
       }
     }
+    flush();
   }
 
   /** The transport tells the leader how a snapshot send went (etcd's ReportSnapshot). */

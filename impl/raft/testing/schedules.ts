@@ -32,6 +32,9 @@ export function faultAction(nodes: number): fc.Arbitrary<FaultAction> {
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('compact' as const), node }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('campaign' as const), node }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('transfer' as const), to: node }) },
+    { weight: 2, arbitrary: fc.constant({ kind: 'isolate-leader' as const }) },
+    { weight: 1, arbitrary: fc.constant({ kind: 'crash-leader' as const }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('depose-leader' as const), steps: fc.integer({ min: 20, max: 200 }) }) },
   );
 }
 
@@ -59,7 +62,10 @@ export const livenessBoundTicks = (electionTicks: number): number => 10 * electi
 
 /** Run one schedule: safety after every step, then heal and check liveness. */
 export function runSchedule(options: Omit<SimulatorOptions, 'seed'>, s: Schedule): Simulator {
-  const sim = new Simulator({ ...options, seed: s.simSeed });
+  // RAFT_DIRECT_CHECKS=0 leaves only the consequence checks (used to measure how fast the
+  // simulator finds the damage itself; see MUTANTS.md).
+  const direct = process.env['RAFT_DIRECT_CHECKS'] !== '0';
+  const sim = new Simulator({ directChecks: direct, ...options, seed: s.simSeed });
   // Faults strike a working cluster: elect a first leader before the schedule starts.
   sim.settle(livenessBoundTicks(options.electionTicks ?? 5));
   for (const a of s.actions) sim.run(a);

@@ -46,7 +46,16 @@ export type FaultAction =
   | { readonly kind: 'read'; readonly node: number }
   | { readonly kind: 'compact'; readonly node: number }
   | { readonly kind: 'campaign'; readonly node: number }
-  | { readonly kind: 'transfer'; readonly to: number };
+  | { readonly kind: 'transfer'; readonly to: number }
+  /** Cut the current leader (highest term) off from everyone else. */
+  | { readonly kind: 'isolate-leader' }
+  /**
+   * A classic nemesis pattern: cut the leader off for `steps` random steps (it keeps
+   * taking proposals it cannot commit), heal, then crash whoever leads now, so the old
+   * leader, with its long stale log, gets to campaign.
+   */
+  | { readonly kind: 'depose-leader'; readonly steps: number }
+  | { readonly kind: 'crash-leader' };
 
 export function formatAction(a: FaultAction): string {
   switch (a.kind) {
@@ -69,6 +78,11 @@ export function formatAction(a: FaultAction): string {
       return `tick ${a.node} x${a.n}`;
     case 'transfer':
       return `transfer-leadership to ${a.to}`;
+    case 'isolate-leader':
+    case 'crash-leader':
+      return a.kind;
+    case 'depose-leader':
+      return `depose-leader ${a.steps}`;
   }
 }
 
@@ -84,6 +98,12 @@ export interface SimulatorOptions {
   readonly maxMsgBytes?: number;
   /** Keep this many recent trace lines for failure reports (default 60). */
   readonly traceLines?: number;
+  /**
+   * Check on the wire that vote grants and append acks leave only once durable, and that a
+   * leader advances its commit index only to an entry of its own term (default true).
+   * Off, only the consequences (two leaders, lost commits, diverging applies) are checked.
+   */
+  readonly directChecks?: boolean;
 }
 
 interface InFlight {
@@ -125,6 +145,7 @@ export class Simulator {
   /** A ring of recent steps; descriptions are rendered only when a violation is reported. */
   private readonly trace: { step: number; label: string; desc: string | (() => string) }[] = [];
   private readonly traceLimit: number;
+  private readonly directChecks: boolean;
   private actionLabel = 'setup';
   /** Snapshot-send outcomes waiting for their sender to be between Readies. */
   private snapshotReports: { from: NodeId; to: NodeId; ok: boolean }[] = [];
@@ -162,6 +183,7 @@ export class Simulator {
     if (!Number.isInteger(options.nodes) || options.nodes < 1) throw new RangeError(`Simulator: nodes must be ≥ 1, got ${options.nodes}`);
     this.rng = new SeededRng(options.seed);
     this.traceLimit = options.traceLines ?? 60;
+    this.directChecks = options.directChecks ?? true;
     const ids = Array.from({ length: options.nodes }, (_, i) => testNodeId(i + 1));
     for (const id of ids) {
       const timerRng = this.rng.fork();
@@ -238,6 +260,30 @@ export class Simulator {
         if (this.idle(n)) this.step(`campaign ${shortId(n.id)}`, () => n.rawNode().campaign(), n);
         return;
       }
+      case 'isolate-leader': {
+        const leader = this.currentLeader();
+        if (leader === null) return;
+        for (const n of this.nodes) this.side.set(n.id, n === leader ? 1 : 0);
+        this.step(`isolate leader ${shortId(leader.id)}`, () => undefined);
+        return;
+      }
+      case 'depose-leader': {
+        const old = this.currentLeader();
+        if (old === null) return;
+        for (const n of this.nodes) this.side.set(n.id, n === old ? 1 : 0);
+        this.step(`isolate leader ${shortId(old.id)}`, () => undefined);
+        for (let i = 0; i < action.steps; i++) this.randomStep();
+        this.side.clear();
+        this.step('heal', () => undefined);
+        const now = this.currentLeader();
+        if (now !== null && now !== old) this.step(`crash leader ${shortId(now.id)}`, () => this.crash(now));
+        return;
+      }
+      case 'crash-leader': {
+        const leader = this.currentLeader();
+        if (leader !== null) this.step(`crash leader ${shortId(leader.id)}`, () => this.crash(leader));
+        return;
+      }
       case 'transfer': {
         const leader = this.currentLeader();
         const to = this.nodeAt(action.to);
@@ -272,11 +318,21 @@ export class Simulator {
       const n = this.rng.pick(this.nodes);
       if (n.up && n.pending !== null) return this.step(`persist ${shortId(n.id)}`, () => this.finishReady(n), n);
     } else if (r < 95) {
-      return this.propose(this.leaderOrRandom(0.9));
-    } else if (r < 98) {
+      // Any leader, stale ones included: a leader cut off by a partition keeps accepting
+      // proposals it cannot commit, which is what makes divergent logs.
+      const leaders = this.nodes.filter((n) => n.up && n.rawNode().softState().role === 'leader');
+      return this.propose(leaders.length > 0 && this.rng.chance(0.9) ? this.rng.pick(leaders) : this.rng.pick(this.nodes));
+    } else if (r < 97) {
       return this.read(this.leaderOrRandom(0.5));
-    } else {
+    } else if (r < 99) {
       return this.compact(this.leaderOrRandom(0.5));
+    } else {
+      // A crash in the middle of an fsync: the Ready being persisted is lost.
+      const n = this.rng.pick(this.nodes);
+      if (n.up && n.pending !== null) {
+        this.step(`crash ${shortId(n.id)} while persisting`, () => this.crash(n));
+        this.step(`restart ${shortId(n.id)}`, () => this.restart(n));
+      }
     }
   }
 
@@ -338,7 +394,7 @@ export class Simulator {
   private takeReady(n: TestNode): void {
     const r = n.takeReady();
     this.checkReady(n, r);
-    for (const m of r.messages) this.send(m);
+    for (const m of r.messages) this.send(m, n);
   }
 
   private finishReady(n: TestNode): void {
@@ -349,7 +405,7 @@ export class Simulator {
     this.checkPersisted(n, r, prevDiskCommit);
     for (const e of applied) this.checkApplied(e);
     for (const rs of r.readStates) this.checkRead(n, rs.requestId, rs.index);
-    for (const m of gated) this.send(m);
+    for (const m of gated) this.send(m, n);
     const reports = this.snapshotReports.filter((x) => x.from === n.id);
     if (reports.length > 0) {
       this.snapshotReports = this.snapshotReports.filter((x) => x.from !== n.id);
@@ -357,8 +413,21 @@ export class Simulator {
     }
   }
 
-  private send(m: Message): void {
+  private send(m: Message, from: TestNode): void {
     if (m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot') this.noteLeader(m.from, m.term, `sent ${m.type}`);
+    // Figure 2: respond to RPCs only after persisting. Checked on the wire, the moment a
+    // reply leaves: a vote grant promises a durable vote, an append ack durable entries.
+    if (this.directChecks && m.type === 'vote-resp' && !m.reject) {
+      const hs = from.disk.initialState().hardState;
+      if (!(hs.term > m.term || (hs.term === m.term && hs.vote === m.to))) {
+        throw this.violation(
+          `durability: ${shortId(m.from)} granted its term-${m.term} vote to ${shortId(m.to)} before persisting it (disk: term=${hs.term} vote=${shortId(hs.vote)})`,
+        );
+      }
+    }
+    if (this.directChecks && m.type === 'append-resp' && !m.reject && m.index > Math.max(from.disk.lastIndex(), from.disk.snapshot().metadata.index)) {
+      throw this.violation(`durability: ${shortId(m.from)} acknowledged entries through ${m.index} with only ${from.disk.lastIndex()} on disk`);
+    }
     if (m.type === 'snapshot') this.stats.snapshotsSent++;
     this.network.push({ msg: m });
   }
@@ -484,6 +553,17 @@ export class Simulator {
       if (lc !== undefined && lc.incarnation === n.incarnation && commit < lc.commit) {
         throw this.violation(`node ${shortId(n.id)}'s commit index went back from ${lc.commit} to ${commit}`);
       }
+      // §5.4.2 (Figure 8): a leader advances its commit index only to an entry of its own
+      // term (earlier entries commit indirectly, with it).
+      if (this.directChecks && s.role === 'leader' && lc !== undefined && lc.incarnation === n.incarnation && commit > lc.commit) {
+        const disk = n.disk;
+        if (commit >= disk.firstIndex() && commit <= disk.lastIndex()) {
+          const t = disk.term(mkIndex(commit));
+          if (t !== s.term) {
+            throw this.violation(`Figure 8 rule: leader ${shortId(n.id)} of term ${s.term} advanced its commit index to ${commit}, an entry of term ${t}`);
+          }
+        }
+      }
       this.lastCommit.set(n.id, { incarnation: n.incarnation, commit });
     }
   }
@@ -593,7 +673,7 @@ export class Simulator {
     this.dropPct = 0;
     this.dupPct = 0;
     for (const n of this.nodes) if (!n.up) this.step(`restart ${shortId(n.id)}`, () => this.restart(n));
-    const marker = `live${this.options.seed}`;
+    const marker = `L${this.options.seed % 1000}`;
     let proposed = false;
     for (let tick = 0; tick <= maxTicks; tick++) {
       this.drain();
