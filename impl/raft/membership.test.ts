@@ -142,6 +142,25 @@ describe('membership changes', () => {
     expect(c.appliedData('n3')).toEqual([]);
     expect(c.node('n1').peerProgress().map((p) => p.id).sort()).toEqual([n1, n2]);
   });
+
+  it('a removed node that missed its removal cannot disrupt the cluster (pre-vote and stickiness)', () => {
+    const c = new TestCluster(VOTERS);
+    c.elect('n1');
+    const t = c.node('n1').softState().term;
+    c.isolate('n3');
+    c.node('n1').proposeMembershipChange(change('remove', 'n3'));
+    c.stabilize();
+    expect(c.node('n1').confState().voters).toEqual([n1, n2]);
+    expect(c.node('n3').confState().voters).toEqual([n1, n2, n3]); // never heard of it
+    c.heal();
+    for (let i = 0; i < 100; i++) {
+      c.tickAll();
+      c.stabilize();
+    }
+    expect(c.sent.some((m) => m.from === n3 && m.type === 'pre-vote')).toBe(true);
+    expect(c.node('n1').softState()).toMatchObject({ role: 'leader', term: t });
+    expect(c.node('n2').softState()).toMatchObject({ role: 'follower', term: t, leader: n1 });
+  });
 });
 
 describe('snapshots', () => {

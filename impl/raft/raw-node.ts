@@ -116,6 +116,8 @@ export class RawNode implements RawNodeApi {
   private checkedTerm = 0;
   private checkedVote: NodeId | null = null;
   private checkedCommit = 0;
+  /** The leader seen in `checkedTerm` (LogCabin: within a term the leader is set at most once). */
+  private checkedLeader: NodeId | null = null;
 
   private readonly quorumScratch: number[] = [];
 
@@ -706,6 +708,7 @@ export class RawNode implements RawNodeApi {
   // Replication, follower side (Figure 2, AppendEntries receiver)
 
   private handleAppend(m: Message): void {
+    if (this.cfg.checkInvariants) checkAppendTerms(m);
     if (m.index < this.log.committed) {
       // Everything up to our commit index matches the leader's log: say so.
       const resp = newMessage('append-resp', this.id, m.from, this.term);
@@ -1073,6 +1076,13 @@ export class RawNode implements RawNodeApi {
     }
     const last = this.log.lastIndex();
     if (committed > last) throw new InvariantViolation(`${this.id}: commit ${committed} exceeds last index ${last}`);
+    if (this.term !== this.checkedTerm) this.checkedLeader = null;
+    if (this.lead !== null) {
+      if (this.checkedLeader !== null && this.checkedLeader !== this.lead) {
+        throw new InvariantViolation(`${this.id}: two leaders in term ${this.term}: ${this.checkedLeader} and ${this.lead}`);
+      }
+      this.checkedLeader = this.lead;
+    }
     this.checkedTerm = this.term;
     this.checkedVote = this.vote;
     this.checkedCommit = committed;
@@ -1085,4 +1095,19 @@ function sameHardState(a: HardState, b: HardState): boolean {
 
 function sameSoftState(a: SoftState, b: SoftState): boolean {
   return a.role === b.role && a.term === b.term && a.leader === b.leader;
+}
+
+/** Log terms never decrease along the log, and a leader never sends entries from a future term. */
+function checkAppendTerms(m: Message): void {
+  let prev: number = m.logTerm;
+  let expected: number = m.index + 1;
+  for (const e of m.entries) {
+    if (e.term < prev || e.term > m.term || e.index !== expected) {
+      throw new InvariantViolation(
+        `append from ${m.from} (term ${m.term}, prev ${m.index}/${m.logTerm}) has entry ${e.index}/${e.term} out of order`,
+      );
+    }
+    prev = e.term;
+    expected++;
+  }
 }

@@ -159,6 +159,21 @@ describe('follower log rules (Figure 2, AppendEntries receiver)', () => {
     expect(match3).toBeLessThan(c.node('n1').progress().commit);
   });
 
+  it('two leaders in one term are an invariant violation', () => {
+    const s = new Solo(MemoryStorage.bootstrap([n1, n2, n3]), 'n2');
+    s.step({ type: 'heartbeat', from: n1, term: term(2) });
+    expect(() => s.step({ type: 'heartbeat', from: n3, term: term(2) })).toThrow(/two leaders in term 2/);
+  });
+
+  it('log terms never decrease along the log (a malformed append is an invariant violation)', () => {
+    const s = new Solo(MemoryStorage.bootstrap([n1, n2, n3]), 'n2');
+    const entries = [
+      { term: term(3), index: index(7), type: 'normal' as const, data: data('a') },
+      { term: term(2), index: index(8), type: 'normal' as const, data: data('b') },
+    ];
+    expect(() => s.step({ type: 'append', from: n1, term: term(3), index: index(6), logTerm: term(1), entries })).toThrow(InvariantViolation);
+  });
+
   it('commit beyond the last log index is an invariant violation', () => {
     const s = new Solo(MemoryStorage.bootstrap([n1, n2, n3]), 'n2');
     expect(() => s.step({ type: 'heartbeat', from: n1, term: term(2), commit: index(100) })).toThrow(InvariantViolation);
