@@ -99,7 +99,7 @@ async function status(url: string, timeoutMs = 1000): Promise<StatusBody | null>
 }
 
 /** Wait until every node answers and one of them leads (set-up phase). */
-async function waitForCluster(cluster: StartedCluster, timeoutMs: number): Promise<NodeId> {
+export async function waitForCluster(cluster: StartedCluster, timeoutMs: number): Promise<NodeId> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer yet';
   while (Date.now() < deadline) {
