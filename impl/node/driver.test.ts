@@ -38,10 +38,13 @@ class MemoryDurable implements DurableStorage {
     return this.mem.snapshot();
   }
   async save(hardState: HardState | null, entries: readonly Entry[], snapshot: Snapshot | null): Promise<void> {
+    this.append(hardState, entries, snapshot);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  append(hardState: HardState | null, entries: readonly Entry[], snapshot: Snapshot | null): void {
     if (snapshot !== null) this.mem.applySnapshot(snapshot);
     if (entries.length > 0) this.mem.append(entries);
     if (hardState !== null) this.mem.setHardState(hardState);
-    await new Promise((resolve) => setImmediate(resolve));
   }
   createSnapshot(i: Index, confState: ConfState, data: Uint8Array): Promise<unknown> {
     return Promise.resolve(this.mem.createSnapshot(i, confState, data));

@@ -131,6 +131,8 @@ export class RaftDriver implements ConsensusHandle {
 
   private applied: Index;
   private lastSnapshotIndex: Index;
+  private durableTerm: Term;
+  private durableVote: NodeId | null;
   private soft: SoftState;
   private readonly digestIndex: Float64Array;
   private readonly digestTerm: Float64Array;
@@ -162,6 +164,9 @@ export class RaftDriver implements ConsensusHandle {
     this.applied = options.appliedIndex;
     this.lastSnapshotIndex = options.appliedIndex;
     this.soft = this.rawNode.softState();
+    const initialHard = this.storage.initialState().hardState;
+    this.durableTerm = initialHard.term;
+    this.durableVote = initialHard.vote;
     const capacity = options.digestCapacity ?? 65_536;
     this.digestIndex = new Float64Array(capacity).fill(-1);
     this.digestTerm = new Float64Array(capacity);
@@ -210,6 +215,16 @@ export class RaftDriver implements ConsensusHandle {
     if (this.stopped) return;
     if (message.to !== this.id) return;
     this.stats.messagesReceived++;
+    if (message.type === 'heartbeat') {
+      const { commit, lastIndex } = this.rawNode.progress();
+      if (message.commit > lastIndex) {
+        // The leader believes we hold entries we do not (our data dir was wiped or a torn
+        // tail lost acknowledged entries). Committing past our log is impossible; answer
+        // the heartbeat without the commit so the leader's next append finds our real end
+        // (etcd panics here instead: "was the raft log corrupted, truncated, or lost?").
+        message = { ...message, commit };
+      }
+    }
     try {
       this.rawNode.step(message);
     } catch (err) {
@@ -409,11 +424,21 @@ export class RaftDriver implements ConsensusHandle {
 
     for (const message of ready.messages) this.send(message);
 
-    if (ready.hardState !== null || ready.entries.length > 0 || ready.snapshot !== null) {
-      await this.storage.save(ready.hardState, ready.entries, ready.snapshot);
+    const hard = ready.hardState;
+    // Term and vote must be durable before any message that depends on them (Figure 2);
+    // a commit index alone need not be (etcd's MustSync): the leader tells us again.
+    const mustSync = ready.entries.length > 0 || ready.snapshot !== null || (hard !== null && (hard.term !== this.durableTerm || hard.vote !== this.durableVote));
+    if (mustSync) {
+      await this.storage.save(hard, ready.entries, ready.snapshot);
       this.stats.fsyncs++;
       this.stats.entriesPersisted += ready.entries.length;
+      if (hard !== null) {
+        this.durableTerm = hard.term;
+        this.durableVote = hard.vote;
+      }
       if (this.unsafe.has('ack-before-commit') && ready.entries.length > 0) this.earlyAck(ready.entries);
+    } else if (hard !== null) {
+      this.storage.append(hard, [], null);
     }
 
     for (const message of ready.persistedMessages) this.send(message);

@@ -12,6 +12,12 @@ export interface DurableStorage extends RaftStorage {
    * visible through the RaftStorage reads.
    */
   save(hardState: HardState | null, entries: readonly Entry[], snapshot: Snapshot | null): Promise<void>;
+  /**
+   * Record the same without waiting for durability: it becomes durable with the next
+   * `save`. For hard states that only move the commit index, which need no fsync (a lost
+   * commit index is learned again from the leader; etcd's MustSync).
+   */
+  append(hardState: HardState | null, entries: readonly Entry[], snapshot: Snapshot | null): void;
   /** Record a snapshot of the state machine at `index` (already applied) durably. */
   createSnapshot(index: Index, confState: ConfState, data: Uint8Array): Promise<unknown>;
   /** Drop log entries up to and including `index` (which a snapshot covers). */
