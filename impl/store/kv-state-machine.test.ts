@@ -276,6 +276,16 @@ describe('KvStateMachine watch history', () => {
     expect(f.sm.eventsSince(3, '')!.map((e) => e.revision)).toEqual([3, 4, 5]);
   });
 
+  it('keeps exactly the newest events across many physical compactions of the ring', () => {
+    const f = new Feeder(new KvStateMachine({ historyMaxEvents: 10 }));
+    for (let i = 0; i < 3000; i++) f.cmd({ op: 'put', key: `k${i % 7}`, value: i });
+    expect(f.sm.compactRevision).toBe(2990);
+    expect(f.sm.eventsSince(2991, '')!.map((e) => e.revision)).toEqual(Array.from({ length: 10 }, (_, i) => 2991 + i));
+    const copy = new KvStateMachine({ historyMaxEvents: 10 });
+    copy.restore(f.sm.snapshot());
+    expect(copy.eventsSince(2991, '')).toEqual(f.sm.eventsSince(2991, ''));
+  });
+
   it('bounds the ring by bytes too', () => {
     const f = new Feeder(new KvStateMachine({ historyMaxBytes: 300 }));
     for (let i = 0; i < 10; i++) f.cmd({ op: 'put', key: 'k', value: 'x'.repeat(100) });

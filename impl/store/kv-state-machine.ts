@@ -93,7 +93,9 @@ export class KvStateMachine implements StateMachine {
   private keys = new Map<string, KeyRecord>();
   private leaseTable = new Map<string, LeaseRecord>();
   private sessions = new Map<string, Session>();
+  /** Watch history; entries before historyHead are dropped. */
   private history: StoredEvent[] = [];
+  private historyHead = 0;
   private historyBytes = 0;
   private revisionCounter = 0;
   private compactRevisionValue = 0;
@@ -148,7 +150,7 @@ export class KvStateMachine implements StateMachine {
       leases: byKey(this.leaseTable),
       // Least-recently-used order is part of the state (it decides evictions), so keep it.
       sessions: [...this.sessions.entries()].map(([clientId, s]) => [clientId, s.maxSeq, s.lastIndex, [...s.results.entries()]]),
-      history: this.history.map((e) => e.event),
+      history: this.history.slice(this.historyHead).map((e) => e.event),
     };
     return encoder.encode(JSON.stringify(data));
   }
@@ -179,6 +181,7 @@ export class KvStateMachine implements StateMachine {
       parsed.sessions.map(([clientId, maxSeq, lastIndex, results]) => [clientId, { maxSeq, lastIndex, results: new Map(results) }]),
     );
     this.history = parsed.history.map((event) => ({ event, bytes: eventBytes(event) }));
+    this.historyHead = 0;
     this.historyBytes = this.history.reduce((sum, e) => sum + e.bytes, 0);
     for (const listener of this.restoreListeners) safeCall(() => listener());
   }
@@ -225,7 +228,7 @@ export class KvStateMachine implements StateMachine {
    */
   eventsSince(fromRevision: number, prefix: string): KeyEvent[] | null {
     if (fromRevision <= this.compactRevisionValue) return null;
-    let lo = 0;
+    let lo = this.historyHead;
     let hi = this.history.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
@@ -390,20 +393,25 @@ export class KvStateMachine implements StateMachine {
       this.history.push({ event, bytes });
       this.historyBytes += bytes;
     }
-    let drop = 0;
+    let drop = this.historyHead;
     let bytes = this.historyBytes;
     while (this.history.length - drop > this.historyMaxEvents || (bytes > this.historyMaxBytes && this.history.length - drop > 1)) {
       bytes -= this.history[drop]!.bytes;
       drop++;
     }
-    if (drop === 0) return;
+    if (drop === this.historyHead) return;
     // Events of one revision leave together, so compactRevision splits no revision in half.
     const lastDropped = this.history[drop - 1]!.event.revision;
     while (drop < this.history.length && this.history[drop]!.event.revision === lastDropped) {
       bytes -= this.history[drop]!.bytes;
       drop++;
     }
-    this.history = this.history.slice(drop);
+    // Dropped entries stay in the array until they are half of it, so a write costs O(1) amortized.
+    this.historyHead = drop;
+    if (this.historyHead > 1024 && this.historyHead * 2 > this.history.length) {
+      this.history.splice(0, this.historyHead);
+      this.historyHead = 0;
+    }
     this.historyBytes = bytes;
     this.compactRevisionValue = lastDropped;
   }
