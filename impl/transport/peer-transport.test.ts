@@ -69,6 +69,8 @@ describe('PeerTransport', () => {
     a.setPeer('b' as NodeId, addr(b));
     const atA = collect(a);
     const atB = collect(b);
+    const snapshotStatus: [NodeId, boolean][] = [];
+    a.onSnapshotStatus((peer, ok) => snapshotStatus.push([peer, ok]));
     const big = new Uint8Array(3 * 1024 * 1024).map((_, i) => i % 256);
     const withEntries = msg('a', 'b', 'append', {
       entries: [
@@ -92,6 +94,7 @@ describe('PeerTransport', () => {
     expect(atB.slice(2).map((m) => m.commit)).toEqual(Array.from({ length: 100 }, (_, i) => i)); // in order
     expect(atA[0]).toEqual(msg('b', 'a', 'append-resp', { reject: true, rejectHint: 7 as Index }));
     expect(a.counters.sent).toBe(102);
+    expect(snapshotStatus).toEqual([['b', true]]);
     expect(b.counters.received).toBe(102);
   });
 
@@ -128,7 +131,12 @@ describe('PeerTransport', () => {
     await new Promise<void>((r) => dead.close(() => r()));
     const unreachable: NodeId[] = [];
     const a = await start('a', { b: `127.0.0.1:${deadPort}` }, { maxQueuedFrames: 5, onUnreachable: (p) => unreachable.push(p) });
-    for (let i = 0; i < 20; i++) a.send(msg('a', 'b'));
+    const snapshotStatus: [NodeId, boolean][] = [];
+    a.onSnapshotStatus((peer, ok) => snapshotStatus.push([peer, ok]));
+    for (let i = 0; i < 19; i++) a.send(msg('a', 'b'));
+    a.send(msg('a', 'b', 'snapshot', { snapshot: { metadata: { index: 1 as Index, term: 1 as Term, confState: { voters: [], learners: [] } }, data: new Uint8Array(1) } }));
+    expect(snapshotStatus).toEqual([['b', false]]);
+    expect(a.queueDepths().get('b' as NodeId)).toBe(5);
     a.send(msg('a', 'nobody'));
     expect(a.counters.droppedQueueFull).toBe(15);
     expect(a.counters.droppedNoAddress).toBe(1);

@@ -12,7 +12,7 @@
  *   addressed to another node is dropped, counted, and its connection closed: nothing after
  *   a frame we could not trust on that stream is trusted either.
  *
- * Frame (FORMAT in README.md of this folder): u32 length of the rest, then
+ * Frame (README.md in this folder): u32 length of the rest, then
  * version u8 = 1 | from (u16 len + UTF-8) | to (u16 len + UTF-8) | payload (codec.ts) | MAC (32 bytes).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
@@ -76,7 +76,7 @@ export interface TransportCounters {
   droppedNoAddress: number;
   /** Messages that could not be encoded or exceed maxFrameBytes. */
   droppedTooLarge: number;
-  /** Frames queued on a connection that failed before they were written. */
+  /** Frames still queued for a peer when it was removed from the address book. */
   droppedConnectionLost: number;
   /** Authenticated frames delivered to the handler. */
   received: number;
@@ -163,8 +163,8 @@ export class PeerTransport implements AsyncDisposable {
   private readonly connectTimeoutMs: number;
   private readonly logger: TransportLogger;
   private readonly random: () => number;
-  private readonly onUnreachable: ((peer: NodeId) => void) | undefined;
-  private readonly onSnapshotStatus: ((peer: NodeId, ok: boolean) => void) | undefined;
+  private readonly unreachableHandlers: ((peer: NodeId) => void)[] = [];
+  private readonly snapshotStatusHandlers: ((peer: NodeId, ok: boolean) => void)[] = [];
 
   private readonly peers = new Map<NodeId, OutboundPeer>();
   private readonly inbound = new Set<net.Socket>();
@@ -200,8 +200,8 @@ export class PeerTransport implements AsyncDisposable {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 2000;
     this.logger = options.logger ?? stderrLogger;
     this.random = options.random ?? Math.random;
-    this.onUnreachable = options.onUnreachable;
-    this.onSnapshotStatus = options.onSnapshotStatus;
+    if (options.onUnreachable) this.unreachableHandlers.push(options.onUnreachable);
+    if (options.onSnapshotStatus) this.snapshotStatusHandlers.push(options.onSnapshotStatus);
     for (const [id, addr] of options.peers ?? []) this.setPeer(id, addr);
   }
 
@@ -236,11 +236,17 @@ export class PeerTransport implements AsyncDisposable {
 
   /** Register the receive handler (called for every authenticated message). Returns an unsubscribe function. */
   onMessage(handler: (m: Message) => void): () => void {
-    this.handlers.push(handler);
-    return () => {
-      const i = this.handlers.indexOf(handler);
-      if (i >= 0) this.handlers.splice(i, 1);
-    };
+    return subscribe(this.handlers, handler);
+  }
+
+  /** Called with a peer's id whenever a message to it is dropped: wire to `RawNode.reportUnreachable`. */
+  onUnreachable(handler: (peer: NodeId) => void): () => void {
+    return subscribe(this.unreachableHandlers, handler);
+  }
+
+  /** Called when a snapshot message was handed to the socket (true) or dropped (false): wire to `RawNode.reportSnapshot`. */
+  onSnapshotStatus(handler: (peer: NodeId, ok: boolean) => void): () => void {
+    return subscribe(this.snapshotStatusHandlers, handler);
   }
 
   /** Add or change a peer's address (membership changes). A changed address reconnects. */
@@ -268,6 +274,11 @@ export class PeerTransport implements AsyncDisposable {
     p.socket?.destroy();
     this.counters.droppedConnectionLost += p.queue.length;
     p.queue = [];
+  }
+
+  /** Frames waiting per peer (for status pages and tests). */
+  queueDepths(): Map<NodeId, number> {
+    return new Map([...this.peers].map(([id, p]) => [id, p.queue.length]));
   }
 
   /** Known peer ids. */
@@ -307,11 +318,19 @@ export class PeerTransport implements AsyncDisposable {
   }
 
   private dropped(peer: NodeId, snapshot: boolean): void {
+    for (const h of this.unreachableHandlers) this.callSafely('onUnreachable', () => h(peer));
+    if (snapshot) this.snapshotStatus(peer, false);
+  }
+
+  private snapshotStatus(peer: NodeId, ok: boolean): void {
+    for (const h of this.snapshotStatusHandlers) this.callSafely('onSnapshotStatus', () => h(peer, ok));
+  }
+
+  private callSafely(what: string, f: () => void): void {
     try {
-      this.onUnreachable?.(peer);
-      if (snapshot) this.onSnapshotStatus?.(peer, false);
+      f();
     } catch (e) {
-      this.logger.error('onUnreachable handler threw', { error: (e as Error).message });
+      this.logger.error(`${what} handler threw`, { error: (e as Error).message });
     }
   }
 
@@ -320,6 +339,7 @@ export class PeerTransport implements AsyncDisposable {
     const socket = net.connect({ host: p.addr.host, port: p.addr.port });
     p.socket = socket;
     socket.setNoDelay(true);
+    socket.setKeepAlive(true, 5000);
     socket.setTimeout(this.connectTimeoutMs);
     socket.on('timeout', () => socket.destroy(new Error('connect timeout')));
     socket.on('connect', () => {
@@ -370,13 +390,7 @@ export class PeerTransport implements AsyncDisposable {
         const q = p.queue.shift()!;
         this.counters.sent++;
         const ok = s.write(q.frame);
-        if (q.snapshot) {
-          try {
-            this.onSnapshotStatus?.(p.id, true);
-          } catch (e) {
-            this.logger.error('onSnapshotStatus handler threw', { error: (e as Error).message });
-          }
-        }
+        if (q.snapshot) this.snapshotStatus(p.id, true);
         if (!ok) break;
       }
     } finally {
@@ -466,13 +480,7 @@ export class PeerTransport implements AsyncDisposable {
     }
     if (m.from !== from || m.to !== to) return reject('rejectedMalformed', `message says ${m.from}->${m.to}, frame says ${from}->${to}`, { from });
     this.counters.received++;
-    for (const h of this.handlers) {
-      try {
-        h(m);
-      } catch (e) {
-        this.logger.error('message handler threw', { from, type: m.type, error: (e as Error).message });
-      }
-    }
+    for (const h of this.handlers) this.callSafely(`message handler (${m.type} from ${from})`, () => h(m));
   }
 
   /** Close the listener, every connection and every timer. Queued frames are discarded. */
@@ -496,4 +504,12 @@ export class PeerTransport implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+function subscribe<T>(list: T[], handler: T): () => void {
+  list.push(handler);
+  return () => {
+    const i = list.indexOf(handler);
+    if (i >= 0) list.splice(i, 1);
+  };
 }
