@@ -28,6 +28,18 @@ describe('ClusterView', () => {
     expect(changes[1]).toMatchObject({ previous: { value: 1 } });
   });
 
+  it('keeps one watch open longer than the request timeout', async () => {
+    await using store = await startInProcessStore({ server: { watchProgressIntervalMs: 50 } });
+    const client = new StoreClient({ endpoints: store.endpoints, requestTimeoutMs: 100 });
+    await using view = new ClusterView({ client, prefix: 'p/', reconnectDelayMs: 10 });
+    await view.start();
+    await new Promise((r) => setTimeout(r, 400));
+    const { revision } = await client.put('p/x', 1);
+    await view.waitForRevision(revision);
+    expect(view.get('p/x')).toMatchObject({ value: 1 });
+    expect(view.connections).toBe(1);
+  });
+
   it('resumes after a disconnect from the last revision + 1: nothing missed, nothing twice', async () => {
     await using store = await startInProcessStore();
     const client = new StoreClient({ endpoints: store.endpoints });

@@ -235,23 +235,26 @@ export class StoreClient {
     let endpoint = this.leaderGuess;
     for (let i = 0; i < this.endpoints.length && response === null; i++) {
       endpoint = this.endpoints[(this.preferred + i) % this.endpoints.length]!;
-      const connect = AbortSignal.timeout(this.requestTimeoutMs);
-      const signal = options.signal === undefined ? connect : AbortSignal.any([connect, options.signal]);
+      // The deadline covers only the wait for the answer's head: aborting later would cut the stream.
+      const connect = new AbortController();
+      const deadline = setTimeout(() => connect.abort(new DOMException('watch connect timed out', 'TimeoutError')), this.requestTimeoutMs);
+      const signal = options.signal === undefined ? connect.signal : AbortSignal.any([connect.signal, options.signal]);
       try {
         const r = await this.fetchImpl(endpoint.url + path, { signal });
+        clearTimeout(deadline);
         if (r.ok && r.body !== null) response = r;
         else {
           lastError = errorFromAnswer(r.status, await r.json().catch(() => null), endpoint.id);
           if (lastError instanceof CompactedError || lastError.code === 'bad-request') throw lastError;
         }
       } catch (e) {
+        clearTimeout(deadline);
         if (e instanceof StoreError) throw e;
         if (options.signal?.aborted === true) return;
         lastError = transportError(e, endpoint.id);
       }
     }
     if (response === null) throw lastError ?? new StoreError('exhausted', 'no node answered the watch', true);
-    // The connect timeout must not cut the stream: read through a reader tied to the caller's signal only.
     const reader = response.body!.getReader();
     const onAbort = (): void => void reader.cancel().catch(() => {});
     options.signal?.addEventListener('abort', onAbort, { once: true });
