@@ -1,9 +1,15 @@
+import { leaseWorkload } from './lease.ts';
 import { registerWorkload } from './register.ts';
+import { setWorkload } from './set.ts';
+import { versionedKvWorkload } from './versioned-kv.ts';
 import type { Workload } from './workload.ts';
 
 /** Every workload by name (what `--workload` accepts). */
 export const WORKLOADS: Readonly<Record<string, () => Workload>> = {
   register: () => registerWorkload(),
+  'versioned-kv': () => versionedKvWorkload(),
+  set: () => setWorkload(),
+  lease: () => leaseWorkload(),
 };
 
 export function workloadByName(name: string): Workload {
