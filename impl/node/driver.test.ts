@@ -85,6 +85,7 @@ class Network {
       send: (m: Message) => {
         if (this.cut.has(self) || this.cut.has(m.to)) return;
         setImmediate(() => this.nodes.get(m.to)?.driver.receive(m));
+        if (m.type === 'snapshot') setImmediate(() => this.nodes.get(self)?.driver.reportSnapshot(m.to, true));
       },
       setPeer: (_id: NodeId, _addr: PeerAddr) => undefined,
     };

@@ -234,6 +234,13 @@ export class RaftDriver implements ConsensusHandle {
     this.wake();
   }
 
+  /** The transport handed a snapshot to the socket (ok) or dropped it (etcd ReportSnapshot). */
+  reportSnapshot(to: NodeId, ok: boolean): void {
+    if (this.stopped) return;
+    this.rawNode.reportSnapshot(to, ok);
+    this.wake();
+  }
+
   /** A message to `to` could not be delivered; replication probes again (etcd ReportUnreachable). */
   reportUnreachable(to: NodeId): void {
     if (this.stopped) return;
@@ -648,11 +655,6 @@ export class RaftDriver implements ConsensusHandle {
   private send(message: Message): void {
     this.stats.messagesSent++;
     this.transport.send(message);
-    if (message.type === 'snapshot') {
-      // The transport queues the frame; a lost snapshot shows up as the follower's silence
-      // and the core probes again after reportUnreachable.
-      this.rawNode.reportSnapshot(message.to, true);
-    }
   }
 
   private noteSoftState(soft: SoftState): void {

@@ -5,10 +5,10 @@
  */
 import { readFileSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { encodeFrame } from '../transport/index.ts';
 import { LocalCluster, call, eventually, nodeBundle, sleep, status } from './testing/cluster.ts';
 import type { HttpReply, NodeProcess } from './testing/cluster.ts';
 
@@ -169,22 +169,22 @@ describe('a three-node cluster (shared by the non-destructive tests)', () => {
   });
 
   it('drops and counts peer frames with a bad MAC, and keeps serving', async () => {
-    const before = (await call(leader, 'GET', '/v1/metrics')).body['transport'] as { framesRejected: number };
-    const payload = Buffer.from(JSON.stringify({ type: 'vote', from: 'n9', to: leader.spec.id, term: 999, index: 0, logTerm: 0, entries: [], commit: 0, reject: false, rejectHint: 0, rejectHintTerm: 0, snapshot: null, context: null }));
-    const mac = createHmac('sha256', 'not-the-cluster-secret').update(payload).digest();
-    const header = Buffer.alloc(4);
-    header.writeUInt32BE(mac.length + payload.length);
+    type Counters = { rejectedBadMac: number };
+    const before = (await call(leader, 'GET', '/v1/metrics')).body['transport'] as Counters;
+    const follower = cluster.nodes.find((n) => n !== leader)!;
+    // A well-formed frame from a member's id, MACed with the wrong secret.
+    const frame = encodeFrame('not-the-cluster-secret', follower.spec.id, leader.spec.id, Buffer.from('forged vote for term 999'));
     await new Promise<void>((resolve, reject) => {
-      const socket = createConnection({ host: '127.0.0.1', port: leader.spec.peerPort }, () => socket.write(Buffer.concat([header, mac, payload])));
+      const socket = createConnection({ host: '127.0.0.1', port: leader.spec.peerPort }, () => socket.write(frame));
       socket.on('close', () => resolve());
       socket.on('error', reject);
       setTimeout(() => socket.destroy(), 2_000);
     });
     const after = await eventually('rejection counted', async () => {
-      const t = (await call(leader, 'GET', '/v1/metrics')).body['transport'] as { framesRejected: number };
-      return t.framesRejected > before.framesRejected ? t : null;
+      const t = (await call(leader, 'GET', '/v1/metrics')).body['transport'] as Counters;
+      return t.rejectedBadMac > before.rejectedBadMac ? t : null;
     });
-    expect(after.framesRejected).toBe(before.framesRejected + 1);
+    expect(after.rejectedBadMac).toBe(before.rejectedBadMac + 1);
     const s = await status(leader);
     expect(s.role).toBe('leader');
     expect(s.term).toBeLessThan(999);

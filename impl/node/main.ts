@@ -23,7 +23,7 @@ import type { NodeConfig } from './config.ts';
 import { RaftDriver } from './driver.ts';
 import { createLogger } from './log.ts';
 import type { Logger } from './log.ts';
-import { startPeerLink } from './peer-link.ts';
+import { PeerTransport } from '../transport/index.ts';
 import { attachMetricsRoute } from './metrics.ts';
 
 export const EXIT_USAGE = 64;
@@ -43,15 +43,10 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
   }
   if (config.storageFaultMode) logger.warn('storage fault mode is on (test only): unsynced writes live in process memory', {});
 
-  const storageLog = {
-    info: (msg: string, fields?: Record<string, unknown>) => logger.info(msg, { component: 'storage', ...fields }),
-    warn: (msg: string, fields?: Record<string, unknown>) => logger.warn(msg, { component: 'storage', ...fields }),
-    error: (msg: string, fields?: Record<string, unknown>) => logger.error(msg, { component: 'storage', ...fields }),
-  };
   const storage = await DiskStorage.open(config.dataDir, {
     faultMode: config.storageFaultMode,
     fsync: !config.unsafe.has('no-fsync'),
-    logger: storageLog,
+    logger: componentLogger(logger, 'storage'),
   });
 
   const fresh = storage.lastIndex() === 0 && storage.snapshot().metadata.index === 0 && storage.initialState().hardState.term === 0;
@@ -88,10 +83,17 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
   clientUrls.set(config.id, config.advertiseClientUrl);
 
   let driverRef: RaftDriver | null = null;
-  const link = await startPeerLink(config, logger, {
-    onMessage: (m) => driverRef?.receive(m),
+  const link = await PeerTransport.start({
+    id: config.id,
+    secret: config.clusterSecret,
+    peers: config.peers,
+    listenHost: config.peerHost,
+    listenPort: config.peerPort,
     onUnreachable: (to) => driverRef?.reportUnreachable(to),
+    onSnapshotStatus: (to, ok) => driverRef?.reportSnapshot(to, ok),
+    logger: componentLogger(logger, 'transport'),
   });
+  link.onMessage((m) => driverRef?.receive(m));
 
   let resolveDone: (code: number) => void = () => undefined;
   const done = new Promise<number>((resolve) => (resolveDone = resolve));
@@ -132,7 +134,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     id: config.id,
     driver: driver.stats,
     storage: storage.stats(),
-    transport: link.stats(),
+    transport: { ...link.counters, queueDepths: Object.fromEntries(link.queueDepths()) },
     unsafe: [...config.unsafe].sort(),
     storageFaultMode: config.storageFaultMode,
   }));
@@ -175,6 +177,16 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
 
   return { config, driver, shutdown: (reason) => shutdown(reason), done };
 }
+
+function componentLogger(logger: Logger, component: string): { info: LogFn; warn: LogFn; error: LogFn } {
+  return {
+    info: (msg, fields) => logger.info(msg, { component, ...fields }),
+    warn: (msg, fields) => logger.warn(msg, { component, ...fields }),
+    error: (msg, fields) => logger.error(msg, { component, ...fields }),
+  };
+}
+
+type LogFn = (msg: string, fields?: Record<string, unknown>) => void;
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
