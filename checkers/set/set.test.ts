@@ -104,6 +104,15 @@ describe('set checker', () => {
     expect(checkSet({ history: h.ops }, { linearizable: true }).valid).toBe(false);
   });
 
+  it('uses the latest missing read: flickering then present is stale, flickering then absent is lost', () => {
+    const flicker = new H().add(0, 1, 1, 1).read(10, 11, 2, [1]).read(20, 21, 2, []).read(30, 31, 2, [1]).read(40, 41, 2, [1]);
+    const r = checkSet({ history: flicker.ops });
+    expect(r.lost).toBe(0);
+    expect(r.sets[0]!.staleElements[0]).toMatchObject({ lastAbsentRead: 4, stableLatencyMs: 19 });
+    const gone = new H().add(0, 1, 1, 1).read(10, 11, 2, [1]).read(20, 21, 2, []).read(30, 31, 2, [1]).read(40, 41, 2, []);
+    expect(checkSet({ history: gone.ops }).sets[0]!.lostElements[0]).toMatchObject({ lastPresentRead: 6, lastAbsentRead: 8, lostLatencyMs: 29 });
+  });
+
   it('acknowledged adds with no read after them are never-read, not lost', () => {
     const h = new H().read(0, 1, 2, []).add(5, 6, 1, 1);
     const r = checkSet({ history: h.ops });
@@ -126,6 +135,19 @@ describe('set checker', () => {
     const r = checkSet({ history: h.ops });
     expect(r.lost).toBe(1);
     expect(r.unexpected).toBe(1);
+  });
+
+  it('interns every kind of element: big and negative numbers, arrays apart from their JSON text', () => {
+    const elements = [0, 5000, 2 ** 30, -3, 1.5, [1], '[1]', { a: 1 }, null, true];
+    const h = new H();
+    elements.forEach((e, i) => h.add(i, i + 0.5, 1, e));
+    h.read(100, 101, 2, [...elements]);
+    const r = checkSet({ history: h.ops });
+    expect(r).toMatchObject({ valid: true, attempted: elements.length, stable: elements.length, unexpected: 0 });
+    const missing = new H();
+    elements.forEach((e, i) => missing.add(i, i + 0.5, 1, e));
+    missing.read(100, 101, 2, elements.filter((e) => e !== '[1]'));
+    expect(checkSet({ history: missing.ops }).sets[0]!.lostElements.map((l) => l.element)).toEqual(['[1]']);
   });
 
   it('rejects a read whose value is not an array, naming the op', () => {

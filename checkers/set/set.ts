@@ -105,12 +105,19 @@ interface Read {
   readonly start: number;
   readonly end: number;
   readonly invokeIndex: number;
-  readonly ids: ReadonlySet<string>;
+  readonly completeIndex: number | null;
+  readonly elements: readonly unknown[];
 }
 
+/** Per element, indexed by its interned id. */
 interface ElementState {
-  value: unknown;
-  adds: CompletedOp[];
+  readonly value: unknown;
+  readonly adds: CompletedOp[];
+  /** The read (ok) that completed first with it. */
+  firstSeen: Read | null;
+  /** Position (in reads sorted by start) of the latest read with it, and where the run of consecutive reads with it that ends there began. */
+  lastPos: number;
+  runStart: number;
 }
 
 const MS = 1e6;
@@ -158,43 +165,85 @@ export class SetChecker implements Checker {
   }
 }
 
-/** Canonical identity of an element (JSON text), so 1 and "1" differ and arrays compare by value. */
-function elementId(v: unknown): string {
-  return JSON.stringify(v) ?? 'undefined';
+/**
+ * Interns elements to small integers: primitives by value (so 1 and "1" differ), anything
+ * else by its JSON text. Reads of big sets repeat every element, so this is the hot path.
+ */
+class Interner {
+  private readonly primitives = new Map<unknown, number>();
+  private readonly others = new Map<string, number>();
+  /** Fast path for the usual elements, small non-negative integers: id + 1, 0 for none. */
+  private smallInts = new Int32Array(1024);
+  readonly states: ElementState[] = [];
+  id(v: unknown): number {
+    if (typeof v === 'number' && v >= 0 && v < 1 << 24 && Number.isInteger(v)) {
+      if (v >= this.smallInts.length) {
+        const grown = new Int32Array(Math.max(v + 1, this.smallInts.length * 2));
+        grown.set(this.smallInts);
+        this.smallInts = grown;
+      }
+      const known = this.smallInts[v]!;
+      if (known !== 0) return known - 1;
+      const id = this.add(v);
+      this.smallInts[v] = id + 1;
+      return id;
+    }
+    const primitive = v === null || typeof v !== 'object';
+    const map = primitive ? this.primitives : this.others;
+    const k = primitive ? v : JSON.stringify(v);
+    let id = (map as Map<unknown, number>).get(k);
+    if (id === undefined) {
+      id = this.add(v);
+      (map as Map<unknown, number>).set(k, id);
+    }
+    return id;
+  }
+  private add(v: unknown): number {
+    this.states.push({ value: v, adds: [], firstSeen: null, lastPos: -1, runStart: -1 });
+    return this.states.length - 1;
+  }
 }
 
 function checkOneSet(key: SetKey, ops: readonly CompletedOp[], addF: string, options: SetOptions): { result: SetKeyResult; stableLatencies: number[]; lostLatencies: number[] } {
   const maxListed = options.maxListed ?? 50;
-  const elements = new Map<string, ElementState>();
+  const interner = new Interner();
   const reads: Read[] = [];
-  const duplicatedElements: { element: unknown; read: number; times: number }[] = [];
-  let duplicated = 0;
-
   for (const op of ops) {
     if (op.f === addF) {
-      const id = elementId(op.invokeValue);
-      let st = elements.get(id);
-      if (st === undefined) elements.set(id, (st = { value: op.invokeValue, adds: [] }));
-      st.adds.push(op);
+      interner.states[interner.id(op.invokeValue)]!.adds.push(op);
       continue;
     }
     if (op.type !== 'ok') continue;
     if (!Array.isArray(op.value)) throw new Error(`op ${op.completeIndex ?? op.invokeIndex}: ok read of set ${JSON.stringify(key)} must return an array of elements, got ${JSON.stringify(op.value)}`);
-    const ids = new Set<string>();
-    const times = new Map<string, number>();
-    for (const v of op.value as unknown[]) {
-      const id = elementId(v);
-      if (ids.has(id)) times.set(id, (times.get(id) ?? 1) + 1);
-      ids.add(id);
-      if (!elements.has(id)) elements.set(id, { value: v, adds: [] });
-    }
-    for (const [id, n] of times) {
-      duplicated += 1;
-      if (duplicatedElements.length < maxListed) duplicatedElements.push({ element: elements.get(id)!.value, read: op.invokeIndex, times: n });
-    }
-    reads.push({ start: op.start, end: op.end, invokeIndex: op.invokeIndex, ids });
+    reads.push({ start: op.start, end: op.end, invokeIndex: op.invokeIndex, completeIndex: op.completeIndex, elements: op.value as unknown[] });
   }
   reads.sort((a, b) => a.start - b.start || a.invokeIndex - b.invokeIndex);
+
+  // One pass over every read's contents, in order of the reads' starts: per element, the
+  // first read to complete with it, the latest read with it and the run of consecutive
+  // reads ending there. The latest read (begun after it was known) that missed it is then
+  // either the last read or the one just before that run: O(1) per element afterwards.
+  const duplicatedElements: { element: unknown; read: number; times: number }[] = [];
+  let duplicated = 0;
+  reads.forEach((r, pos) => {
+    let dupes: Map<number, number> | null = null;
+    for (const v of r.elements) {
+      const st = interner.states[interner.id(v)]!;
+      if (st.lastPos === pos) {
+        dupes ??= new Map<number, number>();
+        const id = interner.id(v);
+        dupes.set(id, (dupes.get(id) ?? 1) + 1);
+        continue;
+      }
+      if (st.lastPos < 0 || st.lastPos !== pos - 1) st.runStart = pos;
+      st.lastPos = pos;
+      if (st.firstSeen === null || r.end < st.firstSeen.end) st.firstSeen = r;
+    }
+    for (const [id, times] of dupes ?? []) {
+      duplicated += 1;
+      if (duplicatedElements.length < maxListed) duplicatedElements.push({ element: interner.states[id]!.value, read: r.invokeIndex, times });
+    }
+  });
 
   let attempted = 0;
   let acknowledged = 0;
@@ -202,28 +251,31 @@ function checkOneSet(key: SetKey, ops: readonly CompletedOp[], addF: string, opt
   let neverRead = 0;
   let unexpected = 0;
   let failedPresent = 0;
+  let recovered = 0;
+  let unrecovered = 0;
+  let lost = 0;
+  let stale = 0;
   const lostElements: LostElement[] = [];
   const staleElements: StaleElement[] = [];
   const unexpectedElements: { element: unknown; firstRead: number }[] = [];
   const failedPresentElements: { element: unknown; firstRead: number }[] = [];
   const recoveredElements: unknown[] = [];
   const unrecoveredElements: unknown[] = [];
-  let recovered = 0;
-  let unrecovered = 0;
-  let lost = 0;
-  let stale = 0;
   const stableLatencies: number[] = [];
   const lostLatencies: number[] = [];
 
-  for (const [id, st] of elements) {
+  for (const st of interner.states) {
     const attemptedHere = st.adds.length > 0;
-    const acked = st.adds.some((a) => a.type === 'ok');
-    const onlyFailed = attemptedHere && st.adds.every((a) => a.type === 'fail');
+    let ackTime = Number.POSITIVE_INFINITY;
+    let onlyFailed = attemptedHere;
+    for (const a of st.adds) {
+      if (a.type === 'ok') ackTime = Math.min(ackTime, a.end);
+      if (a.type !== 'fail') onlyFailed = false;
+    }
+    const acked = Number.isFinite(ackTime);
     if (attemptedHere) attempted += 1;
     if (acked) acknowledged += 1;
-
-    let firstSeen: Read | null = null;
-    for (const r of reads) if (r.ids.has(id) && (firstSeen === null || r.end < firstSeen.end)) firstSeen = r;
+    const firstSeen = st.firstSeen;
 
     if (!attemptedHere) {
       unexpected += 1;
@@ -237,8 +289,6 @@ function checkOneSet(key: SetKey, ops: readonly CompletedOp[], addF: string, opt
       }
       continue;
     }
-
-    const ackTime = Math.min(...st.adds.filter((a) => a.type === 'ok').map((a) => a.end));
     const known = Math.min(ackTime, firstSeen?.end ?? Number.POSITIVE_INFINITY);
     if (!Number.isFinite(known)) {
       // Only info adds, never seen: it may never have happened.
@@ -247,12 +297,9 @@ function checkOneSet(key: SetKey, ops: readonly CompletedOp[], addF: string, opt
       continue;
     }
 
-    let lastPresent: Read | null = null;
-    let lastAbsent: Read | null = null;
-    for (const r of reads) {
-      if (r.ids.has(id)) lastPresent = r;
-      else if (r.start > known) lastAbsent = r;
-    }
+    const lastPresent = st.lastPos >= 0 ? reads[st.lastPos]! : null;
+    const missedPos = st.lastPos === reads.length - 1 ? st.runStart - 1 : reads.length - 1;
+    const lastAbsent = missedPos >= 0 && reads[missedPos]!.start > known ? reads[missedPos]! : null;
     const isStable = lastPresent !== null && (lastAbsent === null || lastAbsent.start < lastPresent.start);
     if (isStable) {
       stableCount += 1;
