@@ -33,22 +33,23 @@ export function pairOps(history: readonly Op[]): CompletedOp[] {
 }
 
 function completed(inv: Op, done: Op | null): CompletedOp {
-  const type = done === null ? 'info' : done.type === 'invoke' ? 'info' : done.type;
-  const base = {
+  const type = done === null || done.type === 'invoke' ? 'info' : done.type;
+  // Built field by field rather than with spreads: this runs once per operation, and
+  // histories reach millions of operations. Optional fields stay absent, not undefined.
+  const out: { -readonly [K in keyof CompletedOp]: CompletedOp[K] } = {
     process: inv.process,
     f: inv.f,
     invokeValue: inv.value,
     value: type === 'ok' ? done?.value : undefined,
     type,
     start: inv.time,
-    end: type === 'info' || done === null ? Number.POSITIVE_INFINITY : done.time,
+    end: type === 'info' ? Number.POSITIVE_INFINITY : (done as Op).time,
     invokeIndex: inv.index,
     completeIndex: done?.index ?? null,
-  } as const;
-  return {
-    ...base,
-    ...(inv.key !== undefined ? { key: inv.key } : {}),
-    ...(done?.error !== undefined ? { error: done.error } : {}),
-    ...((done?.node ?? inv.node) !== undefined ? { node: (done?.node ?? inv.node) as string } : {}),
   };
+  if (inv.key !== undefined) out.key = inv.key;
+  if (done?.error !== undefined) out.error = done.error;
+  const node = done?.node ?? inv.node;
+  if (node !== undefined) out.node = node;
+  return out;
 }

@@ -10,8 +10,6 @@ export interface ReadOptions {
   readonly independentKeys?: boolean;
 }
 
-const OP_TYPES: ReadonlySet<string> = new Set(['invoke', 'ok', 'fail', 'info']);
-
 /**
  * Turns raw records (parsed JSON objects, or EDN maps converted to objects) into `Op`s,
  * one at a time, checking each field and the history-wide rules as it goes: indices
@@ -24,7 +22,11 @@ const OP_TYPES: ReadonlySet<string> = new Set(['invoke', 'ok', 'fail', 'info']);
  */
 export class HistoryValidator {
   private readonly ops: Op[] = [];
-  private readonly open = new Map<number, { f: string; line: number; index: number }>();
+  /** Line of each op, parallel to `ops`. */
+  private readonly lines: number[] = [];
+  /** Open invocation per client process, as its position in `ops` + 1 (0: none). Dense ids use the array. */
+  private readonly openPos: number[] = [];
+  private readonly openPosSparse = new Map<number, number>();
   private lastIndex = -1;
 
   constructor(
@@ -33,89 +35,119 @@ export class HistoryValidator {
     private readonly options: ReadOptions = {},
   ) {}
 
+  private fail(line: number, reason: string): never {
+    throw new HistoryError(this.file, line, reason);
+  }
+
+  /**
+   * Validates one record and appends it. For JSON Lines the parsed object itself becomes
+   * the `Op` (normalized in place: no copy per line, which matters at millions of lines).
+   */
   add(raw: unknown, line: number): void {
-    const fail = (reason: string): never => {
-      throw new HistoryError(this.file, line, reason);
-    };
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-      fail(`expected an operation object, got ${describeType(raw)}`);
+      this.fail(line, `expected an operation object, got ${describeType(raw)}`);
     }
     const rec = raw as Record<string, unknown>;
+    const required = this.format === 'jsonl';
 
-    const position = this.ops.length;
-    const index = field(rec, 'index', this.format === 'jsonl', fail) ?? (this.lastIndex < position ? position : this.lastIndex + 1);
-    if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0) fail(`"index" must be a non-negative integer, got ${show(index)}`);
-    if ((index as number) <= this.lastIndex) fail(`"index" ${show(index)} does not increase (previous ${this.lastIndex})`);
+    let index = rec['index'];
+    if (index === undefined || index === null) {
+      if (required) this.fail(line, 'missing field "index"');
+      index = this.lastIndex + 1;
+    } else if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0) {
+      this.fail(line, `"index" must be a non-negative integer, got ${show(index)}`);
+    }
+    if ((index as number) <= this.lastIndex) this.fail(line, `"index" ${show(index)} does not increase (previous ${this.lastIndex})`);
 
-    const time = field(rec, 'time', this.format === 'jsonl', fail) ?? index;
-    if (typeof time !== 'number' || !Number.isFinite(time)) fail(`"time" must be a number (ns since the test started), got ${show(time)}`);
+    let time = rec['time'];
+    if (time === undefined || time === null) {
+      if (required) this.fail(line, 'missing field "time"');
+      time = index;
+    } else if (typeof time !== 'number' || !Number.isFinite(time)) {
+      this.fail(line, `"time" must be a number (ns since the test started), got ${show(time)}`);
+    }
 
-    const processRaw = field(rec, 'process', true, fail);
-    let process: Process;
-    if (processRaw === 'nemesis') process = 'nemesis';
-    else if (typeof processRaw === 'number' && Number.isSafeInteger(processRaw)) process = processRaw;
-    else return fail(`"process" must be an integer or "nemesis", got ${show(processRaw)}`);
+    const process = rec['process'];
+    if (process === undefined || process === null) this.fail(line, 'missing field "process"');
+    if (process !== 'nemesis' && !(typeof process === 'number' && Number.isSafeInteger(process))) {
+      this.fail(line, `"process" must be an integer or "nemesis", got ${show(process)}`);
+    }
 
-    const type = field(rec, 'type', true, fail);
-    if (typeof type !== 'string' || !OP_TYPES.has(type)) fail(`"type" must be one of invoke, ok, fail, info; got ${show(type)}`);
+    const type = rec['type'];
+    if (type === undefined || type === null) this.fail(line, 'missing field "type"');
+    if (type !== 'invoke' && type !== 'ok' && type !== 'fail' && type !== 'info') {
+      this.fail(line, `"type" must be one of invoke, ok, fail, info; got ${show(type)}`);
+    }
 
-    const f = field(rec, 'f', true, fail);
-    if (typeof f !== 'string' || f.length === 0) fail(`"f" must be a non-empty string, got ${show(f)}`);
+    const f = rec['f'];
+    if (f === undefined || f === null) this.fail(line, 'missing field "f"');
+    if (typeof f !== 'string' || f.length === 0) this.fail(line, `"f" must be a non-empty string, got ${show(f)}`);
 
     let key = rec['key'];
     if (key !== undefined && key !== null && typeof key !== 'string' && typeof key !== 'number') {
-      fail(`"key" must be a string or a number, got ${show(key)}`);
+      this.fail(line, `"key" must be a string or a number, got ${show(key)}`);
     }
     let value: unknown = rec['value'] === undefined ? null : rec['value'];
     if (this.options.independentKeys === true && process !== 'nemesis' && (key === undefined || key === null) && Array.isArray(value) && value.length === 2) {
       const [k, v] = value as [unknown, unknown];
-      if (typeof k !== 'string' && typeof k !== 'number') fail(`independent key must be a string or a number, got ${show(k)}`);
+      if (typeof k !== 'string' && typeof k !== 'number') this.fail(line, `independent key must be a string or a number, got ${show(k)}`);
       key = k;
       value = v;
     }
     const node = rec['node'];
-    if (node !== undefined && node !== null && typeof node !== 'string') fail(`"node" must be a string, got ${show(node)}`);
-
-    const op: Op = {
-      index: index as number,
-      time: time as number,
-      process,
-      type: type as OpType,
-      f: f as string,
-      value,
-      ...(key !== undefined && key !== null ? { key: key as string | number } : {}),
-      ...(rec['error'] !== undefined && rec['error'] !== null ? { error: rec['error'] } : {}),
-      ...(typeof node === 'string' ? { node } : {}),
-    };
+    if (node !== undefined && node !== null && typeof node !== 'string') this.fail(line, `"node" must be a string, got ${show(node)}`);
 
     // Pairing rules. The nemesis logs its own invoke/info pairs and is exempt (Jepsen does the same).
     if (typeof process === 'number') {
-      const prior = this.open.get(process);
-      if (op.type === 'invoke') {
-        if (prior !== undefined) fail(`process ${process} invokes again while its operation from line ${prior.line} (index ${prior.index}) is still open`);
-        this.open.set(process, { f: op.f, line, index: op.index });
+      const prior = (process < 1 << 20 && process >= 0 ? this.openPos[process] : this.openPosSparse.get(process)) ?? 0;
+      const priorOp = prior > 0 ? (this.ops[prior - 1] as Op) : undefined;
+      const priorLine = prior > 0 ? (this.lines[prior - 1] as number) : 0;
+      if (type === 'invoke') {
+        if (priorOp !== undefined) this.fail(line, `process ${process} invokes again while its operation from line ${priorLine} (index ${priorOp.index}) is still open`);
+        this.setOpen(process, this.ops.length + 1);
       } else {
-        if (prior === undefined) fail(`process ${process} completes (${op.type}) an operation it never invoked`);
-        else if (prior.f !== op.f) fail(`process ${process} completes "${op.f}" but invoked "${prior.f}" at line ${prior.line}`);
-        this.open.delete(process);
+        if (priorOp === undefined) this.fail(line, `process ${process} completes (${type}) an operation it never invoked`);
+        if (priorOp.f !== f) this.fail(line, `process ${process} completes "${f}" but invoked "${priorOp.f}" at line ${priorLine}`);
+        this.setOpen(process, 0);
       }
     }
-    this.lastIndex = op.index;
+
+    let op: Op;
+    if (this.format === 'jsonl') {
+      // Normalize in place: drop nulls of optional fields, give value a default.
+      if (rec['value'] !== value) rec['value'] = value;
+      if (key === null) delete rec['key'];
+      else if (rec['key'] !== key) rec['key'] = key;
+      if (rec['error'] === null) delete rec['error'];
+      if (node === null) delete rec['node'];
+      op = rec as unknown as Op;
+    } else {
+      op = {
+        index: index as number,
+        time: time as number,
+        process: process as Process,
+        type: type as OpType,
+        f,
+        value,
+        ...(key !== undefined && key !== null ? { key: key as string | number } : {}),
+        ...(rec['error'] !== undefined && rec['error'] !== null ? { error: rec['error'] } : {}),
+        ...(typeof node === 'string' ? { node } : {}),
+      };
+    }
+    this.lastIndex = index as number;
     this.ops.push(op);
+    this.lines.push(line);
+  }
+
+  private setOpen(process: number, pos: number): void {
+    if (process < 1 << 20 && process >= 0) this.openPos[process] = pos;
+    else if (pos === 0) this.openPosSparse.delete(process);
+    else this.openPosSparse.set(process, pos);
   }
 
   finish(): Op[] {
     return this.ops;
   }
-}
-
-function field(rec: Record<string, unknown>, name: string, required: boolean, fail: (reason: string) => never): unknown {
-  const v = rec[name];
-  if (v === undefined || v === null) {
-    if (required) fail(`missing field "${name}"`);
-    return undefined;
-  }
-  return v;
 }
 
 function describeType(v: unknown): string {

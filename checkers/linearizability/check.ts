@@ -120,7 +120,9 @@ export async function checkLinearizability(history: readonly Op[], options: Line
     let watchdog: NodeJS.Timeout | undefined;
     try {
       const all = order.map(async (g, id) => {
-        const r = await pool.run({ id, model: model.name, init: options.init, key: g.key, ops: g.ops, limits });
+        // Only what the search reads crosses the thread boundary (structured clone is per field).
+        const slim = g.ops.map((op) => ({ f: op.f, invokeValue: op.invokeValue, value: op.value, type: op.type, invokeIndex: op.invokeIndex, completeIndex: op.completeIndex }));
+        const r = await pool.run({ id, model: model.name, init: options.init, key: g.key, ops: slim, limits });
         if (stop) return;
         if (r instanceof Error) {
           if (!/pool closed/.test(r.message)) verdicts.set(g.key, { key: g.key, valid: 'unknown', states: 0, ms: 0, reason: 'memory' });

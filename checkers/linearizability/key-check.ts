@@ -1,6 +1,6 @@
 import type { CompletedOp } from '../history/types.ts';
 import type { Model } from '../models/model.ts';
-import { searchKey, type SearchExplanation } from './wgl.ts';
+import { searchKey, type SearchExplanation, type SearchOp } from './wgl.ts';
 
 export type Key = string | number | null;
 
@@ -29,7 +29,7 @@ export interface KeyCheckLimits {
  * search (a hash collision can only cause a false "invalid"), which also records the
  * explanation at the deepest point the first pass reached.
  */
-export function checkKey(model: Model<unknown>, initValue: unknown, key: Key, ops: readonly CompletedOp[], limits: KeyCheckLimits): KeyVerdict {
+export function checkKey(model: Model<unknown>, initValue: unknown, key: Key, ops: readonly SearchOp[], limits: KeyCheckLimits): KeyVerdict {
   const t0 = performance.now();
   const init = model.init(initValue);
   const exactFirst = ops.length <= (limits.exactUpTo ?? 4096);

@@ -1,15 +1,15 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { CompletedOp } from '../history/types.ts';
 import type { Key, KeyCheckLimits, KeyVerdict } from './key-check.ts';
+import type { SearchOp } from './wgl.ts';
 
 export interface WorkerTask {
   readonly id: number;
   readonly model: string;
   readonly init: unknown;
   readonly key: Key;
-  readonly ops: readonly CompletedOp[];
+  readonly ops: readonly SearchOp[];
   readonly limits: KeyCheckLimits;
 }
 

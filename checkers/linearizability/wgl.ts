@@ -46,6 +46,9 @@ export type SearchResult =
   | { readonly valid: false; readonly states: number; readonly bestDepth: number; readonly explanation?: SearchExplanation }
   | { readonly valid: 'unknown'; readonly states: number; readonly reason: 'time' | 'states' };
 
+/** What the search reads of an operation (all a worker thread is sent). */
+export type SearchOp = Pick<CompletedOp, 'f' | 'invokeValue' | 'value' | 'type' | 'invokeIndex' | 'completeIndex'>;
+
 /** Indices refer to the `ops` array given to `searchKey`. */
 export interface SearchExplanation {
   /** The operation whose completion the search could not get past. */
@@ -62,7 +65,7 @@ const MAX_EXPLAINED_STATES = 16;
  * Searches for a linearization of `ops` (one key's operations; `fail` and info reads
  * already removed). Positions in real time come from `invokeIndex` / `completeIndex`.
  */
-export function searchKey<S>(model: Model<S>, init: S, ops: readonly CompletedOp[], options: SearchOptions): SearchResult {
+export function searchKey<S>(model: Model<S>, init: S, ops: readonly SearchOp[], options: SearchOptions): SearchResult {
   const n = ops.length;
   let okLeft = 0;
   for (const op of ops) if (op.type === 'ok') okLeft++;
@@ -81,7 +84,7 @@ export function searchKey<S>(model: Model<S>, init: S, ops: readonly CompletedOp
     const main: { e: number; pos: number }[] = [];
     const info: { e: number; pos: number }[] = [];
     for (let i = 0; i < n; i++) {
-      const op = ops[i] as CompletedOp;
+      const op = ops[i] as SearchOp;
       if (op.type === 'ok') {
         if (op.completeIndex === null) throw new Error(`op at index ${op.invokeIndex} is ok but has no completion index`);
         main.push({ e: 2 * i, pos: op.invokeIndex }, { e: 2 * i + 1, pos: op.completeIndex });
@@ -98,7 +101,7 @@ export function searchKey<S>(model: Model<S>, init: S, ops: readonly CompletedOp
     link(info.map((x) => x.e), iHead, iNext, iPrev);
   }
   const invokePos = new Float64Array(n);
-  for (let i = 0; i < n; i++) invokePos[i] = (ops[i] as CompletedOp).invokeIndex;
+  for (let i = 0; i < n; i++) invokePos[i] = (ops[i] as SearchOp).invokeIndex;
 
   // --- Zobrist hashing of the linearized set (deterministic seeds: reproducible runs).
   const z1 = new Int32Array(n);
@@ -137,10 +140,12 @@ export function searchKey<S>(model: Model<S>, init: S, ops: readonly CompletedOp
   const stackOp = new Int32Array(n);
   const stackState: S[] = new Array<S>(n);
   const stackReturnPos = new Float64Array(n);
+  const stackStateId = new Int32Array(n);
   const stackBlocked = new Int32Array(n);
   const stackPass = new Uint8Array(n);
   let depth = 0;
   let state = init;
+  let stateId = intern(model.hash(init));
   let bestDepth = 0;
 
   const explainDepth = options.explainDepth;
@@ -160,14 +165,14 @@ export function searchKey<S>(model: Model<S>, init: S, ops: readonly CompletedOp
     if (explanation.states.size < MAX_EXPLAINED_STATES) explanation.states.add(model.describe(state));
   };
 
-  /** Tries to linearize op i now; on success pushes it and returns true. */
-  const tryOp = (i: number, firstReturn: number, blockedOp: number, pass: number): boolean => {
-    const next = model.step(state, ops[i] as CompletedOp);
-    if (next === null) return false;
-    const nextHash = model.hash(next);
+  /** Tries to linearize op i now: NOT_ALLOWED, LIFTED (pushed), or SEEN (that configuration was explored and failed). */
+  const tryOp = (i: number, firstReturn: number, blockedOp: number, pass: number): number => {
+    const next = model.step(state, ops[i] as SearchOp);
+    if (next === null) return NOT_ALLOWED;
     const n1 = h1 ^ (z1[i] as number);
     const n2 = h2 ^ (z2[i] as number);
-    const nextId = intern(nextHash);
+    // A read hands back the very state it was given: no hashing needed.
+    const nextId = next === state ? stateId : intern(model.hash(next));
     if (seenExact !== null && bits !== null) {
       const key = `${n1}:${n2}:${nextId}`;
       bits[i >>> 5] = (bits[i >>> 5] as number) ^ (1 << (i & 31));
@@ -179,20 +184,22 @@ export function searchKey<S>(model: Model<S>, init: S, ops: readonly CompletedOp
       const dup = bucket.some((b) => sameBits(b, bits));
       if (dup) {
         bits[i >>> 5] = (bits[i >>> 5] as number) ^ (1 << (i & 31));
-        return false;
+        return SEEN;
       }
       bucket.push(bits.slice());
     } else if (!seen.add(n1, n2, nextId)) {
-      return false;
+      return SEEN;
     }
     states++;
     stackOp[depth] = i;
     stackState[depth] = state;
+    stackStateId[depth] = stateId;
     stackReturnPos[depth] = firstReturn;
     stackBlocked[depth] = blockedOp;
     stackPass[depth] = pass;
     depth++;
     state = next;
+    stateId = nextId;
     h1 = n1;
     h2 = n2;
     if (returnPos[i] === Number.POSITIVE_INFINITY) {
@@ -202,7 +209,7 @@ export function searchKey<S>(model: Model<S>, init: S, ops: readonly CompletedOp
       unlinkOne(2 * i + 1, mNext, mPrev);
       okLeft--;
     }
-    return true;
+    return LIFTED;
   };
 
   /** Undoes the last push; returns the op id. */
@@ -210,6 +217,7 @@ export function searchKey<S>(model: Model<S>, init: S, ops: readonly CompletedOp
     depth--;
     const i = stackOp[depth] as number;
     state = stackState[depth] as S;
+    stateId = stackStateId[depth] as number;
     h1 ^= z1[i] as number;
     h2 ^= z2[i] as number;
     if (bits !== null) bits[i >>> 5] = (bits[i >>> 5] as number) ^ (1 << (i & 31));
@@ -223,13 +231,22 @@ export function searchKey<S>(model: Model<S>, init: S, ops: readonly CompletedOp
     return i;
   };
 
-  // Scan state. Ok phase: `cursor` walks the main list. Info phase: `cursor` walks the info
-  // list, in two passes — first the info ops that would let the blocked op (`blocked`, the
-  // owner of the earliest pending return) go next, then the rest. Trying the enabling ones
-  // first is only an ordering: the search stays complete, but it stops linearizing
-  // arbitrary crashed writes ahead of the one a read actually observed, which is what makes
-  // info-heavy histories explode.
+  // Scan state. The ok phase walks the main list (`cursor`) in two passes: first the reads
+  // (read-only ops) that fit the current state, then everything else. The info phase walks
+  // the info list in two passes: first the info ops that would let the blocked op (`blocked`,
+  // owner of the earliest pending return) go next, then the rest.
+  //
+  // Reads first is a partial-order reduction, not just an ordering. If a read-only op R is
+  // a candidate in configuration C and returns C's state, then C completes iff C+R does: any
+  // completion of C that places R later can move R to the front (R's call precedes every
+  // pending return, so real-time order holds; R changes no state, so nothing else moves).
+  // So a "forced" read is never backtracked over: when C+R fails, C fails.
+  //
+  // Enabling info ops first is only an ordering (the search stays complete), but it stops
+  // the search from linearizing arbitrary crashed writes ahead of the one a read actually
+  // observed, which is what makes info-heavy histories explode.
   let phaseInfo = false;
+  let okPass = 1;
   let cursor = mNext[mainHead] as number;
   let firstReturn = 0;
   let blocked = -1;
@@ -237,9 +254,41 @@ export function searchKey<S>(model: Model<S>, init: S, ops: readonly CompletedOp
   let iterations = 0;
   const maxStates = options.maxStates;
   const deadline = options.deadline;
+  const readOnly = new Uint8Array(n);
+  for (let i = 0; i < n; i++) readOnly[i] = model.readOnly(ops[i] as SearchOp) ? 1 : 0;
   const enables = (i: number): boolean => {
-    const s1 = model.step(state, ops[i] as CompletedOp);
-    return s1 !== null && model.step(s1, ops[blocked] as CompletedOp) !== null;
+    const s1 = model.step(state, ops[i] as SearchOp);
+    return s1 !== null && model.step(s1, ops[blocked] as SearchOp) !== null;
+  };
+
+  /** Pops until a configuration with untried alternatives; false when none is left. */
+  const backtrack = (): boolean => {
+    for (;;) {
+      if (depth === 0) return false;
+      const saved = depth - 1;
+      const pass = stackPass[saved] as number;
+      const savedFirstReturn = stackReturnPos[saved] as number;
+      const savedBlocked = stackBlocked[saved] as number;
+      const i = pop();
+      if (pass === FORCED) continue; // the configuration below a forced read fails with it
+      if (returnPos[i] === Number.POSITIVE_INFINITY) {
+        phaseInfo = true;
+        firstReturn = savedFirstReturn;
+        blocked = savedBlocked;
+        infoPass = pass;
+        cursor = iNext[i] as number;
+      } else {
+        phaseInfo = false;
+        okPass = 2;
+        cursor = mNext[2 * i] as number;
+      }
+      return true;
+    }
+  };
+  const invalid = (): SearchResult => {
+    if (explanation === null) return { valid: false, states, bestDepth };
+    const e = explanation as { blocked: number; prefix: { op: number; state: string }[]; states: Set<string> };
+    return { valid: false, states, bestDepth, explanation: { blocked: e.blocked, prefix: e.prefix, states: [...e.states] } };
   };
 
   for (;;) {
@@ -248,13 +297,36 @@ export function searchKey<S>(model: Model<S>, init: S, ops: readonly CompletedOp
       // Ok candidates: calls before the first return in the main list.
       if ((cursor & 1) === 0 && cursor !== mainHead) {
         const i = cursor >>> 1;
-        if (tryOp(i, 0, 0, 0)) {
+        if (okPass === 1) {
+          if (readOnly[i] === 1) {
+            const r = tryOp(i, 0, 0, FORCED);
+            if (r === LIFTED) {
+              if (okLeft === 0) return { valid: true, states };
+              if (states > maxStates) return { valid: 'unknown', states, reason: 'states' };
+              cursor = mNext[mainHead] as number;
+              continue;
+            }
+            if (r === SEEN) {
+              if (!backtrack()) return invalid();
+              continue;
+            }
+          }
+          cursor = mNext[cursor] as number;
+          continue;
+        }
+        if (readOnly[i] === 0 && tryOp(i, 0, 0, 0) === LIFTED) {
           if (okLeft === 0) return { valid: true, states };
           if (states > maxStates) return { valid: 'unknown', states, reason: 'states' };
+          okPass = 1;
           cursor = mNext[mainHead] as number;
         } else {
           cursor = mNext[cursor] as number;
         }
+        continue;
+      }
+      if (okPass === 1) {
+        okPass = 2;
+        cursor = mNext[mainHead] as number;
         continue;
       }
       // Reached the first pending return: now the info candidates invoked before it.
@@ -270,9 +342,10 @@ export function searchKey<S>(model: Model<S>, init: S, ops: readonly CompletedOp
         cursor = iNext[cursor] as number;
         continue;
       }
-      if (tryOp(cursor, firstReturn, blocked, infoPass)) {
+      if (tryOp(cursor, firstReturn, blocked, infoPass) === LIFTED) {
         if (states > maxStates) return { valid: 'unknown', states, reason: 'states' };
         phaseInfo = false;
+        okPass = 1;
         cursor = mNext[mainHead] as number;
       } else {
         cursor = iNext[cursor] as number;
@@ -286,28 +359,15 @@ export function searchKey<S>(model: Model<S>, init: S, ops: readonly CompletedOp
     }
     // Blocked: the op owning the first pending return cannot be placed after this prefix.
     recordBlock(blocked);
-    if (depth === 0) {
-      if (explanation === null) return { valid: false, states, bestDepth };
-      const e = explanation as { blocked: number; prefix: { op: number; state: string }[]; states: Set<string> };
-      return { valid: false, states, bestDepth, explanation: { blocked: e.blocked, prefix: e.prefix, states: [...e.states] } };
-    }
-    const saved = depth - 1;
-    const savedFirstReturn = stackReturnPos[saved] as number;
-    const savedBlocked = stackBlocked[saved] as number;
-    const savedPass = stackPass[saved] as number;
-    const i = pop();
-    if (returnPos[i] === Number.POSITIVE_INFINITY) {
-      phaseInfo = true;
-      firstReturn = savedFirstReturn;
-      blocked = savedBlocked;
-      infoPass = savedPass;
-      cursor = iNext[i] as number;
-    } else {
-      phaseInfo = false;
-      cursor = mNext[2 * i] as number;
-    }
+    if (!backtrack()) return invalid();
   }
 }
+
+const NOT_ALLOWED = 0;
+const LIFTED = 1;
+const SEEN = 2;
+/** Stack-frame pass value marking a forced read (never backtracked over). */
+const FORCED = 3;
 
 function link(order: readonly number[], head: number, next: Int32Array, prev: Int32Array): void {
   let last = head;

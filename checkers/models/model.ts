@@ -38,7 +38,7 @@ export interface Model<S = unknown> {
    * take effect (each is allowed to not happen, so dropping is sound when no linearization
    * needs it). Fewer crashed operations is what keeps the search tractable.
    */
-  prune?(ops: readonly CompletedOp[]): CompletedOp[];
+  prune?<T extends ModelOp>(ops: readonly T[]): T[];
 }
 
 /** Structural equality for JSON-like values (results are parsed JSON or EDN). */
@@ -63,6 +63,7 @@ export function sameValue(a: unknown, b: unknown): boolean {
 
 /** A canonical string for a JSON-like value (object keys sorted), for hashing states. */
 export function canonical(v: unknown): string {
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
   if (v === undefined) return 'null';
   if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? typeof v;
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
@@ -77,7 +78,7 @@ export function canonical(v: unknown): string {
  * write/successful cas observes its value (a read would return it, a cas would expect
  * it), so removing it leaves a linearization. `newValue` extracts what an op writes.
  */
-export function pruneUnobservedWrites(ops: readonly CompletedOp[], newValue: (op: CompletedOp) => unknown): CompletedOp[] {
+export function pruneUnobservedWrites<T extends ModelOp>(ops: readonly T[], newValue: (op: ModelOp) => unknown): T[] {
   const observed = new Set<string>();
   let anyInfoWrite = false;
   for (const op of ops) {

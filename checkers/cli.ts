@@ -1,0 +1,200 @@
+/**
+ * `npm run check -- [--model M] [--init V] [--json] [--html FILE] [--budget-s N] [--all] FILE...`
+ *
+ * Checks each history file (JSON Lines or Jepsen EDN, detected by content) for
+ * linearizability. Exit status: 0 all valid, 1 any invalid, 2 any unknown and none
+ * invalid, 64 usage or input errors (which win over the rest: a bad file is not a verdict).
+ */
+import { writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { HistoryError } from './history/errors.ts';
+import { readHistoryFile } from './history/read.ts';
+import type { Op } from './history/types.ts';
+import { checkLinearizability, describeOp, showKey, type LinearizabilityResult } from './linearizability/check.ts';
+import { renderLinearizabilityHtml } from './linearizability/html.ts';
+import { MODELS } from './models/index.ts';
+
+export const EXIT_VALID = 0;
+export const EXIT_INVALID = 1;
+export const EXIT_UNKNOWN = 2;
+export const EXIT_USAGE = 64;
+
+interface CliOptions {
+  model: string;
+  init?: string;
+  json?: boolean;
+  html?: string;
+  budgetS?: number;
+  maxStates?: number;
+  workers?: number;
+  all?: boolean;
+  independent?: boolean;
+}
+
+/** Which built-in model fits the functions a history uses (for `--model auto`). */
+export function detectModel(history: readonly Op[]): string | null {
+  const fs = new Set<string>();
+  for (const op of history) if (op.process !== 'nemesis') fs.add(op.f);
+  if (fs.size === 0) return 'cas-register';
+  const fits = (name: string): boolean => [...fs].every((f) => (MODELS[name]?.fs ?? []).includes(f));
+  for (const name of ['register', 'cas-register', 'versioned-kv', 'kv', 'mutex']) if (fits(name)) return name;
+  return null;
+}
+
+/** `--init 3` is the number 3, `--init '"x"'` and `--init x` the string "x", `--init null` nil. */
+export function parseInit(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+function positiveNumber(what: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${what} must be a positive number, got "${v}"`);
+    return n;
+  };
+}
+
+function nonNegativeInt(what: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`${what} must be a non-negative integer, got "${v}"`);
+    return n;
+  };
+}
+
+function htmlPath(base: string, i: number, count: number): string {
+  if (count === 1) return base;
+  const dot = base.lastIndexOf('.');
+  return dot > base.lastIndexOf('/') ? `${base.slice(0, dot)}-${i + 1}${base.slice(dot)}` : `${base}-${i + 1}`;
+}
+
+export async function main(argv: readonly string[], out: (s: string) => void = (s) => process.stdout.write(s), err: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
+  const program = new Command()
+    .name('check')
+    .description('Check recorded histories (JSON Lines or Jepsen EDN) for linearizability.')
+    .addOption(new Option('--model <name>', 'model: auto picks the built-in model whose functions the history uses').choices(['auto', ...Object.keys(MODELS)]).default('auto'))
+    .option('--init <value>', "the model's initial value (JSON, else a string)")
+    .option('--json', 'print one JSON object per file per line')
+    .option('--html <file>', 'write an HTML explanation (one file per input: name-1.html, name-2.html, ... for several)')
+    .option('--budget-s <seconds>', 'time budget per file; when it runs out the verdict is unknown', positiveNumber('--budget-s'))
+    .option('--max-states <n>', 'per-key cap on explored configurations (memory budget)', positiveNumber('--max-states'))
+    .option('--workers <n>', 'search worker threads (0: search in the main thread; default: one per core for large histories)', nonNegativeInt('--workers'))
+    .option('--all', 'check every key even after one is invalid')
+    .option('--independent', "read Jepsen independent-key values [k v] as key k, value v")
+    .argument('<file...>', 'history files')
+    .exitOverride()
+    .configureOutput({ writeOut: out, writeErr: err });
+  let files: string[];
+  let o: CliOptions;
+  try {
+    program.parse(argv, { from: 'user' });
+    files = program.args;
+    o = program.opts<CliOptions>();
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT_VALID : EXIT_USAGE;
+    throw e;
+  }
+
+  let status = EXIT_VALID;
+  const worsen = (s: number): void => {
+    const rank = (x: number): number => (x === EXIT_USAGE ? 3 : x === EXIT_INVALID ? 2 : x === EXIT_UNKNOWN ? 1 : 0);
+    if (rank(s) > rank(status)) status = s;
+  };
+  for (const [i, file] of files.entries()) {
+    let history: Op[];
+    let result: LinearizabilityResult;
+    let modelName: string;
+    try {
+      history = readHistoryFile(file, { independentKeys: o.independent === true });
+      const detected = o.model === 'auto' ? detectModel(history) : o.model;
+      if (detected === null) {
+        const fs = [...new Set(history.filter((op) => op.process !== 'nemesis').map((op) => op.f))].join(', ');
+        throw new HistoryError(file, 0, `no built-in model knows all of its functions (${fs}); pick one with --model`);
+      }
+      modelName = detected;
+      try {
+        result = await checkLinearizability(history, {
+          model: modelName,
+          ...(o.init !== undefined ? { init: parseInit(o.init) } : {}),
+          ...(o.all === true ? { all: true } : {}),
+          ...(o.budgetS !== undefined ? { budgetMs: o.budgetS * 1000 } : {}),
+          ...(o.maxStates !== undefined ? { maxStates: o.maxStates } : {}),
+          ...(o.workers !== undefined ? { workers: o.workers } : {}),
+        });
+      } catch (e) {
+        if (e instanceof HistoryError) throw e;
+        throw new HistoryError(file, 0, (e as Error).message);
+      }
+    } catch (e) {
+      if (!(e instanceof HistoryError)) throw e;
+      worsen(EXIT_USAGE);
+      err(`check: ${e.message}\n`);
+      if (o.json === true) out(JSON.stringify({ file, valid: null, error: e.reason, ...(e.line > 0 ? { line: e.line } : {}) }) + '\n');
+      continue;
+    }
+    worsen(result.valid === true ? EXIT_VALID : result.valid === false ? EXIT_INVALID : EXIT_UNKNOWN);
+    let htmlFile: string | undefined;
+    if (o.html !== undefined) {
+      htmlFile = htmlPath(o.html, i, files.length);
+      writeFileSync(htmlFile, renderLinearizabilityHtml(result, history, file));
+    }
+    if (o.json === true) {
+      out(
+        JSON.stringify({
+          file,
+          valid: result.valid,
+          model: result.model,
+          ops: result.ops,
+          keys: result.keys,
+          ms: result.ms,
+          summary: result.summary,
+          keysChecked: result.keysChecked,
+          keysLeft: result.keysLeft,
+          invalidKeys: result.invalidKeys,
+          states: result.states,
+          timings: result.timings,
+          ...(result.failure !== undefined
+            ? {
+                failure: {
+                  key: result.failure.key,
+                  op: result.failure.op,
+                  prefixLength: result.failure.prefix.length,
+                  prefixTail: result.failure.prefix.slice(-10).map((s) => ({ op: describeOp(s.op), state: s.state })),
+                  states: result.failure.states,
+                },
+              }
+            : {}),
+          ...(htmlFile !== undefined ? { html: htmlFile } : {}),
+        }) + '\n',
+      );
+    } else {
+      out(human(file, result, htmlFile));
+    }
+  }
+  return status;
+}
+
+function human(file: string, r: LinearizabilityResult, htmlFile: string | undefined): string {
+  const verdict = r.valid === true ? 'VALID' : r.valid === false ? 'INVALID' : 'UNKNOWN';
+  const lines = [`${file}: ${verdict} (model ${r.model}, ${r.ops} ops, ${r.keys} key(s), ${r.ms} ms)`, `  ${r.summary}`];
+  for (const f of r.failures) {
+    if (r.failures.length > 1) lines.push(`  key ${showKey(f.key)}:`);
+    const shown = f.prefix.slice(-8);
+    lines.push(`  longest linearizable prefix: ${f.prefix.length} op(s) from initial state ${f.initialState}${f.prefix.length > shown.length ? ` (last ${shown.length} shown)` : ''}`);
+    shown.forEach((s, j) => lines.push(`    ${f.prefix.length - shown.length + j + 1}. ${describeOp(s.op)}  =>  ${s.state}`));
+    lines.push(`  cannot be linearized next: ${describeOp(f.op)}`);
+    lines.push(`  the model could have been in: ${f.states.join(' | ')}`);
+  }
+  if (r.valid === 'unknown') lines.push(`  keys left: ${r.keysLeft.length} — raise --budget-s or --max-states, or check them alone`);
+  if (htmlFile !== undefined) lines.push(`  html: ${htmlFile}`);
+  return lines.join('\n') + '\n';
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = await main(process.argv.slice(2));
+}
