@@ -22,7 +22,9 @@ export type InjectedFault =
   /** Reject with a definite error; nothing applied. */
   | { readonly kind: 'reject'; readonly error: ConsensusError }
   /** Apply the entry, then report a timeout (the client cannot know it applied). */
-  | { readonly kind: 'apply-then-timeout' };
+  | { readonly kind: 'apply-then-timeout' }
+  /** Under unsafe ack-before-commit: acknowledge early (as the driver does after appending), then lose the entry. */
+  | { readonly kind: 'early-ack-then-lose' };
 
 export class InProcessCluster {
   readonly handles: InProcessHandle[];
@@ -116,6 +118,8 @@ export class InProcessHandle implements ConsensusHandle {
       const fault = this.faults.shift();
       if (fault?.kind === 'reject') throw fault.error;
       this.checkLeader();
+      // Like the driver's EarlyAck: a marker instead of the state machine's result.
+      if (fault?.kind === 'early-ack-then-lose') return Promise.resolve({ unsafeEarlyAck: true, index: this.cluster.appliedIndex + 1 });
       const result = this.cluster.applyProposal(data);
       if (fault?.kind === 'apply-then-timeout') throw new ConsensusError('timeout', false, null, 'proposal timed out');
       return Promise.resolve(result);

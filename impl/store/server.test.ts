@@ -324,10 +324,10 @@ describe('unsafe switches', () => {
     expect((await call(store.nodes[1]!.url, 'GET', '/v1/status')).body['unsafe']).toEqual(['stale-reads']);
   });
 
-  it('ack-before-commit: answers with the predicted result even when the proposal then fails', async () => {
+  it('ack-before-commit: an early acknowledgement is answered with the predicted result, though the entry is then lost', async () => {
     await using store = await startInProcessStore({ unsafe: ['ack-before-commit'] });
     const url = store.nodes[0]!.url;
-    store.nodes[0]!.handle.injectFault({ kind: 'reject', error: new ConsensusError('no-leader', true) });
+    store.nodes[0]!.handle.injectFault({ kind: 'early-ack-then-lose' });
     const a = await call(url, 'POST', '/v1/kv/put', { key: 'lost', value: 1, ...id() });
     expect(a).toMatchObject({ status: 200, body: { key: 'lost', version: 1 } });
     expect(store.sm.get('lost')).toBeNull(); // acknowledged, never committed: what the harness must catch

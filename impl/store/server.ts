@@ -149,28 +149,19 @@ export function createStoreServer(options: StoreServerOptions): StoreServer {
 
   async function propose(command: Command): Promise<ApplyResult> {
     const data = encodeCommand(command);
-    if (ackBeforeCommit) {
-      // Unsafe on purpose: answer with what applying would give now, before the entry commits.
-      const status = handle.status();
-      if (status.role !== 'leader') {
-        throw new HttpError(421, 'not-leader', `node ${handle.id} is not the leader`, true, {
-          leaderHint: status.leader === null ? null : { id: status.leader, clientUrl: null },
-        });
-      }
-      const predicted = sm.predict(command);
-      handle.propose(data, { timeoutMs }).catch((e: unknown) => log('ack-before-commit proposal failed', { error: String(e) }));
-      return predicted;
-    }
+    // Unsafe `ack-before-commit`: the driver resolves once the entry is appended locally,
+    // before it commits, with a marker instead of the state machine's result; the answer is
+    // then what applying the command to the state as of the proposal predicts.
+    const predicted = ackBeforeCommit ? sm.predict(command) : null;
     let result: unknown;
     try {
       result = await handle.propose(data, { timeoutMs });
     } catch (e) {
       throw consensusFailure(e);
     }
-    if (!isApplyResult(result)) {
-      throw new HttpError(500, 'internal', `state machine returned ${JSON.stringify(result) ?? 'nothing'}`, false);
-    }
-    return result;
+    if (isApplyResult(result)) return result;
+    if (predicted !== null) return predicted;
+    throw new HttpError(500, 'internal', `state machine returned ${JSON.stringify(result) ?? 'nothing'}`, false);
   }
 
   function consensusFailure(e: unknown): HttpError {
