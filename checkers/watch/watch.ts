@@ -110,7 +110,9 @@ export function checkWatch(input: CheckInput, options: WatchOptions = {}): Watch
   const byIndex = new Map<number, Op>();
   for (const op of input.history) byIndex.set(op.index, op);
 
-  const committed = new Map<string, Committed>(); // key \0 revision
+  const ids = new ChangeIds();
+  const changeId = (key: string, revision: number): number => ids.id(key, revision);
+  const committed = new Map<number, Committed>(); // by changeId
   const candidates = new Map<string, Candidate[]>(); // key -> info/fail writes
   const sessions: Session[] = [];
   for (const op of pairOps(input.history)) {
@@ -179,8 +181,9 @@ export function checkWatch(input: CheckInput, options: WatchOptions = {}): Watch
     const prefix = list[0]!.prefix;
     const other = list.find((s) => s.prefix !== prefix);
     if (other !== undefined) throw new Error(`op ${other.invokeIndex}: watcher ${JSON.stringify(watcher)} changed prefix from ${JSON.stringify(prefix)} to ${JSON.stringify(other.prefix)}; use one watcher id per prefix`);
+    const seenByWatcher = new Set<number>();
     const seenPerSession = list.map((s) => {
-      const seen = new Set<string>();
+      const seen = new Set<number>();
       let previous: WatchEvent | null = null;
       for (const e of s.events) {
         const id = changeId(e.key, e.revision);
@@ -188,11 +191,11 @@ export function checkWatch(input: CheckInput, options: WatchOptions = {}): Watch
         if (seen.has(id)) report({ kind: 'duplicate', watcher, session: s.invokeIndex, event: e });
         else if (previous !== null && e.revision < previous.revision) report({ kind: 'out-of-order', watcher, session: s.invokeIndex, previous, event: e });
         seen.add(id);
+        seenByWatcher.add(id);
         if (previous === null || e.revision >= previous.revision) previous = e;
       }
       return seen;
     });
-    const seenByWatcher = new Set(seenPerSession.flatMap((seen) => [...seen]));
     let lo: number | null = null;
     let hi: number | null = null;
     for (const [k, s] of list.entries()) {
@@ -362,7 +365,25 @@ function describe(v: WatchViolation): string {
   }
 }
 
-const changeId = (key: string, revision: number): string => `${key}\u0000${revision}`;
+/**
+ * A change's identity (key, revision) as one number: revision × 2^20 + the key's interned
+ * number. Numbers in Sets and Maps cost far less than composite strings on big histories.
+ */
+class ChangeIds {
+  private readonly keys = new Map<string, number>();
+  id(key: string, revision: number): number {
+    let k = this.keys.get(key);
+    if (k === undefined) {
+      k = this.keys.size;
+      if (k >= KEY_SPACE) throw new Error(`watch: more than ${KEY_SPACE} distinct keys`);
+      this.keys.set(key, k);
+    }
+    if (!Number.isInteger(revision) || revision < 0 || revision >= MAX_REVISION) throw new Error(`watch: revision ${revision} out of range [0, 2^32)`);
+    return revision * KEY_SPACE + k;
+  }
+}
+const KEY_SPACE = 1 << 20;
+const MAX_REVISION = 2 ** 32;
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
