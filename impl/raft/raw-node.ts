@@ -348,6 +348,11 @@ export class RawNode implements RawNodeApi {
     if (term !== this.term) {
       this.term = term;
       this.vote = null;
+      // Acknowledgements from an older term that have not left yet may vouch for entries a
+      // leader of the new term is about to truncate; once they leave (after the next
+      // persist) they would be false. No leader of the old term can use them safely any
+      // more, and dropping a message is always allowed, so drop them.
+      if (this.msgsAfterPersist.length > 0) this.msgsAfterPersist = this.msgsAfterPersist.filter((m) => m.term >= term);
     }
     this.lead = null;
     this.electionElapsed = 0;

@@ -82,6 +82,16 @@ describe('commitment', () => {
     expect(s.node.progress().commit).toBe(8);
   });
 
+  it('an unsent acknowledgement is dropped when a newer term truncates the entries it vouches for', () => {
+    // Follower: bootstrap, then 7 and 8 in term 2, persisted.
+    const s = new Solo(storageWithLog(VOTERS, [2, 2]), 'n2');
+    s.node.step(msg({ type: 'append', from: n1, to: n2, term: term(2), index: index(8), logTerm: term(2) }));
+    // Before that ack leaves, a term-3 leader replaces 8.
+    s.node.step(msg({ type: 'append', from: n3, to: n2, term: term(3), index: index(7), logTerm: term(2), entries: [{ term: term(3), index: index(8), type: 'noop', data: new Uint8Array(0) }] }));
+    const rd = s.node.ready();
+    expect(rd.persistedMessages.map((m) => [m.to, m.term, m.index])).toEqual([[n3, 3, 8]]);
+  });
+
   it('append acknowledgements are only sent after the entries are persisted', () => {
     const s = new Solo(MemoryStorage.bootstrap([n1, n2, n3]), 'n2');
     s.node.step(msg({ type: 'append', from: n1, to: n2, term: term(2), index: index(6), logTerm: term(1), entries: [{ term: term(2), index: index(7), type: 'normal', data: data('a') }] }));
