@@ -97,8 +97,16 @@ describe('lease checker', () => {
   });
 
   it('the same holder overlapping itself is fine', () => {
-    const h = new H().acquire(0, 10, 1, 'A', 1).acquire(100, 110, 2, 'A', 1);
+    const h = new H().acquire(0, 10, 1, 'A', 1).acquire(100, 110, 2, 'A', 2);
     expect(checkLease({ history: h.ops }).valid).toBe(true);
+  });
+
+  it('equal tokens: fine for a renewal, a violation for a new acquire unless reacquireKeepsToken', () => {
+    const renewal = new H().acquire(0, 10, 1, 'A', 1).renew(100, 110, 1, 'A', 1);
+    expect(checkLease({ history: renewal.ops }).valid).toBe(true);
+    const reacquire = new H().acquire(0, 10, 1, 'A', 1).acquire(100, 110, 2, 'A', 1);
+    expect(checkLease({ history: reacquire.ops }).tokenViolationCount).toBe(1);
+    expect(checkLease({ history: reacquire.ops }, { reacquireKeepsToken: true }).valid).toBe(true);
   });
 
   it('catches a token that went backwards in grant order', () => {

@@ -15,6 +15,11 @@ export interface LeaseOptions {
    * ttlMs. Default as the store: max(100 ms, 10% of ttlMs).
    */
   readonly marginMs?: number | ((ttlMs: number) => number);
+  /**
+   * Equal tokens are legal only for a renewal by the same holder. Set this when the store
+   * answers a re-acquire by the current holder with its existing token (default false).
+   */
+  readonly reacquireKeepsToken?: boolean;
   /** How many violations of each kind to list (default 50; counts cover all). */
   readonly maxListed?: number;
 }
@@ -109,7 +114,7 @@ export function checkLease(input: CheckInput, options: LeaseOptions = {}): Lease
   for (const [lease, ops] of [...byLease].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
     const grants = collectGrants(lease, ops, marginFor);
     overlaps.push(...findOverlaps(lease, grants));
-    tokenViolations.push(...findTokenViolations(lease, grants));
+    tokenViolations.push(...findTokenViolations(lease, grants, options.reacquireKeepsToken ?? false));
     const maxToken = grants.reduce<bigint | null>((m, g) => (m === null || g.token > m ? g.token : m), null);
     stats.push({
       lease,
@@ -230,10 +235,11 @@ function findOverlaps(lease: string, grants: readonly Grant[]): OverlapViolation
 
 /**
  * Grant order is real-time order: if grant A completed before grant B was invoked, B's token
- * must exceed A's (equal only when both went to the same holder: a renewal). One witness,
- * the largest earlier token, is reported per offending grant.
+ * must exceed A's; equal only when B is a renewal by A's holder (or, with
+ * `reacquireKeepsToken`, any grant to A's holder). One witness, the largest earlier token,
+ * is reported per offending grant.
  */
-function findTokenViolations(lease: string, grants: readonly Grant[]): TokenOrderViolation[] {
+function findTokenViolations(lease: string, grants: readonly Grant[], reacquireKeepsToken: boolean): TokenOrderViolation[] {
   const byEnd = [...grants].sort((a, b) => a.end - b.end);
   const byStart = [...grants].sort((a, b) => a.start - b.start);
   const out: TokenOrderViolation[] = [];
@@ -253,7 +259,10 @@ function findTokenViolations(lease: string, grants: readonly Grant[]): TokenOrde
     if (maxGrant === null) continue;
     let witness: Grant | null = null;
     if (maxGrant.token > later.token) witness = maxGrant;
-    else if (maxGrant.token === later.token) witness = [...holdersAtMax.values()].find((g) => g.holder !== later.holder) ?? null;
+    else if (maxGrant.token === later.token) {
+      const mayRepeat = later.f === 'renew' || reacquireKeepsToken;
+      witness = [...holdersAtMax.values()].find((g) => !mayRepeat || g.holder !== later.holder) ?? null;
+    }
     if (witness !== null) out.push({ kind: 'token-order', lease, earlier: brief(witness), later: brief(later) });
   }
   return out;
