@@ -97,6 +97,41 @@ describe('Lessor', () => {
   });
 });
 
+describe('Lessor clock choice', () => {
+  it('with an unskewed clock, a jump of the node clock expires nothing early', () => {
+    let base = 0;
+    const unskewed = { now: () => base };
+    const sm = new KvStateMachine();
+    const cluster = new InProcessCluster(sm, ['n1'], { clock: new SkewableClock(() => base) });
+    const lessor = new Lessor(cluster.handles[0]!, sm, { checkIntervalMs: 60_000, clock: unskewed });
+    lessor.start();
+    try {
+      cluster.applyProposal(encodeCommand({ op: 'lease-acquire', name: 'L', holder: 'h', ttlMs: 1000, clientId: 'c', seq: 1 }));
+      cluster.handles[0]!.clock.setOffset(60_000);
+      expect(lessor.expireDue()).toEqual([]);
+      base = 1000;
+      expect(lessor.expireDue()).toEqual(['L']);
+    } finally {
+      lessor.stop();
+    }
+  });
+
+  it('with the node clock (default), a forward jump on the leader expires leases early', () => {
+    const base = 0;
+    const sm = new KvStateMachine();
+    const cluster = new InProcessCluster(sm, ['n1'], { clock: new SkewableClock(() => base) });
+    const lessor = new Lessor(cluster.handles[0]!, sm, { checkIntervalMs: 60_000 });
+    lessor.start();
+    try {
+      cluster.applyProposal(encodeCommand({ op: 'lease-acquire', name: 'L', holder: 'h', ttlMs: 1000, clientId: 'c', seq: 1 }));
+      cluster.handles[0]!.clock.setOffset(60_000);
+      expect(lessor.expireDue()).toEqual(['L']);
+    } finally {
+      lessor.stop();
+    }
+  });
+});
+
 describe('SkewableClock', () => {
   it('adds the offset and strobes between offset+strobe and offset for the duration', () => {
     let base = 0;

@@ -21,7 +21,7 @@
  * The unsafe `lease-no-wait` switch skips the wait on promotion: a new leader expires every
  * lease at once.
  */
-import type { ConsensusHandle, NodeStatus } from '../node/contracts.ts';
+import type { Clock, ConsensusHandle, NodeStatus } from '../node/contracts.ts';
 import { encodeCommand } from './commands.ts';
 import type { KvStateMachine, LeaseChange, LeaseRecord } from './kv-state-machine.ts';
 
@@ -32,6 +32,12 @@ export interface LessorOptions {
   readonly noWait?: boolean;
   /** Timeout handed to `propose` for an expiry, ms. Default 5000. */
   readonly proposeTimeoutMs?: number;
+  /**
+   * Where deadlines come from. Default `handle.clock` (the node clock that `/v1/test/clock`
+   * skews, so the clock nemesis reaches lease expiry). Pass an unskewed monotonic clock to
+   * make expiry immune to injected clock jumps.
+   */
+  readonly clock?: Clock;
   /** Structured log sink. Default: nothing. */
   readonly log?: (message: string, fields: Record<string, unknown>) => void;
 }
@@ -51,6 +57,7 @@ export class Lessor {
   private readonly checkIntervalMs: number;
   private readonly noWait: boolean;
   private readonly proposeTimeoutMs: number;
+  private readonly clock: Clock;
   private readonly log: (message: string, fields: Record<string, unknown>) => void;
 
   constructor(
@@ -61,6 +68,7 @@ export class Lessor {
     this.checkIntervalMs = options.checkIntervalMs ?? 50;
     this.noWait = options.noWait ?? handle.unsafe.has('lease-no-wait');
     this.proposeTimeoutMs = options.proposeTimeoutMs ?? 5000;
+    this.clock = options.clock ?? handle.clock;
     this.log = options.log ?? (() => {});
   }
 
@@ -101,7 +109,7 @@ export class Lessor {
    */
   expireDue(): string[] {
     if (!this.leader) return [];
-    const now = this.handle.clock.now();
+    const now = this.clock.now();
     const proposed: string[] = [];
     for (const [name, d] of this.deadlineTable) {
       if (d.deadline > now || this.expiring.has(name)) continue;
@@ -135,7 +143,7 @@ export class Lessor {
 
   /** etcd's lessor.Promote: restart every lease's clock from now (unless unsafe noWait). */
   private promote(): void {
-    const now = this.handle.clock.now();
+    const now = this.clock.now();
     this.deadlineTable.clear();
     for (const lease of this.sm.leases()) this.track(lease, this.noWait ? now : now + lease.ttlMs);
     this.log('lessor promoted', { leases: this.deadlineTable.size, noWait: this.noWait });
@@ -146,7 +154,7 @@ export class Lessor {
     switch (change.type) {
       case 'granted':
       case 'renewed':
-        this.track(change.lease, this.handle.clock.now() + change.lease.ttlMs);
+        this.track(change.lease, this.clock.now() + change.lease.ttlMs);
         return;
       case 'released':
       case 'expired':
