@@ -252,6 +252,7 @@ export function createStoreServer(options: StoreServerOptions): StoreServer {
     send({ type: 'progress', revision: hub.revision });
     progress = setInterval(() => send({ type: 'progress', revision: hub.revision }), progressMs);
     res.on('close', end);
+    res.on('error', end);
     return Promise.resolve('streaming' as const);
   });
 
