@@ -166,6 +166,19 @@ describe('watch checker', () => {
     expect(checkWatch({ history: h.ops }).valid).toBe(true);
   });
 
+  it("an info txn seen through one of its keys proves its other changes, which must then be seen", () => {
+    const h = new H();
+    h.ops.push({ index: 0, time: 1, process: 1, type: 'invoke', f: 'txn', value: { ops: [{ op: 'put', key: 'a', value: 1 }, { op: 'put', key: 'b', value: 2 }] } }, { index: 1, time: 2, process: 1, type: 'info', f: 'txn', value: null });
+    h.t = 10;
+    h.watch(2, { watcher: 'w1', prefix: 'a' }, [ev(5, 'a', 1)], 'ok', 9).watch(3, { watcher: 'w2', prefix: 'b', fromRevision: 1 }, [], 'ok', 9);
+    const r = checkWatch({ history: h.ops });
+    expect(r.provenInfoWrites).toEqual([
+      { writeIndex: 0, key: 'a', revision: 5 },
+      { writeIndex: 0, key: 'b', revision: 5 },
+    ]);
+    expect(r.violations).toEqual([expect.objectContaining({ kind: 'gap', watcher: 'w2', change: { key: 'b', revision: 5, type: 'put', value: 2 } })]);
+  });
+
   it('rejects an ok write without a revision, and malformed events, naming the op', () => {
     expect(() => checkWatch({ history: new H().put(1, 'k', 'v', 'ok').ops })).toThrow(/op 1: ok put of key "k" has no revision/);
     expect(() => checkWatch({ history: new H().watch(2, { prefix: '' }, [{ revision: 1, type: 'put' }]).ops })).toThrow(/op 1, events\[0\]: key must be a string/);

@@ -114,6 +114,7 @@ export function checkWatch(input: CheckInput, options: WatchOptions = {}): Watch
   const changeId = (key: string, revision: number): number => ids.id(key, revision);
   const committed = new Map<number, Committed>(); // by changeId
   const candidates = new Map<string, Candidate[]>(); // key -> info/fail writes
+  const siblings = new Map<number, Candidate[]>(); // write's invokeIndex -> its changes
   const sessions: Session[] = [];
   for (const op of pairOps(input.history)) {
     if (op.f === watchF) {
@@ -128,9 +129,13 @@ export function checkWatch(input: CheckInput, options: WatchOptions = {}): Watch
         const id = changeId(c.key, c.revision);
         if (!committed.has(id)) committed.set(id, { ...stripRevision(c), revision: c.revision, writeIndex: op.invokeIndex });
       } else {
+        const candidate: Candidate = { change: c, writeIndex: op.invokeIndex, outcome: op.type, provenAt: null };
         let list = candidates.get(c.key);
         if (list === undefined) candidates.set(c.key, (list = []));
-        list.push({ change: c, writeIndex: op.invokeIndex, outcome: op.type, provenAt: null });
+        list.push(candidate);
+        let group = siblings.get(op.invokeIndex);
+        if (group === undefined) siblings.set(op.invokeIndex, (group = []));
+        group.push(candidate);
       }
     }
   }
@@ -159,9 +164,13 @@ export function checkWatch(input: CheckInput, options: WatchOptions = {}): Watch
     const list = candidates.get(e.key) ?? [];
     const match = list.find((k) => k.outcome === 'info' && k.provenAt === null && sameChange(k.change, e));
     if (match !== undefined) {
-      match.provenAt = e.revision;
-      committed.set(changeId(e.key, e.revision), { ...stripRevision(match.change), key: e.key, revision: e.revision, writeIndex: match.writeIndex });
-      provenInfoWrites.push({ writeIndex: match.writeIndex, key: e.key, revision: e.revision });
+      // The whole write committed at that revision: a txn's other changes too.
+      for (const sibling of siblings.get(match.writeIndex) ?? [match]) {
+        sibling.provenAt = e.revision;
+        const id = changeId(sibling.change.key, e.revision);
+        if (!committed.has(id)) committed.set(id, { ...stripRevision(sibling.change), revision: e.revision, writeIndex: sibling.writeIndex });
+        provenInfoWrites.push({ writeIndex: sibling.writeIndex, key: sibling.change.key, revision: e.revision });
+      }
       continue;
     }
     const failed = list.find((k) => k.outcome === 'fail' && sameChange(k.change, e));
