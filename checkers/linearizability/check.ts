@@ -37,7 +37,7 @@ export interface LinearizabilityFailure {
   readonly op: CompletedOp;
   /** A longest linearizable prefix of the key's history, in linearization order. */
   readonly prefix: readonly LinearizedStep[];
-  /** Every state the model could have been in after a longest prefix (capped at 16). */
+  /** Every state the model could have been in when this op had to be placed (capped at 16). */
   readonly states: readonly string[];
   readonly initialState: string;
 }

@@ -55,7 +55,7 @@ export interface SearchExplanation {
   readonly blocked: number;
   /** The longest linearizable prefix: operations in linearization order, with the state after each. */
   readonly prefix: readonly { readonly op: number; readonly state: string }[];
-  /** The states the model could have been in at the end of a longest prefix. */
+  /** Every state the search was stuck in while trying to place `blocked` (capped at 16). */
   readonly states: readonly string[];
 }
 
@@ -149,20 +149,29 @@ export function searchKey<S>(model: Model<S>, init: S, ops: readonly SearchOp[],
   let bestDepth = 0;
 
   const explainDepth = options.explainDepth;
-  let explanation: { blocked: number; prefix: { op: number; state: string }[]; states: Set<string> } | null = null;
+  let explanation: { blocked: number; prefix: { op: number; state: string }[] } | null = null;
 
+  // On the explaining pass: the states in which the search got stuck, per stuck op, at any depth
+  // (Knossos' "final paths" end in every state the failing op was tried from).
+  const stuckStates = new Map<number, Set<string>>();
   const recordBlock = (blockedOp: number): void => {
     if (depth > bestDepth) bestDepth = depth;
-    if (explainDepth === undefined || depth !== explainDepth) return;
+    if (explainDepth === undefined) return;
+    let set = stuckStates.get(blockedOp);
+    if (set === undefined && stuckStates.size < 4096) {
+      set = new Set();
+      stuckStates.set(blockedOp, set);
+    }
+    if (set !== undefined && set.size < MAX_EXPLAINED_STATES) set.add(model.describe(state));
+    if (depth !== explainDepth) return;
     if (explanation === null) {
       const prefix: { op: number; state: string }[] = [];
       for (let k = 0; k < depth; k++) {
         const after = k + 1 < depth ? (stackState[k + 1] as S) : state;
         prefix.push({ op: stackOp[k] as number, state: model.describe(after) });
       }
-      explanation = { blocked: blockedOp, prefix, states: new Set() };
+      explanation = { blocked: blockedOp, prefix };
     }
-    if (explanation.states.size < MAX_EXPLAINED_STATES) explanation.states.add(model.describe(state));
   };
 
   /** Tries to linearize op i now: NOT_ALLOWED, LIFTED (pushed), or SEEN (that configuration was explored and failed). */
@@ -287,8 +296,8 @@ export function searchKey<S>(model: Model<S>, init: S, ops: readonly SearchOp[],
   };
   const invalid = (): SearchResult => {
     if (explanation === null) return { valid: false, states, bestDepth };
-    const e = explanation as { blocked: number; prefix: { op: number; state: string }[]; states: Set<string> };
-    return { valid: false, states, bestDepth, explanation: { blocked: e.blocked, prefix: e.prefix, states: [...e.states] } };
+    const e = explanation as { blocked: number; prefix: { op: number; state: string }[] };
+    return { valid: false, states, bestDepth, explanation: { blocked: e.blocked, prefix: e.prefix, states: [...(stuckStates.get(e.blocked) ?? [])] } };
   };
 
   for (;;) {
