@@ -70,6 +70,8 @@ export class Progress {
   state: ProgressState = 'probe';
   /** In snapshot state: the index of the snapshot being installed. */
   pendingSnapshot = 0;
+  /** Highest commit index sent to the peer in an append (optimistic: the append may be lost). */
+  sentCommit = 0;
   /** Heard from since the last check-quorum round (thesis §6.2). */
   recentActive = false;
   /**

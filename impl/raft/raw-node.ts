@@ -791,8 +791,11 @@ export class RawNode implements RawNodeApi {
     if (!this.pendingBroadcast) return;
     this.pendingBroadcast = false;
     if (this.role !== 'leader') return;
-    for (const id of this.prs.keys()) {
-      if (id !== this.id) this.maybeSendAppend(id, true);
+    const committed = this.log.committed;
+    for (const [id, pr] of this.prs) {
+      // An empty append only carries the commit index: skip it for a follower that was
+      // already sent this one (heartbeats repeat it anyway, in case that append was lost).
+      if (id !== this.id) this.maybeSendAppend(id, pr.sentCommit < committed);
     }
   }
 
@@ -824,6 +827,7 @@ export class RawNode implements RawNodeApi {
     m.entries = ents;
     m.commit = index(this.log.committed);
     this.send(m);
+    if (pr.sentCommit < this.log.committed) pr.sentCommit = this.log.committed;
     if (ents.length > 0) {
       let bytes = 0;
       for (const e of ents) bytes += entrySize(e);
@@ -876,7 +880,8 @@ export class RawNode implements RawNodeApi {
       this.releasePendingReadIndex();
       // Tell followers the new commit index with the next batch.
       this.pendingBroadcast = true;
-    } else if (wasPaused) {
+    } else if (wasPaused && pr.sentCommit < this.log.committed) {
+      // While paused it may have missed the latest commit index.
       this.sendAppend(m.from);
     }
     while (this.maybeSendAppend(m.from, false)) {
