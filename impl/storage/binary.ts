@@ -163,6 +163,21 @@ export class BinaryReader {
     return this.bytes(this.u32(`${field} length`), field);
   }
 
+  /**
+   * `n` bytes as a view sharing the source's memory: no copy. Only for sources the caller
+   * owns whole (see decodeMessage), so a view cannot pin an unrelated larger buffer.
+   */
+  view(n: number, field: string): Uint8Array {
+    this.need(n, field);
+    const out = new Uint8Array(this.buf.buffer, this.buf.byteOffset + this.pos, n);
+    this.pos += n;
+    return out;
+  }
+
+  lenView(field: string): Uint8Array {
+    return this.view(this.u32(`${field} length`), field);
+  }
+
   str(field: string): string {
     const n = this.u32(`${field} length`);
     this.need(n, field);

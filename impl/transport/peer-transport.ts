@@ -146,6 +146,7 @@ class OutboundPeer {
   timer: NodeJS.Timeout | null = null;
   attempt = 0;
   closed = false;
+  flushScheduled = false;
 
   constructor(
     readonly id: NodeId,
@@ -309,7 +310,7 @@ export class PeerTransport implements AsyncDisposable {
         return;
       }
       p.queue.push({ frame: encodeFrame(this.key, this.id, m.to, payload), snapshot: m.snapshot !== null });
-      if (p.connected) this.flush(p);
+      if (p.connected) this.scheduleFlush(p);
       else if (p.socket === null && p.timer === null) this.connect(p);
     } catch (e) {
       this.counters.droppedTooLarge++;
@@ -378,6 +379,19 @@ export class PeerTransport implements AsyncDisposable {
       this.connect(p);
     }, delay);
     p.timer.unref();
+  }
+
+  /**
+   * Flush once the current synchronous run ends, so every message of one Ready goes out in a
+   * single corked write (one syscall) instead of one write per message.
+   */
+  private scheduleFlush(p: OutboundPeer): void {
+    if (p.flushScheduled) return;
+    p.flushScheduled = true;
+    queueMicrotask(() => {
+      p.flushScheduled = false;
+      this.flush(p);
+    });
   }
 
   /** Write queued frames while the socket accepts them; resume on 'drain'. */
