@@ -2,7 +2,11 @@
  * Proof that the tests bite: break the core one way at a time, in a throwaway git worktree,
  * and record which tests catch each break.
  *
- *   npx tsx impl/raft/testing/mutants.ts [mutant-name ...]
+ *   npx tsx impl/raft/testing/mutants.ts [--consequences] [mutant-name ...]
+ *
+ * --consequences runs the tests with RAFT_DIRECT_CHECKS=0: the simulator's direct checks
+ * (replies only after persist, Figure 8 commit rule) are off, so only the damage itself
+ * (two leaders in a term, lost commits, diverging applies) can catch the mutant.
  *
  * It creates /tmp/raft-mutants (a worktree of HEAD, with node_modules linked), copies the
  * current impl/raft/testing and impl/raft/testdata into it, applies each mutant (a textual
@@ -107,7 +111,8 @@ function summarize(output: string): string {
 }
 
 function main(): void {
-  const only = process.argv.slice(2);
+  const consequences = process.argv.includes('--consequences');
+  const only = process.argv.slice(2).filter((a) => a !== '--consequences');
   if (existsSync(tree)) sh('git', ['worktree', 'remove', '--force', tree], root);
   sh('git', ['worktree', 'add', '--detach', tree, 'HEAD'], root);
   try {
@@ -124,12 +129,13 @@ function main(): void {
       if (count !== 1) throw new Error(`mutant ${m.name}: expected exactly one match in ${m.file}, found ${count}`);
       writeFileSync(path, original.replace(m.from, m.to));
       const started = Date.now();
-      const r = spawnSync('npx', ['vitest', 'run', 'impl/raft/testing'], { cwd: tree, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+      const r = spawnSync('npx', ['vitest', 'run', 'impl/raft/testing'], { cwd: tree, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0', ...(consequences ? { RAFT_DIRECT_CHECKS: '0' } : {}) } });
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       writeFileSync(path, original);
       const out = `${r.stdout}\n${r.stderr}`;
-      writeFileSync(`/tmp/mutant-${m.name}.log`, out);
-      console.log(`== ${m.name} (${m.what}): exit ${r.status}, ${seconds}s, log /tmp/mutant-${m.name}.log`);
+      const log = `/tmp/mutant-${m.name}${consequences ? '-consequences' : ''}.log`;
+      writeFileSync(log, out);
+      console.log(`== ${m.name}${consequences ? ' (direct checks off)' : ''} (${m.what}): exit ${r.status}, ${seconds}s, log ${log}`);
       console.log(summarize(out));
     }
   } finally {

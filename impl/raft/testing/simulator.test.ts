@@ -29,6 +29,8 @@ const soakFactor = soakEnv === undefined || soakEnv === '' || soakEnv === '0' ? 
 /** Normal runs use `n` schedules; RAFT_SOAK=1 multiplies by 25, RAFT_SOAK=N (N > 1) runs N. */
 const runs = (n: number): number => (soakFactor === 0 ? n : soakFactor === 1 ? n * 25 : soakFactor);
 const timeout = soakFactor === 0 ? 120_000 : 24 * 3600_000;
+/** RAFT_DIRECT_CHECKS=0: only consequence checks (see schedules.ts, MUTANTS.md). */
+const directChecks = process.env['RAFT_DIRECT_CHECKS'] !== '0';
 
 const properties: PropertyRun[] = [
   { name: '3 nodes, pre-vote and check-quorum', options: { nodes: 3 }, numRuns: runs(600) },
@@ -87,7 +89,7 @@ describe('simulator', () => {
 
   it('a healed cluster elects a leader and commits within the liveness bound after a leader is isolated', () => {
     for (let seed = 1; seed <= 20; seed++) {
-      const sim = new Simulator({ nodes: 5, seed });
+      const sim = new Simulator({ nodes: 5, seed, directChecks });
       sim.run({ kind: 'run', steps: 200 });
       sim.settle(livenessBoundTicks(5));
       const leader = sim.currentLeader();
@@ -103,7 +105,7 @@ describe('simulator', () => {
   });
 
   it('reports a violation with its seed and step', () => {
-    const sim = new Simulator({ nodes: 3, seed: 7 });
+    const sim = new Simulator({ nodes: 3, seed: 7, directChecks });
     sim.settle(100);
     const leader = sim.currentLeader();
     expect(leader).not.toBeNull();

@@ -322,14 +322,16 @@ export class Simulator {
       // proposals it cannot commit, which is what makes divergent logs.
       const leaders = this.nodes.filter((n) => n.up && n.rawNode().softState().role === 'leader');
       return this.propose(leaders.length > 0 && this.rng.chance(0.9) ? this.rng.pick(leaders) : this.rng.pick(this.nodes));
-    } else if (r < 97) {
+    } else if (r < 96) {
       return this.read(this.leaderOrRandom(0.5));
-    } else if (r < 99) {
+    } else if (r < 98) {
       return this.compact(this.leaderOrRandom(0.5));
     } else {
-      // A crash in the middle of an fsync: the Ready being persisted is lost.
-      const n = this.rng.pick(this.nodes);
-      if (n.up && n.pending !== null) {
+      // A crash in the middle of an fsync: the Ready being persisted is lost (its
+      // `messages` may already have left).
+      const pending = this.nodes.filter((n) => n.up && n.pending !== null);
+      const n = pending.length > 0 ? this.rng.pick(pending) : undefined;
+      if (n !== undefined) {
         this.step(`crash ${shortId(n.id)} while persisting`, () => this.crash(n));
         this.step(`restart ${shortId(n.id)}`, () => this.restart(n));
       }
