@@ -19,6 +19,7 @@ import { healAll, parseNemeses, runSchedule } from './nemesis/index.ts';
 import type { Nemesis, NemesisContext } from './nemesis/nemesis.ts';
 import { needsFaultInjection } from './nemesis/nemesis.ts';
 import { Progress } from './progress.ts';
+import { startReaper } from './reaper.ts';
 import { Rng } from './rng.ts';
 import { makeRuntime } from './runtime/index.ts';
 import type { NodeId, Runtime, RuntimeName, StartedCluster } from './runtime/runtime.ts';
@@ -149,6 +150,8 @@ export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<
   };
 
   let cluster: StartedCluster | null = null;
+  // Whatever happens to this process from here on, the run's containers/processes go.
+  const stopReaper = startReaper(REPO_ROOT, runId, config.runtime);
   const abort = new AbortController();
   hooks.signal?.addEventListener('abort', () => abort.abort(), { once: true });
   const rng = new Rng(config.seed);
@@ -256,6 +259,7 @@ export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<
     if (cluster !== null) {
       await cluster.teardown();
     }
+    stopReaper();
   }
 
   // --- checking -------------------------------------------------------------------------
