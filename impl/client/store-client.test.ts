@@ -17,10 +17,10 @@ import {
   type WatchMessage,
 } from './index.ts';
 
-describe('StoreClient against a three-node in-process store', () => {
+describe.each(['fetch', 'node-http'] as const)('StoreClient (%s) against a three-node in-process store', (transport) => {
   let store: InProcessStore;
   const client = (options: Partial<StoreClientOptions> = {}) =>
-    new StoreClient({ endpoints: [store.endpoints[1]!, store.endpoints[2]!, store.endpoints[0]!], retryBackoffMs: 1, requestTimeoutMs: 1000, ...options });
+    new StoreClient({ endpoints: [store.endpoints[1]!, store.endpoints[2]!, store.endpoints[0]!], retryBackoffMs: 1, requestTimeoutMs: 1000, transport, ...options });
   beforeAll(async () => {
     store = await startInProcessStore({ ids: ['n1', 'n2', 'n3'], stateMachine: { historyMaxEvents: 20 }, server: { enableFaultInjection: true, clusterSecret: 's' } });
   });
@@ -107,7 +107,7 @@ describe('StoreClient against a three-node in-process store', () => {
 
   it('serves stale reads from any node', async () => {
     await client().put('st', 5);
-    const followerOnly = new StoreClient({ endpoints: [store.endpoints[1]!], maxAttempts: 1 });
+    const followerOnly = new StoreClient({ endpoints: [store.endpoints[1]!], maxAttempts: 1, transport });
     expect(await followerOnly.get('st', { stale: true })).toMatchObject({ value: 5 });
   });
 
@@ -187,7 +187,7 @@ describe('StoreClient against a three-node in-process store', () => {
   });
 });
 
-describe('StoreClient transport failures', () => {
+describe.each(['fetch', 'node-http'] as const)('StoreClient (%s) transport failures', (transport) => {
   let hanging: Server;
   let hangingUrl: string;
   let store: InProcessStore;
@@ -206,7 +206,7 @@ describe('StoreClient transport failures', () => {
   });
 
   it('a write that times out is indefinite', async () => {
-    const c = new StoreClient({ endpoints: [{ id: 'h', url: hangingUrl }], requestTimeoutMs: 100, maxAttempts: 2, retryBackoffMs: 1 });
+    const c = new StoreClient({ endpoints: [{ id: 'h', url: hangingUrl }], requestTimeoutMs: 100, maxAttempts: 2, retryBackoffMs: 1, transport });
     const e = await c.put('k', 1).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(IndefiniteError);
     expect(e).toMatchObject({ code: 'timeout', definite: false, node: 'h' });
@@ -217,14 +217,14 @@ describe('StoreClient transport failures', () => {
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const deadUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
     await new Promise((r) => closed.close(r));
-    const only = new StoreClient({ endpoints: [{ id: 'dead', url: deadUrl }], maxAttempts: 1 });
+    const only = new StoreClient({ endpoints: [{ id: 'dead', url: deadUrl }], maxAttempts: 1, transport });
     expect(await only.put('k', 1).catch((x: unknown) => x)).toMatchObject({ code: 'connection', definite: true });
-    const c = new StoreClient({ endpoints: [{ id: 'dead', url: deadUrl }, store.endpoints[0]!], retryBackoffMs: 1 });
+    const c = new StoreClient({ endpoints: [{ id: 'dead', url: deadUrl }, store.endpoints[0]!], retryBackoffMs: 1, transport });
     expect(await c.put('k', 1)).toMatchObject({ version: 1 });
   });
 
   it('after a timeout on one node the write is retried on the next and succeeds exactly once', async () => {
-    const c = new StoreClient({ endpoints: [{ id: 'h', url: hangingUrl }, store.endpoints[0]!], requestTimeoutMs: 100, retryBackoffMs: 1 });
+    const c = new StoreClient({ endpoints: [{ id: 'h', url: hangingUrl }, store.endpoints[0]!], requestTimeoutMs: 100, retryBackoffMs: 1, transport });
     expect(await c.put('moved', 1)).toMatchObject({ version: 1 });
   });
 });
