@@ -89,6 +89,31 @@ describe('voting', () => {
   });
 });
 
+describe('election timer', () => {
+  it('the election timer resets only on a valid message from the leader, an election, or a granted vote', () => {
+    /** Ticks until `n1` campaigns, after `poke` at tick 5. */
+    const ticksToCampaign = (poke: (s: Solo) => void): number => {
+      const s = new Solo(storageWithLog(VOTERS, [], 5), 'n1', { rng: new SeededRng(3) });
+      for (let i = 1; i <= 100; i++) {
+        if (i === 5) poke(s);
+        s.node.tick();
+        if (s.node.softState().role !== 'follower') return i;
+      }
+      return -1;
+    };
+    const baseline = ticksToCampaign(() => undefined);
+    expect(baseline).toBeGreaterThan(5);
+    // A stale leader's append (older term) is not from the current leader.
+    expect(ticksToCampaign((s) => s.step({ type: 'append', from: n2, term: term(3), index: index(6), logTerm: term(1) }))).toBe(baseline);
+    // A vote request we reject (its log is behind ours) does not reset the timer.
+    expect(ticksToCampaign((s) => s.step({ type: 'vote', from: n3, term: term(5), index: index(1), logTerm: term(1) }))).toBe(baseline);
+    // A heartbeat from the current term's leader does.
+    expect(ticksToCampaign((s) => s.step({ type: 'heartbeat', from: n2, term: term(5) }))).toBeGreaterThan(baseline);
+    // So does granting a vote.
+    expect(ticksToCampaign((s) => s.step({ type: 'vote', from: n3, term: term(5), index: index(6), logTerm: term(1) }))).toBeGreaterThan(baseline);
+  });
+});
+
 describe('terms', () => {
   it('a node that sees a higher term adopts it and becomes a follower', () => {
     const c = new TestCluster(VOTERS);
