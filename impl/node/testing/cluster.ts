@@ -101,7 +101,9 @@ export class NodeProcess {
 
   async start(extra: readonly string[] = []): Promise<void> {
     const bundle = await nodeBundle();
-    const child = spawn(process.execPath, [bundle, ...this.argsFor(this.spec, extra)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // STORE_NODE_FLAGS: extra flags for node itself, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (profiling).
+    const nodeFlags = (process.env['STORE_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
+    const child = spawn(process.execPath, [...nodeFlags, bundle, ...this.argsFor(this.spec, extra)], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.exitCode = null;
     allProcesses.add(child);
