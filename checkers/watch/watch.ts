@@ -94,6 +94,26 @@ export interface WatchResult extends CheckResult {
 
 interface Committed extends Change {
   readonly writeIndex: number;
+  /** Dense number of this change (position in CommittedChanges.list). */
+  readonly idx: number;
+}
+
+/** Committed changes by key and revision; revisions are small integers, so nested maps stay cheap. */
+class CommittedChanges {
+  readonly list: Committed[] = [];
+  private readonly byKey = new Map<string, Map<number, Committed>>();
+  get(key: string, revision: number): Committed | undefined {
+    return this.byKey.get(key)?.get(revision);
+  }
+  /** Adds the change unless one is already known at that key and revision. */
+  add(change: Omit<Committed, 'idx'>): void {
+    let perKey = this.byKey.get(change.key);
+    if (perKey === undefined) this.byKey.set(change.key, (perKey = new Map<number, Committed>()));
+    if (perKey.has(change.revision)) return;
+    const c: Committed = { ...change, idx: this.list.length };
+    this.list.push(c);
+    perKey.set(change.revision, c);
+  }
 }
 
 interface Candidate {
@@ -110,9 +130,7 @@ export function checkWatch(input: CheckInput, options: WatchOptions = {}): Watch
   const byIndex = new Map<number, Op>();
   for (const op of input.history) byIndex.set(op.index, op);
 
-  const ids = new ChangeIds();
-  const changeId = (key: string, revision: number): number => ids.id(key, revision);
-  const committed = new Map<number, Committed>(); // by changeId
+  const committed = new CommittedChanges();
   const candidates = new Map<string, Candidate[]>(); // key -> info/fail writes
   const siblings = new Map<number, Candidate[]>(); // write's invokeIndex -> its changes
   const sessions: Session[] = [];
@@ -126,8 +144,7 @@ export function checkWatch(input: CheckInput, options: WatchOptions = {}): Watch
     for (const c of changes) {
       if (op.type === 'ok') {
         if (c.revision === undefined) throw new Error(`op ${op.completeIndex ?? op.invokeIndex}: ok ${op.f} of key ${JSON.stringify(c.key)} has no revision (modRevision or revision in its value)`);
-        const id = changeId(c.key, c.revision);
-        if (!committed.has(id)) committed.set(id, { ...stripRevision(c), revision: c.revision, writeIndex: op.invokeIndex });
+        committed.add({ ...stripRevision(c), revision: c.revision, writeIndex: op.invokeIndex });
       } else {
         const candidate: Candidate = { change: c, writeIndex: op.invokeIndex, outcome: op.type, provenAt: null };
         let list = candidates.get(c.key);
@@ -156,9 +173,9 @@ export function checkWatch(input: CheckInput, options: WatchOptions = {}): Watch
       report({ kind: 'phantom', watcher: s.watcher, session: s.invokeIndex, event: e, reason: 'outside-prefix' });
       continue;
     }
-    const c = committed.get(changeId(e.key, e.revision));
+    const c = committed.get(e.key, e.revision);
     if (c !== undefined) {
-      if (!sameChange(c, e)) report({ kind: 'phantom', watcher: s.watcher, session: s.invokeIndex, event: e, reason: 'value-mismatch', expected: c, writeIndex: c.writeIndex });
+      if (!sameChange(c, e)) report({ kind: 'phantom', watcher: s.watcher, session: s.invokeIndex, event: e, reason: 'value-mismatch', expected: publicChange(c), writeIndex: c.writeIndex });
       continue;
     }
     const list = candidates.get(e.key) ?? [];
@@ -167,8 +184,7 @@ export function checkWatch(input: CheckInput, options: WatchOptions = {}): Watch
       // The whole write committed at that revision: a txn's other changes too.
       for (const sibling of siblings.get(match.writeIndex) ?? [match]) {
         sibling.provenAt = e.revision;
-        const id = changeId(sibling.change.key, e.revision);
-        if (!committed.has(id)) committed.set(id, { ...stripRevision(sibling.change), revision: e.revision, writeIndex: sibling.writeIndex });
+        committed.add({ ...stripRevision(sibling.change), revision: e.revision, writeIndex: sibling.writeIndex });
         provenInfoWrites.push({ writeIndex: sibling.writeIndex, key: sibling.change.key, revision: e.revision });
       }
       continue;
@@ -178,7 +194,7 @@ export function checkWatch(input: CheckInput, options: WatchOptions = {}): Watch
   }
 
   // 2. Per session: order, duplicates, start; per session and per watcher: gaps.
-  const changes = [...committed.values()].sort((a, b) => a.revision - b.revision);
+  const changes = [...committed.list].sort((a, b) => a.revision - b.revision);
   const byWatcher = new Map<string, Session[]>();
   for (const s of sessions) {
     let list = byWatcher.get(s.watcher);
@@ -190,24 +206,38 @@ export function checkWatch(input: CheckInput, options: WatchOptions = {}): Watch
     const prefix = list[0]!.prefix;
     const other = list.find((s) => s.prefix !== prefix);
     if (other !== undefined) throw new Error(`op ${other.invokeIndex}: watcher ${JSON.stringify(watcher)} changed prefix from ${JSON.stringify(prefix)} to ${JSON.stringify(other.prefix)}; use one watcher id per prefix`);
-    const seenByWatcher = new Set<number>();
-    const seenPerSession = list.map((s) => {
-      const seen = new Set<number>();
-      let previous: WatchEvent | null = null;
-      for (const e of s.events) {
-        const id = changeId(e.key, e.revision);
-        if (s.fromRevision !== null && e.revision < s.fromRevision) report({ kind: 'before-start', watcher, session: s.invokeIndex, fromRevision: s.fromRevision, event: e });
-        if (seen.has(id)) report({ kind: 'duplicate', watcher, session: s.invokeIndex, event: e });
-        else if (previous !== null && e.revision < previous.revision) report({ kind: 'out-of-order', watcher, session: s.invokeIndex, previous, event: e });
-        seen.add(id);
-        seenByWatcher.add(id);
-        if (previous === null || e.revision >= previous.revision) previous = e;
+    // Which committed changes this watcher saw at all, and which session saw each last
+    // (session position + 1): flat arrays indexed by the change's dense number.
+    const seenAny = new Uint8Array(committed.list.length);
+    for (const sess of list) {
+      for (const e of sess.events) {
+        const c = committed.get(e.key, e.revision);
+        if (c !== undefined) seenAny[c.idx] = 1;
       }
-      return seen;
-    });
+    }
+    const stamp = new Int32Array(committed.list.length);
     let lo: number | null = null;
     let hi: number | null = null;
     for (const [k, s] of list.entries()) {
+      const mark = k + 1;
+      const uncommittedSeen = new Set<string>(); // duplicates among phantom events
+      let previous: WatchEvent | null = null;
+      for (const e of s.events) {
+        if (s.fromRevision !== null && e.revision < s.fromRevision) report({ kind: 'before-start', watcher, session: s.invokeIndex, fromRevision: s.fromRevision, event: e });
+        const c = committed.get(e.key, e.revision);
+        let duplicate: boolean;
+        if (c !== undefined) {
+          duplicate = stamp[c.idx] === mark;
+          stamp[c.idx] = mark;
+        } else {
+          const id = `${e.key}\u0000${e.revision}`;
+          duplicate = uncommittedSeen.has(id);
+          uncommittedSeen.add(id);
+        }
+        if (duplicate) report({ kind: 'duplicate', watcher, session: s.invokeIndex, event: e });
+        else if (previous !== null && e.revision < previous.revision) report({ kind: 'out-of-order', watcher, session: s.invokeIndex, previous, event: e });
+        if (previous === null || e.revision >= previous.revision) previous = e;
+      }
       const from = s.fromRevision ?? s.events[0]?.revision ?? null;
       if (from !== null) lo = lo === null ? from : Math.min(lo, from);
       // Resuming from R claims everything before R was seen (the client's resume point).
@@ -217,8 +247,7 @@ export function checkWatch(input: CheckInput, options: WatchOptions = {}): Watch
       // A session skipped a change in its own range that another session of the watcher saw
       // (one never seen at all is reported once, below, for the whole watcher).
       for (const c of changesIn(changes, from, s.coveredTo)) {
-        const id = changeId(c.key, c.revision);
-        if (!c.key.startsWith(s.prefix) || seenPerSession[k]!.has(id) || !seenByWatcher.has(id)) continue;
+        if (stamp[c.idx] === mark || seenAny[c.idx] === 0 || !c.key.startsWith(s.prefix)) continue;
         report({ kind: 'gap', watcher, session: s.invokeIndex, change: publicChange(c), writeIndex: c.writeIndex, seenInOtherSession: true });
       }
     }
@@ -226,7 +255,7 @@ export function checkWatch(input: CheckInput, options: WatchOptions = {}): Watch
     // (across reconnects: resuming from the wrong revision loses events).
     if (lo !== null && hi !== null) {
       for (const c of changesIn(changes, lo, hi)) {
-        if (!c.key.startsWith(prefix) || seenByWatcher.has(changeId(c.key, c.revision))) continue;
+        if (seenAny[c.idx] === 1 || !c.key.startsWith(prefix)) continue;
         report({ kind: 'gap', watcher, session: null, change: publicChange(c), writeIndex: c.writeIndex, seenInOtherSession: false });
       }
     }
@@ -374,25 +403,6 @@ function describe(v: WatchViolation): string {
   }
 }
 
-/**
- * A change's identity (key, revision) as one number: revision × 2^20 + the key's interned
- * number. Numbers in Sets and Maps cost far less than composite strings on big histories.
- */
-class ChangeIds {
-  private readonly keys = new Map<string, number>();
-  id(key: string, revision: number): number {
-    let k = this.keys.get(key);
-    if (k === undefined) {
-      k = this.keys.size;
-      if (k >= KEY_SPACE) throw new Error(`watch: more than ${KEY_SPACE} distinct keys`);
-      this.keys.set(key, k);
-    }
-    if (!Number.isInteger(revision) || revision < 0 || revision >= MAX_REVISION) throw new Error(`watch: revision ${revision} out of range [0, 2^32)`);
-    return revision * KEY_SPACE + k;
-  }
-}
-const KEY_SPACE = 1 << 20;
-const MAX_REVISION = 2 ** 32;
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
