@@ -27,8 +27,10 @@ describe.each(['fetch', 'node-http'] as const)('StoreClient (%s) against a three
   afterAll(() => store.close());
 
   it('finds the leader through 421 hints and serves every key operation', async () => {
-    const c = client();
+    const attempts: string[] = [];
+    const c = client({ onAttempt: (a) => attempts.push(`${a.node}:${a.status}`) });
     const created = await c.create('a', { x: 1 });
+    expect(attempts).toEqual(['n2:421', 'n1:200']);
     expect(c.leaderGuess.id).toBe('n1');
     expect(created).toMatchObject({ key: 'a', version: 1 });
     expect(await c.get('a')).toMatchObject({ key: 'a', value: { x: 1 }, version: 1 });

@@ -119,6 +119,20 @@ export interface StoreClientOptions {
   readonly transport?: 'fetch' | 'node-http';
   /** Test hook. Default: global fetch. */
   readonly fetch?: typeof fetch;
+  /**
+   * Called after every attempt of a routed operation (which node, what came back), e.g. to
+   * record the node that served an operation in a history.
+   */
+  readonly onAttempt?: (attempt: AttemptInfo) => void;
+}
+
+export interface AttemptInfo {
+  readonly node: string;
+  readonly method: string;
+  readonly path: string;
+  /** HTTP status, or null when no answer arrived. */
+  readonly status: number | null;
+  readonly error: StoreError | null;
 }
 
 export interface ReadOptions {
@@ -140,6 +154,7 @@ export class StoreClient {
   private readonly writeWindow: number;
   private readonly fetchImpl: typeof fetch;
   private readonly agent: Agent | null;
+  private readonly onAttempt: ((attempt: AttemptInfo) => void) | null;
   /** Index of the endpoint believed to lead. */
   private preferred = 0;
   private nextSeq = 1;
@@ -165,6 +180,7 @@ export class StoreClient {
     }
     this.clientId = options.clientId ?? `c-${crypto.randomUUID()}`;
     this.fetchImpl = options.fetch ?? fetch;
+    this.onAttempt = options.onAttempt ?? null;
     this.agent = options.transport === 'node-http' ? new Agent({ keepAlive: true, maxSockets: 256 }) : null;
   }
 
@@ -362,6 +378,13 @@ export class StoreClient {
       if (attempt > 0) await sleep(Math.min(this.retryBackoffMs * 2 ** (attempt - 1), 500) * (0.5 + Math.random() / 2));
       const endpoint = this.endpoints[this.preferred]!;
       const result = await this.attempt(endpoint, method, path, body);
+      this.onAttempt?.({
+        node: endpoint.id,
+        method,
+        path,
+        status: result.kind === 'answer' ? 200 : result.error.status,
+        error: result.kind === 'answer' ? null : result.error,
+      });
       if (result.kind === 'answer') return result.value;
       const error = result.error;
       last = error;
