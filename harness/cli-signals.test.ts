@@ -10,14 +10,16 @@ import Dockerode from 'dockerode';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './run.ts';
 import { listLabelled } from './runtime/docker-runtime.ts';
+import { buildPrivateBundle } from './testing/bundle.ts';
 import { RUN_LABEL } from './runtime/runtime.ts';
 
 describe('jepsen command on SIGINT', () => {
   it('exits 130 and leaves nothing behind', async () => {
+    const bundle = buildPrivateBundle('cli-signals');
     const results = mkdtempSync(join(tmpdir(), 'jepsen-sigint-'));
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'harness/cli.ts', '--nemesis', 'kill', '--nodes', '3', '--time-limit', '60', '--nemesis-interval', '2', '--results-dir', results],
+      ['--import', 'tsx', 'harness/cli.ts', '--nemesis', 'kill', '--nodes', '3', '--time-limit', '60', '--nemesis-interval', '2', '--results-dir', results, '--bundle', bundle],
       { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let err = '';

@@ -52,6 +52,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--recovery <s>', 'seconds after healing before the final reads').default(5).argParser(int('--recovery', 0, 3600)))
     .addOption(new Option('--log-level <level>', 'store node log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .addOption(new Option('--no-build', 'do not run `npm run build:node` first'))
+    .addOption(new Option('--bundle <path>', 'store node bundle to run (default dist/store-node.mjs, built by `npm run build:node`)'))
     .option('--quiet', 'no progress output', false)
     .option('--cleanup', 'remove every container, network, volume and process that runs left behind, then exit', false)
     .exitOverride()
@@ -74,6 +75,7 @@ interface Opts {
   recovery: number;
   logLevel: RunConfig['logLevel'];
   build: boolean;
+  bundle?: string;
   quiet: boolean;
   cleanup: boolean;
 }
@@ -102,6 +104,7 @@ export function configFromOptions(o: Opts): RunConfig {
     nemesisIntervalS: o.nemesisInterval,
     recoveryS: o.recovery,
     logLevel: o.logLevel,
+    ...(o.bundle !== undefined ? { storeNodeBundle: resolve(o.bundle) } : {}),
   };
 }
 
@@ -166,7 +169,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT.usage;
   }
 
-  const runtime = makeRuntime(config.runtime);
+  const runtime = makeRuntime(config.runtime, config.storeNodeBundle);
   try {
     await checkPrerequisites(runtime);
   } catch (e) {
@@ -176,7 +179,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     throw e;
   }
-  if (opts.build && hasBuildScript()) {
+  if (opts.build && opts.bundle === undefined && hasBuildScript()) {
     try {
       execFileSync('npm', ['run', '--silent', 'build:node'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
     } catch {

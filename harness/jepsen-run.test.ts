@@ -8,10 +8,10 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Dockerode from 'dockerode';
-import { execFileSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Op } from '../checkers/history/types.ts';
-import { REPO_ROOT, runTest } from './run.ts';
+import { runTest } from './run.ts';
+import { buildPrivateBundle } from './testing/bundle.ts';
 import type { RunConfig } from './run.ts';
 import { listLabelled } from './runtime/docker-runtime.ts';
 import type { NodeHandle, StartedCluster } from './runtime/runtime.ts';
@@ -19,6 +19,7 @@ import { RUN_LABEL } from './runtime/runtime.ts';
 import { call } from './store-http.ts';
 
 const docker = new Dockerode();
+let bundle: string | undefined;
 
 function config(nemesis: string, seed: number): RunConfig {
   return {
@@ -36,6 +37,7 @@ function config(nemesis: string, seed: number): RunConfig {
     nemesisIntervalS: 4,
     recoveryS: 2,
     logLevel: 'info',
+    ...(bundle !== undefined ? { storeNodeBundle: bundle } : {}),
   };
 }
 
@@ -61,8 +63,8 @@ async function status(node: NodeHandle, timeoutMs = 500): Promise<Status | null>
 
 describe('jepsen runs on docker (5 nodes)', () => {
   beforeAll(() => {
-    // The runs use the real store node: build its bundle (esbuild, about a second).
-    execFileSync('npm', ['run', '--silent', 'build:node'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    // The runs use the real store node, built from the tree under test (esbuild, about a second).
+    bundle = buildPrivateBundle('jepsen-run');
   });
 
   it('partition: the minority cannot commit while the majority does; the run is valid; nothing left', async () => {

@@ -45,6 +45,8 @@ export interface RunConfig {
   readonly nemesisIntervalS: number;
   readonly recoveryS: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** The store node bundle to run (default dist/store-node.mjs). */
+  readonly storeNodeBundle?: string;
 }
 
 export interface RunOutcome {
@@ -116,7 +118,7 @@ export async function waitForCluster(cluster: StartedCluster, timeoutMs: number)
 export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<RunOutcome> {
   const workload = workloadByName(config.workload);
   const nemeses = parseNemeses(config.nemesis);
-  const runtime = makeRuntime(config.runtime);
+  const runtime = makeRuntime(config.runtime, config.storeNodeBundle);
   const runId = `${utcStamp().toLowerCase().replace(/[^0-9a-z]/g, '')}${randomBytes(3).toString('hex')}`;
   const dir = join(config.resultsDir, `${config.workload}-${config.nemesis.replace(/,/g, '+')}`, utcStamp());
   mkdirSync(dir, { recursive: true });

@@ -4,11 +4,12 @@ import type { Runtime, RuntimeName } from './runtime.ts';
 
 export const RUNTIME_NAMES: readonly RuntimeName[] = ['docker', 'local'];
 
-export function makeRuntime(name: RuntimeName): Runtime {
+/** `bundle`: the store node bundle to run (default dist/store-node.mjs). */
+export function makeRuntime(name: RuntimeName, bundle?: string): Runtime {
   switch (name) {
     case 'docker':
-      return new DockerRuntime();
+      return new DockerRuntime(bundle);
     case 'local':
-      return new LocalRuntime();
+      return new LocalRuntime(bundle);
   }
 }
