@@ -101,12 +101,35 @@ describe('election checker', () => {
     expect(r.leaderless.gapCount).toBe(2);
   });
 
-  it('reports a term going backwards on a node, invalid only when asked', () => {
+  it("reports a term going backwards in a node's role log, invalid only when asked", () => {
     const events = [role(0, 'n1', 'follower', 5, null), role(100, 'n1', 'follower', 3, null)];
     const r = checkElection({ history: [], events });
     expect(r.valid).toBe(true);
     expect(r.termRegressions).toEqual([{ kind: 'term-regression', node: 'n1', time: 100 * MS, fromTerm: 5, toTerm: 3 }]);
     expect(checkElection({ history: [], events }, { termRegressionInvalid: true }).valid).toBe(false);
+  });
+
+  it('a late status sample from an older term neither regresses the term nor reopens leadership', () => {
+    const r = checkElection({
+      history: [],
+      events: [
+        role(0, 'n1', 'leader', 1, 'n1'),
+        role(500, 'n1', 'follower', 2, 'n2'),
+        role(500, 'n2', 'leader', 2, 'n2'),
+        status(520, 'n1', 'leader', 1, 'n1'), // taken before 500, arrived after
+        status(1000, 'n2', 'leader', 2, 'n2'),
+      ],
+    });
+    expect(r.termRegressions).toEqual([]);
+    expect(r.staleSamples).toBe(1);
+    expect(r.overlapCount).toBe(0);
+    expect(r.valid).toBe(true);
+  });
+
+  it("a harness 'down' event ends leadership without counting as a term", () => {
+    const r = checkElection({ history: [], events: [role(0, 'n1', 'leader', 4, 'n1'), role(300, 'n1', 'down', 0, null), role(400, 'n1', 'follower', 4, null)] });
+    expect(r.leaderIntervals).toEqual([{ node: 'n1', term: 4, from: 0, to: 300 * MS }]);
+    expect(r.termRegressions).toEqual([]);
   });
 
   it('orders events by time regardless of log order', () => {

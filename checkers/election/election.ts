@@ -14,7 +14,10 @@ export interface ElectionOptions {
    * AppendEntries in the same term, so its report is evidence too.
    */
   readonly followerReports?: boolean;
-  /** A node's term going backwards makes the verdict invalid (default false: samples taken over HTTP can arrive after a later role event, so a regression is reported but may be skew). */
+  /**
+   * A node's term going backwards in its own role log (Raft terms are persisted, §5.1: a
+   * regression means lost durable state) makes the verdict invalid. Default false: reported only.
+   */
   readonly termRegressionInvalid?: boolean;
   /** How many overlap windows and leaderless gaps to list (default 50; totals count all). */
   readonly maxListed?: number;
@@ -70,6 +73,8 @@ export interface ElectionResult extends CheckResult {
   readonly nodes: readonly string[];
   readonly violations: readonly TwoLeadersViolation[];
   readonly termRegressions: readonly TermRegression[];
+  /** Status samples from an older term than the node had already reported: not used for intervals. */
+  readonly staleSamples: number;
   readonly leaderIntervals: readonly LeaderInterval[];
   readonly overlaps: readonly LeaderOverlap[];
   readonly overlapCount: number;
@@ -88,6 +93,9 @@ export interface ElectionResult extends CheckResult {
 
 type RoleEvent = Extract<NodeEvent, { kind: 'role' | 'status' }>;
 
+/** Roles a Raft node reports; anything else ("down", "paused", "unknown") only ends leadership. */
+const RAFT_ROLES: ReadonlySet<string> = new Set(['leader', 'follower', 'candidate', 'pre-candidate', 'learner']);
+
 const nsToMs = (ns: number): number => ns / 1e6;
 
 export function checkElection(input: CheckInput, options: ElectionOptions = {}): ElectionResult {
@@ -104,6 +112,7 @@ export function checkElection(input: CheckInput, options: ElectionOptions = {}):
       nodes: [],
       violations: [],
       termRegressions: [],
+      staleSamples: 0,
       leaderIntervals: [],
       overlaps: [],
       overlapCount: 0,
@@ -123,8 +132,10 @@ export function checkElection(input: CheckInput, options: ElectionOptions = {}):
     else c.reportedBy.add(by);
   };
 
-  const lastTerm = new Map<string, number>();
+  const lastRoleTerm = new Map<string, number>(); // from the node's own role log, for regressions
+  const maxTerm = new Map<string, number>();
   const termRegressions: TermRegression[] = [];
+  let staleSamples = 0;
   const open = new Map<string, { term: number; from: number }>();
   const intervals: LeaderInterval[] = [];
   const start = events[0]!.time;
@@ -134,11 +145,20 @@ export function checkElection(input: CheckInput, options: ElectionOptions = {}):
     if (e.role === 'leader') claim(e.term, e.node, e.node, e.time);
     if (e.leader !== null && (followerReports || e.role === 'leader')) claim(e.term, e.leader, e.node, e.time);
 
-    const prevTerm = lastTerm.get(e.node);
-    if (prevTerm !== undefined && e.term < prevTerm) {
-      termRegressions.push({ kind: 'term-regression', node: e.node, time: e.time, fromTerm: prevTerm, toTerm: e.term });
+    const raftRole = RAFT_ROLES.has(e.role);
+    if (e.kind === 'role' && raftRole) {
+      const prev = lastRoleTerm.get(e.node);
+      if (prev !== undefined && e.term < prev) termRegressions.push({ kind: 'term-regression', node: e.node, time: e.time, fromTerm: prev, toTerm: e.term });
+      lastRoleTerm.set(e.node, e.term);
     }
-    lastTerm.set(e.node, e.term);
+    // A status sample is stamped when its response arrived, possibly after a role change it
+    // predates: one from an older term than the node already reported is stale, not news.
+    const known = maxTerm.get(e.node);
+    if (e.kind === 'status' && known !== undefined && e.term < known) {
+      staleSamples += 1;
+      continue;
+    }
+    if (raftRole) maxTerm.set(e.node, Math.max(known ?? e.term, e.term));
 
     const cur = open.get(e.node);
     const leads = e.role === 'leader';
@@ -192,6 +212,7 @@ export function checkElection(input: CheckInput, options: ElectionOptions = {}):
     nodes,
     violations,
     termRegressions,
+    staleSamples,
     leaderIntervals: intervals,
     overlaps: overlaps.slice(0, maxListed),
     overlapCount: overlaps.length,
