@@ -16,8 +16,9 @@ export interface LeaseOptions {
    */
   readonly marginMs?: number | ((ttlMs: number) => number);
   /**
-   * Equal tokens are legal only for a renewal by the same holder. Set this when the store
-   * answers a re-acquire by the current holder with its existing token (default false).
+   * A re-acquire by the current holder may return its existing token, like a renewal
+   * (default true: the store does so, "same tenure", impl/store/kv-state-machine.ts). With
+   * false, equal tokens are legal only for a `renew` by the same holder.
    */
   readonly reacquireKeepsToken?: boolean;
   /** How many violations of each kind to list (default 50; counts cover all). */
@@ -114,7 +115,7 @@ export function checkLease(input: CheckInput, options: LeaseOptions = {}): Lease
   for (const [lease, ops] of [...byLease].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
     const grants = collectGrants(lease, ops, marginFor);
     overlaps.push(...findOverlaps(lease, grants));
-    tokenViolations.push(...findTokenViolations(lease, grants, options.reacquireKeepsToken ?? false));
+    tokenViolations.push(...findTokenViolations(lease, grants, options.reacquireKeepsToken ?? true));
     const maxToken = grants.reduce<bigint | null>((m, g) => (m === null || g.token > m ? g.token : m), null);
     stats.push({
       lease,
