@@ -2,8 +2,10 @@ import { pairOps } from '../history/pair.ts';
 import type { CompletedOp, Op } from '../history/types.ts';
 import { describeOp, showKey, type LinearizabilityResult } from './check.ts';
 
-/** Past this many operations of the failing key, the page shows a window around the failure. */
-const MAX_DRAWN_OPS = 400;
+/** At most this many operations are drawn. */
+const MAX_DRAWN_OPS = 200;
+/** How many ops of the end of the prefix the timeline reaches back over. */
+const WINDOW_PREFIX = 12;
 
 /**
  * A self-contained HTML page (inline CSS, SVG and a few lines of JS; no external resources)
@@ -78,32 +80,33 @@ function timeline(result: LinearizabilityResult, history: readonly Op[]): string
   const keyOps = pairOps(history).filter((op) => (op.key ?? null) === f.key);
   const order = new Map<number, { n: number; state: string }>();
   f.prefix.forEach((s, i) => order.set(s.op.invokeIndex, { n: i + 1, state: s.state }));
-  let drawn: CompletedOp[] = keyOps;
+  // A window a person can read: from the last WINDOW_PREFIX ops of the prefix to just past
+  // the failing op, with every op overlapping it (crashed ops only if invoked inside it).
+  const tail = f.prefix.slice(-WINDOW_PREFIX).map((st) => st.op);
+  const from = Math.min(f.op.start, ...tail.map((op) => op.start));
+  const failEnd = Number.isFinite(f.op.end) ? f.op.end : f.op.start;
+  const to = failEnd + (failEnd - from) * 0.05;
+  let drawn: CompletedOp[] = keyOps.filter((op) => op.start <= to && (Number.isFinite(op.end) ? op.end >= from : op.start >= from));
   let note = '';
-  if (keyOps.length > MAX_DRAWN_OPS) {
-    // A window ending just after the failing op, reaching back over the end of the prefix.
-    const failEnd = f.op.completeIndex ?? f.op.invokeIndex;
-    const before = keyOps.filter((op) => op.invokeIndex <= failEnd);
-    const after = keyOps.filter((op) => op.invokeIndex > failEnd).slice(0, 20);
-    drawn = [...before.slice(-(MAX_DRAWN_OPS - after.length)), ...after];
-    note = `<p class="meta">Showing ${drawn.length} of the key's ${keyOps.length} operations, around the failure.</p>`;
-  }
+  if (drawn.length > MAX_DRAWN_OPS) drawn = drawn.slice(-MAX_DRAWN_OPS);
+  if (drawn.length < keyOps.length) note = `<p class="meta">Showing the ${drawn.length} operations around the failure (the key has ${keyOps.length}); the full prefix is listed below.</p>`;
   const processes = [...new Set(drawn.map((op) => String(op.process)))].sort((a, b) => Number(a) - Number(b) || a.localeCompare(b));
   const lane = new Map(processes.map((p, i) => [p, i]));
-  const finiteEnds = drawn.map((op) => (Number.isFinite(op.end) ? op.end : op.start));
-  const t0 = Math.min(...drawn.map((op) => op.start));
-  const tMax = Math.max(...finiteEnds, t0 + 1);
-  const span = tMax - t0;
+  // The x axis is history order (one slot per event), not wall time: operations stay wide
+  // enough to label and to hover, and the order of events is what linearizability is about.
+  const events = [...new Set(drawn.flatMap((op) => (op.completeIndex === null ? [op.invokeIndex] : [op.invokeIndex, op.completeIndex])))].sort((p, q) => p - q);
+  const slot = new Map(events.map((e, i) => [e, i]));
   const width = 1100;
   const left = 70;
   const laneH = 22;
   const infoEnd = width - 10;
-  const x = (t: number): number => left + ((t - t0) / span) * (infoEnd - left - 30);
+  const step = (infoEnd - left - 30) / Math.max(1, events.length);
+  const x = (eventIndex: number): number => left + (slot.get(eventIndex) ?? 0) * step;
   const bars: string[] = [];
   for (const op of drawn) {
     const y = 20 + (lane.get(String(op.process)) as number) * laneH;
-    const x1 = x(op.start);
-    const x2 = Number.isFinite(op.end) ? Math.max(x(op.end), x1 + 3) : infoEnd;
+    const x1 = x(op.invokeIndex);
+    const x2 = op.completeIndex !== null && op.type !== 'info' ? x(op.completeIndex) + step * 0.8 : infoEnd;
     const lin = order.get(op.invokeIndex);
     const failing = op.invokeIndex === f.op.invokeIndex;
     const cls = ['op', op.type, lin !== undefined ? 'lin' : '', failing ? 'failing' : ''].filter((c) => c !== '').join(' ');
@@ -112,15 +115,18 @@ function timeline(result: LinearizabilityResult, history: readonly Op[]): string
       `invoked at ${op.start} ns${Number.isFinite(op.end) ? `, completed at ${op.end} ns` : ', never completed (may take effect any time after)'}`,
       lin !== undefined ? `linearized #${lin.n}; state after: ${lin.state}` : failing ? 'could not be linearized after the prefix' : op.type === 'fail' ? 'failed: did not happen' : 'not in the prefix',
     ].join('\n');
-    const label = lin !== undefined ? `#${lin.n} ${op.f}` : op.f;
+    const label = lin !== undefined ? `#${lin.n}` : failing ? `${op.f}!` : op.f;
     bars.push(
       `<g class="${cls}" data-detail="${esc(detail)}"><rect x="${x1.toFixed(1)}" y="${y}" width="${(x2 - x1).toFixed(1)}" height="${laneH - 6}" rx="3"></rect>` +
-        `<text x="${(x1 + 3).toFixed(1)}" y="${y + 12}">${esc(label)}</text><title>${esc(detail)}</title></g>`,
+        // Labels only where they fit; hovering shows every bar's details.
+        (x2 - x1 > label.length * 6.5 ? `<text x="${(x1 + 3).toFixed(1)}" y="${y + 12}">${esc(label)}</text>` : '') +
+        `<title>${esc(detail)}</title></g>`,
     );
   }
   const labels = processes.map((p, i) => `<text x="4" y="${20 + i * laneH + 12}">p ${esc(p)}</text>`).join('');
   const height = 30 + processes.length * laneH;
   return `<h2>Key ${esc(showKey(f.key))}</h2>${note}
+<p class="meta">Lanes are processes; bars run from invocation to completion in history order; #n is the position in the linearization. Hover a bar for details.</p>
 <p class="legend"><span style="background:#b7ebc0"></span>linearized prefix<span style="background:#ffcdd2"></span>cannot be linearized<span style="background:#cfe3ff"></span>ok<span style="background:#f6d6a8"></span>info (open-ended)<span style="background:#eee"></span>fail</p>
 <svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">
 <defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#f6d6a8"></rect><line x1="0" y1="0" x2="0" y2="6" stroke="#d4a72c" stroke-width="2"></line></pattern></defs>

@@ -20,33 +20,34 @@ export interface KeyVerdict {
 export interface KeyCheckLimits {
   readonly maxStates: number;
   readonly deadline: number;
-  /** Keys with at most this many operations are searched with exact memo keys from the start. */
+  /** Keys with at most this many operations are confirmed with exact linearized sets (default 4096). */
   readonly exactUpTo?: number;
 }
 
+/** Memory for exact linearized sets in the confirming pass. */
+const EXACT_BYTES = 256 * 2 ** 20;
+
 /**
- * Checks one key: a hashed search first; an invalid verdict is confirmed by an exact
+ * Checks one key: a hashed search first; an invalid verdict is confirmed by a second
  * search (a hash collision can only cause a false "invalid"), which also records the
  * explanation at the deepest point the first pass reached.
  */
 export function checkKey(model: Model<unknown>, initValue: unknown, key: Key, ops: readonly SearchOp[], limits: KeyCheckLimits): KeyVerdict {
   const t0 = performance.now();
   const init = model.init(initValue);
-  const exactFirst = ops.length <= (limits.exactUpTo ?? 4096);
-  const first = searchKey(model, init, ops, { maxStates: limits.maxStates, deadline: limits.deadline, exact: exactFirst });
+  // First pass: hashed memo keys (a collision can only prune, so "valid" is sound).
+  const first = searchKey(model, init, ops, { maxStates: limits.maxStates, deadline: limits.deadline });
   if (first.valid !== false) {
     const base = { key, valid: first.valid, states: first.states, ms: performance.now() - t0 };
     return first.valid === 'unknown' ? { ...base, reason: first.reason } : base;
   }
-  // Exact sets cost n/8 bytes per state; past exactUpTo an independently seeded hash makes
-  // a false "invalid" need two independent 64-bit collisions on the same path.
-  const second = searchKey(model, init, ops, {
-    maxStates: limits.maxStates,
-    deadline: limits.deadline,
-    exact: exactFirst,
-    seed: 0x5bd1e995,
-    explainDepth: first.bestDepth,
-  });
+  // Second pass, to confirm "invalid" and record the explanation at the deepest point the
+  // first pass reached: exact linearized sets for small keys (n/8 bytes per configuration,
+  // capped at EXACT_BYTES in all), an independently seeded hash for large ones — a false
+  // "invalid" then needs two independent 64-bit collisions on the same path.
+  const exact = ops.length <= (limits.exactUpTo ?? 4096);
+  const maxStates = exact ? Math.min(limits.maxStates, Math.floor(EXACT_BYTES / (ops.length / 8 + 64))) : limits.maxStates;
+  const second = searchKey(model, init, ops, { maxStates, deadline: limits.deadline, exact, seed: 0x5bd1e995, explainDepth: first.bestDepth });
   const states = first.states + second.states;
   const ms = performance.now() - t0;
   if (second.valid === 'unknown') {

@@ -59,6 +59,19 @@ describe('kv', () => {
     expect(kvModel.step(s, ok('get', null, 'a'))).toBeNull();
     expect(kvModel.init('x')).toBe('x');
   });
+  it('prunes crashed puts and appends no get could have shown', () => {
+    const at = (op: ModelOp, i: number) => ({ ...op, invokeIndex: i, completeIndex: op.type === 'ok' ? i + 1 : null });
+    const ops = [
+      at(info('append', 'a1'), 0), // seen by the get of "xa1"
+      at(info('put', 'p2'), 2), // every get starting with p2 saw it
+      at(info('append', 'a3'), 4),
+      at(info('append', 'a4'), 6), // never seen: dropped
+      at(info('put', 'p5'), 8), // never seen: dropped
+      at(ok('get', null, 'p2a3'), 10),
+      at(ok('get', null, 'xa1'), 12),
+    ];
+    expect(kvModel.prune!(ops).map((o) => o.invokeValue)).toEqual(['a1', 'p2', 'a3', null, null]);
+  });
 });
 
 describe('versioned-kv (impl/API.md)', () => {
