@@ -274,6 +274,88 @@ describe('store HTTP API on one node', () => {
   });
 });
 
+describe('watch streams under concurrent writes and disconnects', () => {
+  it('every watcher gets exactly the committed changes for its prefix, in revision order', async () => {
+    await using store = await startInProcessStore({ server: { watchProgressIntervalMs: 10 } });
+    const base = store.nodes[0]!.url;
+    let wseq = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.oneof(
+            fc.record({ kind: fc.constant('write' as const), key: fc.constantFrom('a/1', 'a/2', 'b/1', 'ab'), del: fc.boolean() }),
+            fc.record({ kind: fc.constant('watch' as const), prefix: fc.constantFrom('', 'a', 'a/', 'b/'), back: fc.nat(5) }),
+            fc.record({ kind: fc.constant('cut' as const), which: fc.nat(10) }),
+          ),
+          { minLength: 1, maxLength: 25 },
+        ),
+        async (steps) => {
+          const watchers: OpenWatch[] = [];
+          for (const step of steps) {
+            if (step.kind === 'write') {
+              const path = step.del ? '/v1/kv/delete' : '/v1/kv/put';
+              await call(base, 'POST', path, { key: step.key, value: wseq, clientId: 'watch-fuzz', seq: ++wseq });
+            } else if (step.kind === 'watch') {
+              watchers.push(await openWatch(base, step.prefix, Math.max(1, store.sm.revision + 1 - step.back)));
+            } else if (watchers.length > 0) {
+              watchers[step.which % watchers.length]!.abort.abort();
+            }
+          }
+          const final = store.sm.revision;
+          for (const w of watchers) {
+            if (w.abort.signal.aborted) continue;
+            await until(() => w.progress >= final || w.failed !== null);
+            expect(w.failed).toBeNull();
+            const expected = store.sm.eventsSince(w.from, w.prefix)!.filter((e) => e.revision <= final);
+            expect(w.events.filter((e) => (e['revision'] as number) <= final)).toEqual(expected);
+            w.abort.abort();
+          }
+          await Promise.all(watchers.map((w) => w.done));
+        },
+      ),
+      { numRuns: 40 },
+    );
+    // Disconnected watchers are unregistered (the server notices the closed socket).
+    await until(() => store.nodes[0]!.server.watchHub.size === 0);
+  });
+});
+
+interface OpenWatch {
+  readonly prefix: string;
+  readonly from: number;
+  readonly events: Record<string, unknown>[];
+  progress: number;
+  failed: unknown;
+  readonly abort: AbortController;
+  readonly done: Promise<void>;
+}
+
+async function openWatch(base: string, prefix: string, from: number): Promise<OpenWatch> {
+  const abort = new AbortController();
+  const res = await fetch(`${base}/v1/watch?prefix=${encodeURIComponent(prefix)}&fromRevision=${from}`, { signal: abort.signal });
+  expect(res.status).toBe(200);
+  const w: Omit<OpenWatch, 'done'> & { done?: Promise<void> } = { prefix, from, events: [], progress: 0, failed: null, abort };
+  w.done = (async () => {
+    try {
+      for await (const line of readLines(res.body!)) {
+        if (line['type'] === 'progress') w.progress = line['revision'] as number;
+        else w.events.push(line);
+      }
+    } catch (e) {
+      if (!abort.signal.aborted) w.failed = e;
+    }
+  })();
+  return w as OpenWatch;
+}
+
+async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 describe('store HTTP API with followers', () => {
   let store: InProcessStore;
   beforeAll(async () => {
