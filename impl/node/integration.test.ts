@@ -412,3 +412,28 @@ describe('failures and recovery', () => {
     expect(node.logs.some((l) => l.includes('UNSAFE') && l.includes('"warn"'))).toBe(true);
   });
 });
+
+describe('process lifecycle', () => {
+  afterEach(destroyAll);
+
+  it('exits 64 with one line on stderr naming the flag when the configuration is invalid', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const result = spawnSync(process.execPath, [await nodeBundle(), '--id', 'n1', '--data-dir', '/tmp', '--cluster-secret', 'long-enough', '--peers', 'n2=nohost'], { encoding: 'utf8' });
+    expect(result.status).toBe(64);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/--peers: entry "n2=nohost" is not id=host:port/);
+  });
+
+  it('shuts down cleanly on SIGTERM (exit 0) and keeps its data for the next start', async () => {
+    const cluster = await newCluster({ size: 1 });
+    const node = await cluster.waitForLeader();
+    expect((await call(node, 'POST', '/v1/kv/put', { key: 'durable', value: 42, clientId: 'life', seq: 1 })).status).toBe(200);
+    await node.stop();
+    expect(node.exitCode).toBe(0);
+    expect(node.logs.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
+    await node.start();
+    await cluster.waitForLeader();
+    const got = await call(node, 'GET', '/v1/kv/get?key=durable');
+    expect(got.body['value']).toBe(42);
+  });
+});
