@@ -97,6 +97,12 @@ export class RawNode implements RawNodeApi {
   private readOnly = new ReadOnly();
   /** ReadIndex requests that arrived before this leader committed an entry of its term (thesis §6.4 step 1). */
   private pendingReadIndex: { from: NodeId; requestId: string }[] = [];
+  /**
+   * This leader's log holds a not-yet-applied change removing it. It takes no more
+   * proposals: once it steps down, every voter holding the removal entry must be at least
+   * as up-to-date as this node (§5.4.1), or the rest could need its vote and never get it.
+   */
+  private leaving = false;
   /** New entries on the leader wait here to be broadcast once per Ready, so proposals batch. */
   private pendingBroadcast = false;
 
@@ -178,6 +184,7 @@ export class RawNode implements RawNodeApi {
     }
     if (confChangeError(this.conf, change) !== null) throw new ProposalDropped('invalid-conf-change');
     this.pendingConfIndex = this.appendEntry('conf-change', data);
+    if (change.type === 'remove' && change.node === this.id) this.leaving = true;
     this.checkInvariants();
   }
 
@@ -365,6 +372,7 @@ export class RawNode implements RawNodeApi {
       this.prs.set(id, new Progress(next, this.cfg.maxInflightMsgs, this.cfg.maxInflightBytes, old.isLearner));
     }
     this.pendingConfIndex = 0;
+    this.leaving = false;
     this.readOnly = new ReadOnly();
     this.pendingReadIndex = [];
     this.pendingBroadcast = false;
@@ -406,6 +414,7 @@ export class RawNode implements RawNodeApi {
     }
     // Any conf change in the uncommitted tail counts as pending until applied.
     this.pendingConfIndex = this.log.lastIndex();
+    this.leaving = this.hasUnappliedSelfRemoval();
     // §5.4.2 / thesis §6.4: a new leader commits a no-op of its own term, which commits every
     // earlier entry (Figure 8) and lets it learn the commit index for ReadIndex.
     this.appendEntry('noop', EMPTY_DATA);
@@ -776,7 +785,7 @@ export class RawNode implements RawNodeApi {
   private checkProposal(bytes: number): void {
     if (this.role !== 'leader') throw new ProposalDropped('not-leader');
     // Thesis §3.10: proposals stop during a transfer, so the target can catch up.
-    if (this.leadTransferee !== null) throw new ProposalDropped('transferring');
+    if (this.leadTransferee !== null || this.leaving) throw new ProposalDropped('transferring');
     if (bytes > this.cfg.maxMsgBytes) throw new ProposalDropped('too-large');
   }
 
@@ -1026,7 +1035,18 @@ export class RawNode implements RawNodeApi {
     if (this.role !== 'leader') return;
     if (!this.voterSet.has(this.id)) {
       // Thesis §4.2.2: a leader removed from the configuration steps down once the change
-      // is committed (it is: we are applying it).
+      // is committed (it is: we are applying it). To spare the cluster an election timeout,
+      // first tell the most up-to-date remaining voter to campaign at once (§3.10).
+      let best: NodeId | null = null;
+      let bestMatch = -1;
+      for (const v of this.voters) {
+        const match = this.prs.get(v)?.match ?? 0;
+        if (match > bestMatch) {
+          best = v;
+          bestMatch = match;
+        }
+      }
+      if (best !== null && bestMatch === this.log.lastIndex()) this.sendTimeoutNow(best);
       this.becomeFollower(this.term, null);
       return;
     }
@@ -1048,6 +1068,18 @@ export class RawNode implements RawNodeApi {
       if (e.type === 'conf-change') conf = applyConfChange(conf, decodeConfChange(e.data));
     }
     return conf;
+  }
+
+  private hasUnappliedSelfRemoval(): boolean {
+    const lo = Math.max(this.log.applied + 1, this.log.firstIndex());
+    const hi = this.log.lastIndex() + 1;
+    if (lo >= hi) return false;
+    for (const e of this.log.slice(lo, hi, Number.POSITIVE_INFINITY)) {
+      if (e.type !== 'conf-change') continue;
+      const change = decodeConfChange(e.data);
+      if (change.type === 'remove' && change.node === this.id) return true;
+    }
+    return false;
   }
 
   private hasUnappliedConfChanges(): boolean {
