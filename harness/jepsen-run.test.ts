@@ -156,4 +156,12 @@ describe('jepsen runs on docker (5 nodes)', () => {
     expect(out.valid).toBe(true);
     expect(await listLabelled(docker, `${RUN_LABEL}=${out.runId}`)).toEqual([]);
   });
+
+  // Slower: proves the harness catches a broken store. JEPSEN_LONG_TESTS=1 npx vitest run harness
+  it.runIf(process.env.JEPSEN_LONG_TESTS === '1')('--unsafe stale-reads under isolate-leader is caught as not linearizable', async () => {
+    const out = await runTest({ ...config('isolate-leader', 7), timeLimitS: 15, concurrency: 10, rate: 100, unsafe: ['stale-reads'] }, { quiet: true });
+    expect(out.valid).toBe(false);
+    expect(out.results.find((r) => r.checker === 'linearizability')?.valid).toBe(false);
+    expect(await listLabelled(docker, `${RUN_LABEL}=${out.runId}`)).toEqual([]);
+  });
 });
