@@ -138,7 +138,8 @@ export class RaftDriver implements ConsensusHandle {
   private soft: SoftState;
   private readonly digestIndex: Float64Array;
   private readonly digestTerm: Float64Array;
-  private readonly digestHash: string[];
+  /** Entry data, hashed lazily when a digest is asked for (hashing every applied entry costs the hot path). */
+  private readonly digestData: (Uint8Array | string)[];
 
   private stopped = false;
   private wakeLoop: (() => void) | null = null;
@@ -170,10 +171,10 @@ export class RaftDriver implements ConsensusHandle {
     this.durableTerm = initialHard.term;
     this.durableVote = initialHard.vote;
     this.durableLastIndex = this.storage.lastIndex();
-    const capacity = options.digestCapacity ?? 65_536;
+    const capacity = options.digestCapacity ?? 16_384;
     this.digestIndex = new Float64Array(capacity).fill(-1);
     this.digestTerm = new Float64Array(capacity);
-    this.digestHash = new Array<string>(capacity).fill('');
+    this.digestData = new Array<Uint8Array | string>(capacity).fill('');
   }
 
   /** Start ticking and processing. Call once. */
@@ -382,7 +383,12 @@ export class RaftDriver implements ConsensusHandle {
     for (let i = Math.max(1, from); i <= hi; i++) {
       const slot = i % this.digestIndex.length;
       if (this.digestIndex[slot] === i) {
-        out.push({ index: toIndex(i), term: this.digestTerm[slot] as Term, hash: this.digestHash[slot] ?? '' });
+        let hash = this.digestData[slot] ?? '';
+        if (typeof hash !== 'string') {
+          hash = entryHash(hash);
+          this.digestData[slot] = hash;
+        }
+        out.push({ index: toIndex(i), term: this.digestTerm[slot] as Term, hash });
         continue;
       }
       if (i < firstInLog) continue;
@@ -508,7 +514,7 @@ export class RaftDriver implements ConsensusHandle {
     const slot = entry.index % this.digestIndex.length;
     this.digestIndex[slot] = entry.index;
     this.digestTerm[slot] = entry.term;
-    this.digestHash[slot] = entryHash(entry.data);
+    this.digestData[slot] = entry.data;
 
     const waiter = this.proposals.get(entry.index);
     if (waiter !== undefined) {
