@@ -104,6 +104,12 @@ export interface SimulatorOptions {
    * Off, only the consequences (two leaders, lost commits, diverging applies) are checked.
    */
   readonly directChecks?: boolean;
+  /**
+   * Let ticks, messages, proposals and reads reach a node while it is persisting a Ready
+   * (between ready() and advance()), which the core allows, as a node with a slow disk
+   * would do (default true).
+   */
+  readonly inputWhilePersisting?: boolean;
 }
 
 interface InFlight {
@@ -146,6 +152,7 @@ export class Simulator {
   private readonly trace: { step: number; label: string; desc: string | (() => string) }[] = [];
   private readonly traceLimit: number;
   private readonly directChecks: boolean;
+  private readonly inputWhilePersisting: boolean;
   private actionLabel = 'setup';
   /** Snapshot-send outcomes waiting for their sender to be between Readies. */
   private snapshotReports: { from: NodeId; to: NodeId; ok: boolean }[] = [];
@@ -184,6 +191,7 @@ export class Simulator {
     this.rng = new SeededRng(options.seed);
     this.traceLimit = options.traceLines ?? 60;
     this.directChecks = options.directChecks ?? true;
+    this.inputWhilePersisting = options.inputWhilePersisting ?? true;
     const ids = Array.from({ length: options.nodes }, (_, i) => testNodeId(i + 1));
     for (const id of ids) {
       const timerRng = this.rng.fork();
@@ -300,6 +308,11 @@ export class Simulator {
   }
 
   /** Up and not in the middle of handling a Ready: may take input. */
+  /** Up and may take input now: idle, or persisting while input in between is allowed. */
+  private accepting(n: TestNode): boolean {
+    return n.up && (n.pending === null || this.inputWhilePersisting);
+  }
+
   private idle(n: TestNode): boolean {
     return n.up && n.pending === null;
   }
@@ -310,7 +323,7 @@ export class Simulator {
       if (this.network.length > 0) return this.deliverRandom();
     } else if (r < 62) {
       const n = this.rng.pick(this.nodes);
-      if (this.idle(n)) return this.step(`tick ${shortId(n.id)}`, () => n.rawNode().tick(), n);
+      if (this.accepting(n)) return this.step(`tick ${shortId(n.id)}`, () => n.rawNode().tick(), n);
     } else if (r < 75) {
       const n = this.rng.pick(this.nodes);
       if (this.idle(n) && n.rawNode().hasReady()) return this.step(`ready ${shortId(n.id)}`, () => this.takeReady(n), n);
@@ -320,10 +333,10 @@ export class Simulator {
     } else if (r < 95) {
       // Any leader, stale ones included: a leader cut off by a partition keeps accepting
       // proposals it cannot commit, which is what makes divergent logs.
-      const leaders = this.nodes.filter((n) => n.up && n.rawNode().softState().role === 'leader');
-      return this.propose(leaders.length > 0 && this.rng.chance(0.9) ? this.rng.pick(leaders) : this.rng.pick(this.nodes));
+      return this.propose(this.anyLeaderOrRandom(0.9));
     } else if (r < 96) {
-      return this.read(this.leaderOrRandom(0.5));
+      // Reads on a stale leader are the ones a broken ReadIndex would answer wrongly.
+      return this.read(this.anyLeaderOrRandom(0.6));
     } else if (r < 98) {
       return this.compact(this.leaderOrRandom(0.5));
     } else {
@@ -338,13 +351,19 @@ export class Simulator {
     }
   }
 
+  /** With probability p a node that thinks it leads (any term), else any node. */
+  private anyLeaderOrRandom(p: number): TestNode {
+    const leaders = this.nodes.filter((n) => n.up && n.rawNode().softState().role === 'leader');
+    return leaders.length > 0 && this.rng.chance(p) ? this.rng.pick(leaders) : this.rng.pick(this.nodes);
+  }
+
   private leaderOrRandom(p: number): TestNode {
     const leader = this.currentLeader();
     return leader !== null && this.rng.chance(p) ? leader : this.rng.pick(this.nodes);
   }
 
   private propose(n: TestNode): void {
-    if (!this.idle(n)) return;
+    if (!this.accepting(n)) return;
     const data = `p${++this.proposalCounter}`;
     this.step(`propose ${shortId(n.id)} ${data}`, () => {
       try {
@@ -357,7 +376,7 @@ export class Simulator {
   }
 
   private read(n: TestNode): void {
-    if (!this.idle(n)) return;
+    if (!this.accepting(n)) return;
     const id = `r${++this.readCounter}`;
     this.step(`read-index ${shortId(n.id)} ${id}`, () => {
       this.reads.set(id, { node: n.id, floor: this.maxCommitted, step: this.stats.steps });
@@ -444,7 +463,7 @@ export class Simulator {
     const i = this.rng.nextInt(window);
     const item = this.network[i] as InFlight;
     const to = this.nodes.find((n) => n.id === item.msg.to);
-    if (to !== undefined && to.up && to.pending !== null) return; // busy persisting; try later
+    if (to !== undefined && to.up && !this.accepting(to)) return; // busy persisting; try later
     const duplicate = this.dupPct > 0 && this.rng.nextInt(100) < this.dupPct;
     if (!duplicate) this.network.splice(i, 1);
     else this.stats.duplicated++;
@@ -470,7 +489,7 @@ export class Simulator {
     if (m.type !== 'snapshot') return;
     const from = this.nodes.find((n) => n.id === m.from);
     if (from === undefined || !from.up) return;
-    if (from.pending === null) from.rawNode().reportSnapshot(m.to, ok);
+    if (this.accepting(from)) from.rawNode().reportSnapshot(m.to, ok);
     else this.snapshotReports.push({ from: m.from, to: m.to, ok });
   }
 
