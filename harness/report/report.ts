@@ -5,7 +5,7 @@
  * non-linearizable history the linearizability checker's own explanation page, embedded.
  *
  * Nothing in the page loads from anywhere: inline CSS, inline SVG (see svg.ts for why the
- * charts are hand-drawn) and no script of its own, so the file opens offline from a CI
+ * charts are hand-drawn) and one line of script (sizing the embedded explanation), so the file opens offline from a CI
  * artifact years later and looks the same.
  */
 import { writeFileSync } from 'node:fs';
@@ -20,8 +20,9 @@ import { esc, laneChart, lineChart, type Band, type LaneBar, type Marker } from 
 
 const NS = 1e9;
 
-export async function renderRunReport(runDir: string): Promise<string> {
-  return renderLoadedRun(loadRun(runDir));
+/** Async so that a future version may read large runs as streams without changing callers. */
+export function renderRunReport(runDir: string): Promise<string> {
+  return Promise.resolve().then(() => renderLoadedRun(loadRun(runDir)));
 }
 
 /** Writes `<runDir>/report.html` (or `out`) and returns its path. */
@@ -65,7 +66,7 @@ export function renderLoadedRun(run: LoadedRun): string {
   body.push(configSection(run, perf));
   body.push(checkersSection(checkers));
   body.push(chartsSection(perf, xMax, bands, markers));
-  body.push(faultsSection(perf));
+  body.push(faultsSection(perf, xMax));
   body.push(leaderSection(run.events, xMax, bands, markers));
   body.push(linearizabilitySection(run));
   const title = `${workload} / ${nemesis}: ${verdict}`;
@@ -163,7 +164,7 @@ function detailsJson(r: CheckResult): string {
   const omit = new Set(['checker', 'valid', 'summary']);
   const trimmed = JSON.stringify(
     Object.fromEntries(Object.entries(r).filter(([k]) => !omit.has(k))),
-    (_k, val: unknown) => (Array.isArray(val) && val.length > 50 ? [...val.slice(0, 50), `… ${val.length - 50} more`] : val),
+    (_k, val: unknown) => (Array.isArray(val) && val.length > 50 ? [...(val as unknown[]).slice(0, 50), `… ${val.length - 50} more`] : val),
     2,
   );
   return trimmed;
@@ -213,7 +214,7 @@ function chartsSection(perf: PerfResult, xMax: number, bands: readonly Band[], m
 <p class="sub"><span class="swatch" style="background:#f4a26155;border:1px solid #f4a261"></span>shaded: fault in effect (from the nemesis start op's completion to the stop op's). Dashed purple lines: other nemesis actions. Hover for details.</p></section>`;
 }
 
-function faultsSection(perf: PerfResult): string {
+function faultsSection(perf: PerfResult, xMax: number): string {
   const lanes = [...new Set(perf.faults.map((w) => w.name))];
   const nemesisLanes = perf.nemesisEvents.length > 0 ? [...lanes, 'other'] : lanes;
   const bars: LaneBar[] = perf.faults.map((w) => ({
@@ -228,7 +229,6 @@ function faultsSection(perf: PerfResult): string {
   for (const e of perf.nemesisEvents) {
     bars.push({ lane: 'other', from: e.time / NS, to: e.time / NS, label: e.f, color: '#6c4ab6', detail: `${e.f} at ${(e.time / NS).toFixed(2)} s\n${JSON.stringify(e.value)}` });
   }
-  const xMax = Math.max(perf.durationS, 1);
   const timeline =
     nemesisLanes.length === 0
       ? '<p class="sub">No faults were injected.</p>'
@@ -247,7 +247,7 @@ function shortValue(v: unknown, max = 40): string {
   let s: string;
   if (typeof v === 'object' && !Array.isArray(v)) {
     s = Object.entries(v as Record<string, unknown>)
-      .map(([k, x]) => `${k}: ${Array.isArray(x) ? x.join(',') : typeof x === 'object' ? JSON.stringify(x) : String(x)}`)
+      .map(([k, x]) => `${k}: ${Array.isArray(x) ? x.map((y) => (typeof y === 'string' ? y : JSON.stringify(y))).join(',') : typeof x === 'string' ? x : JSON.stringify(x)}`)
       .join(' · ');
   } else s = typeof v === 'string' ? v : JSON.stringify(v);
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
@@ -268,11 +268,10 @@ export interface LeaderInterval {
  */
 export function leaderIntervals(events: readonly NodeEvent[]): LeaderInterval[] {
   const sorted = events.filter((e) => e.kind === 'role' || e.kind === 'status').sort((a, b) => a.time - b.time);
-  const end = sorted.length === 0 ? 0 : (sorted[sorted.length - 1] as NodeEvent).time;
+  const end = sorted[sorted.length - 1]?.time ?? 0;
   const open = new Map<string, { term: number; from: number }>();
   const out: LeaderInterval[] = [];
   for (const e of sorted) {
-    if (e.kind === 'digest') continue;
     const cur = open.get(e.node);
     const leads = e.role === 'leader';
     if (cur !== undefined && (!leads || e.term !== cur.term)) {
@@ -329,8 +328,11 @@ function linearizabilitySection(run: LoadedRun): string {
   } catch (e) {
     return `<section id="linearizability"><h2>Why the history is not linearizable</h2><p class="v-invalid">could not render the explanation: ${esc(e instanceof Error ? e.message : String(e))}</p></section>`;
   }
-  // srcdoc keeps the checker's page (its CSS, its hover script) isolated from this one; sandbox lets its script run but not navigate or reach out.
+  // An iframe's srcdoc keeps the checker's page (its own CSS and hover script) from clashing
+  // with this one. No `sandbox` attribute: a sandboxed srcdoc frame gets an opaque origin and
+  // headless Chromium painted it blank in screenshots; the page is our own escaped output.
+  // The onload line grows the frame to its content so the page scrolls as one.
   return `<section id="linearizability"><h2>Why the history is not linearizable</h2>
 <p>${esc(r.summary)}</p>
-<iframe class="explain" title="linearizability explanation" sandbox="allow-scripts" srcdoc="${esc(page)}"></iframe></section>`;
+<iframe class="explain" title="linearizability explanation" onload="try{this.style.height=Math.min(this.contentDocument.documentElement.scrollHeight+20,1100)+'px'}catch(e){}" srcdoc="${esc(page)}"></iframe></section>`;
 }

@@ -111,8 +111,8 @@ export function bandsSvg(f: Frame, bands: readonly Band[]): string {
       const x1 = f.x(b.from);
       const x2 = Math.max(f.x(b.to), x1 + 2);
       const title = `${b.label}: ${b.from.toFixed(1)} s – ${b.to.toFixed(1)} s${b.open === true ? ' (still active at the end)' : ''}${b.detail !== undefined ? `\n${b.detail}` : ''}`;
-      // Alternate label rows so adjacent windows' labels do not overlap.
-      const ly = f.top - 6 - (i % 2) * 0;
+      // Inside the band's top edge, alternating rows so adjacent windows' labels do not collide.
+      const ly = f.top + 12 + (i % 2) * 13;
       return (
         `<g class="fault" data-fault="${esc(b.label)}"><title>${esc(title)}</title>` +
         `<rect x="${x1.toFixed(1)}" y="${f.top}" width="${(x2 - x1).toFixed(1)}" height="${f.bottom - f.top}" fill="${BAND_FILL}" fill-opacity="0.18" stroke="${BAND_FILL}" stroke-opacity="0.6" stroke-dasharray="${b.open === true ? '4 3' : '0'}"/>` +
@@ -255,7 +255,15 @@ export function laneChart(spec: LaneChartSpec): string {
       const x1 = f.x(b.from);
       const x2 = Math.max(f.x(b.to), x1 + 3);
       const y = f.top + i * laneH + 3;
-      const text = x2 - x1 > b.label.length * 6 + 6 ? `<text x="${(x1 + 4).toFixed(1)}" y="${y + 13}" ${FONT} font-size="11" fill="#fff">${esc(b.label)}</text>` : '';
+      // The label goes inside the bar, cut to fit; a bar too narrow for it (an instant) gets it alongside.
+      const fits = Math.floor((x2 - x1 - 8) / 6.2);
+      const inside = fits >= 4 ? (b.label.length <= fits ? b.label : `${b.label.slice(0, fits - 1)}…`) : null;
+      const text =
+        inside !== null
+          ? `<text x="${(x1 + 4).toFixed(1)}" y="${y + 13}" ${FONT} font-size="11" fill="#fff">${esc(inside)}</text>`
+          : x2 - x1 < 12
+            ? `<text x="${(x2 + 4).toFixed(1)}" y="${y + 13}" ${FONT} font-size="11" fill="${b.color}">${esc(b.label)}</text>`
+            : '';
       return (
         `<g class="bar" data-lane="${esc(b.lane)}"><title>${esc(b.detail)}</title>` +
         `<rect x="${x1.toFixed(1)}" y="${y}" width="${(x2 - x1).toFixed(1)}" height="${laneH - 6}" rx="3" fill="${b.color}"${b.open === true ? ' fill-opacity="0.7"' : ''}/>${text}</g>`
