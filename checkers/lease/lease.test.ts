@@ -207,4 +207,20 @@ describe('lease checker', () => {
       }),
     );
   });
+
+  it('property: a grant whose token does not exceed an earlier completed grant is always caught', () => {
+    fc.assert(
+      fc.property(turns, fc.nat(), (ts, pick) => {
+        fc.pre(ts.length >= 2);
+        const h = build(ts);
+        // Any acquire after the first: hand it token 0, below the first grant's token 1.
+        const oks = h.ops.filter((o) => o.type === 'ok' && o.f === 'acquire').slice(1);
+        const target = oks[pick % oks.length]!;
+        const ops = h.ops.map((o) => (o === target ? { ...o, value: { token: 0 } } : o));
+        const r = checkLease({ history: ops });
+        expect(r.valid).toBe(false);
+        expect(r.tokenViolationCount).toBeGreaterThan(0);
+      }),
+    );
+  });
 });
