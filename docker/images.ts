@@ -151,6 +151,18 @@ export function toxiproxyBinary(): string | null {
   return existsSync('/usr/local/bin/toxiproxy-server') ? '/usr/local/bin/toxiproxy-server' : null;
 }
 
+/** The Toxiproxy module version embedded in the binary (`go version -m`), or 'unknown'. */
+export function toxiproxyModuleVersion(): string {
+  const bin = toxiproxyBinary();
+  if (bin === null) return 'missing';
+  try {
+    const out = execFileSync('go', ['version', '-m', bin], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return /\bmod\s+github\.com\/Shopify\/toxiproxy\/v2\s+(\S+)/.exec(out)?.[1] ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
 export async function ensureToxiproxyImage(docker: Dockerode, log: ImageLog): Promise<string> {
   const bin = toxiproxyBinary();
   if (bin === null) throw new MissingToxiproxyError('toxiproxy-server not found on PATH: run `bash scripts/setup-host.sh` (as root)');

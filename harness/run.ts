@@ -133,13 +133,16 @@ export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<
     startedAt: new Date().toISOString(),
     workload: { name: workload.name, description: workload.description },
     nemeses: nemeses.map((n) => n.name),
-    versions: { harness: packageVersion(), node: process.version, git: gitRevision() },
+    versions: { harness: packageVersion(), node: process.version, git: gitRevision() } as Record<string, string | null>,
     command: process.argv.slice(1).join(' '),
   };
   writeFileSync(join(dir, 'run.json'), `${JSON.stringify(runJson, null, 2)}\n`);
   linkLatest(config.resultsDir, dir);
 
   await runtime.checkPrerequisites();
+  const runtimeVersions = await runtime.versions().catch(() => ({}));
+  Object.assign(runJson.versions, runtimeVersions);
+  writeFileSync(join(dir, 'run.json'), `${JSON.stringify(runJson, null, 2)}\n`);
   log(`run ${runId}: ${workload.name} with nemesis ${config.nemesis} on ${config.nodes} nodes (${config.runtime}), seed ${config.seed}`);
   log(`results in ${dir}`);
 
@@ -173,7 +176,14 @@ export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<
       log,
     );
     hooks.onCluster?.(cluster, runtime);
-    const firstLeader = await waitForCluster(cluster, 30_000);
+    let firstLeader: NodeId;
+    try {
+      firstLeader = await waitForCluster(cluster, 30_000);
+    } catch (e) {
+      // A node that exited at once (bad flag, bad data dir) says why in its log.
+      await cluster.collectLogs(join(dir, 'nodes')).catch(() => {});
+      throw new HarnessError(`${(e as Error).message}; node logs in ${join(dir, 'nodes')}`);
+    }
     const c = cluster;
     log(`cluster ready in ${Date.now() - t0} ms, leader ${firstLeader}`);
     progress.state.leader = firstLeader;

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Dockerode from 'dockerode';
-import { ensureImages, MissingBundleError, MissingToxiproxyError, toxiproxyBinary, STORE_NODE_BUNDLE } from '../../docker/images.ts';
+import { ensureImages, MissingBundleError, MissingToxiproxyError, toxiproxyBinary, toxiproxyModuleVersion, STORE_NODE_BUNDLE } from '../../docker/images.ts';
 import type { ClusterSpec, NodeHandle, NodeId, NodeState, Runtime, StartedCluster } from './runtime.ts';
 import { LABEL, PrerequisiteError, RUN_LABEL } from './runtime.ts';
 import type { ProxySpec } from './topology.ts';
@@ -69,6 +69,11 @@ export class DockerRuntime implements Runtime {
       throw e;
     }
     return cluster;
+  }
+
+  async versions(): Promise<Record<string, string>> {
+    const v = await this.docker.version();
+    return { docker: v.Version, dockerApi: v.ApiVersion, toxiproxy: toxiproxyModuleVersion() };
   }
 
   cleanupLeftovers(runId?: string): Promise<string[]> {

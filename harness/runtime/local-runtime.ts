@@ -14,7 +14,7 @@ import { copyFileSync, createWriteStream, existsSync, mkdirSync, readdirSync, re
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { STORE_NODE_BUNDLE, toxiproxyBinary } from '../../docker/images.ts';
+import { STORE_NODE_BUNDLE, toxiproxyBinary, toxiproxyModuleVersion } from '../../docker/images.ts';
 import type { ClusterSpec, NodeHandle, NodeId, NodeState, Runtime, StartedCluster } from './runtime.ts';
 import { PrerequisiteError } from './runtime.ts';
 import type { ProxySpec } from './topology.ts';
@@ -75,6 +75,10 @@ export class LocalRuntime implements Runtime {
       throw e;
     }
     return cluster;
+  }
+
+  versions(): Promise<Record<string, string>> {
+    return Promise.resolve({ toxiproxy: toxiproxyModuleVersion() });
   }
 
   cleanupLeftovers(runId?: string): Promise<string[]> {

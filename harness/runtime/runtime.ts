@@ -82,6 +82,8 @@ export interface Runtime {
   /** Throws PrerequisiteError naming what is missing and how to get it. */
   checkPrerequisites(): Promise<void>;
   start(spec: ClusterSpec, log: (line: string) => void): Promise<StartedCluster>;
+  /** Versions of what runs the cluster (engine, Toxiproxy), for run.json. */
+  versions(): Promise<Record<string, string>>;
   /** Remove whatever runs of this runtime left behind (by label); returns what was removed. */
   cleanupLeftovers(runId?: string): Promise<string[]>;
 }
