@@ -375,7 +375,7 @@ function changesIn(sorted: readonly Committed[], from: number, to: number): Comm
 
 function sameChange(c: AttemptedChange, e: WatchEvent): boolean {
   if (c.type !== e.type) return false;
-  if (c.type === 'put' && canonical(c.value) !== canonical(e.value)) return false;
+  if (c.type === 'put' && !sameValue(c.value, e.value)) return false;
   if (c.version !== undefined && e.version !== undefined && c.version !== e.version) return false;
   return true;
 }
@@ -422,6 +422,12 @@ function keyOf(op: CompletedOp, where: string): string {
   const k = op.key ?? field(op.invokeValue, 'key');
   if (typeof k !== 'string' && typeof k !== 'number') throw new Error(`${where}: no key`);
   return String(k);
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  // Primitives (the usual values) compare directly; structures by canonical JSON.
+  if (typeof a !== 'object' || a === null || typeof b !== 'object' || b === null) return a === b;
+  return canonical(a) === canonical(b);
 }
 
 /** JSON text with object keys sorted, so values compare whatever order the server wrote them in. */
