@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { startInProcessStore } from '../store/in-process-cluster.test-support.ts';
-import { ClusterView, StoreClient, type ViewChange } from './index.ts';
+import { ClusterView, StoreClient, type ViewChange, type WatchMessage } from './index.ts';
 
 describe('ClusterView', () => {
   it('loads the prefix, then follows puts and deletes in revision order', async () => {
@@ -84,3 +84,39 @@ async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+describe('ClusterView resume inside a txn', () => {
+  it('a stream cut between two events of one revision resumes at that revision without repeating the first', async () => {
+    const ev = (key: string, revision: number): WatchMessage => ({ type: 'put', key, value: revision, version: 1, createRevision: revision, modRevision: revision, revision });
+    const starts: number[] = [];
+    const streams: (readonly WatchMessage[] | 'cut')[][] = [
+      [[ev('p/a', 5)], 'cut'],
+      [[ev('p/a', 5), ev('p/b', 5), { type: 'progress', revision: 5 }, ev('p/c', 6), { type: 'progress', revision: 6 }]],
+    ];
+    const aborted = (signal: AbortSignal | undefined): Promise<void> =>
+      new Promise((r) => (signal === undefined || signal.aborted ? r() : signal.addEventListener('abort', () => r())));
+    const stub = {
+      range: () => Promise.resolve({ items: [], revision: 4 }),
+      watch: async function* (_prefix: string, options: { fromRevision?: number; signal?: AbortSignal }) {
+        starts.push(options.fromRevision ?? -1);
+        const script = streams.shift();
+        if (script === undefined) {
+          await aborted(options.signal);
+          return;
+        }
+        for (const part of script) {
+          if (part === 'cut') throw new Error('connection reset');
+          yield* part;
+        }
+        await aborted(options.signal);
+      },
+    } as unknown as StoreClient;
+    await using view = new ClusterView({ client: stub, prefix: 'p/', reconnectDelayMs: 1 });
+    const seen: string[] = [];
+    view.onChange((c) => seen.push(`${c.key}@${c.revision}`));
+    await view.start();
+    await view.waitForRevision(6);
+    expect(starts).toEqual([5, 5]);
+    expect(seen).toEqual(['p/a@5', 'p/b@5', 'p/c@6']);
+  });
+});
