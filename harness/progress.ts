@@ -19,6 +19,7 @@ export class Progress {
   private lastAt = Date.now();
   private rate = 0;
   private readonly tty: boolean;
+  private live = false;
 
   constructor(
     private readonly totalSeconds: number,
@@ -30,6 +31,7 @@ export class Progress {
 
   start(): void {
     if (this.quiet) return;
+    this.live = true;
     this.timer = setInterval(() => this.tick(), this.tty ? 250 : 5000);
     this.timer.unref();
   }
@@ -37,9 +39,10 @@ export class Progress {
   /** A line that stays (phase changes, warnings). */
   log(line: string): void {
     if (this.quiet) return;
-    if (this.tty) this.out.write('\r\x1b[K');
+    const redraw = this.tty && this.live;
+    if (redraw) this.out.write('\r\x1b[K');
     this.out.write(`${line}\n`);
-    if (this.tty) this.out.write(this.line());
+    if (redraw) this.out.write(this.line());
   }
 
   private tick(): void {
@@ -61,6 +64,7 @@ export class Progress {
   stop(): void {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
-    if (this.tty) this.out.write(`\r\x1b[K${this.line()}\n`);
+    if (this.tty && this.live) this.out.write(`\r\x1b[K${this.line()}\n`);
+    this.live = false;
   }
 }
