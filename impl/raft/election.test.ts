@@ -1,6 +1,7 @@
 /** Rule tests for leader election (§5.2, §5.4.1, thesis §4.2.3, §6.2, §9.6). One rule per test. */
 import { describe, expect, it } from 'vitest';
 import { MemoryStorage } from './memory-storage.ts';
+import { encodeConfChange } from './conf-change.ts';
 import { TRANSFER_CONTEXT } from './raw-node.ts';
 import { SeededRng } from './rng.ts';
 import { Solo, TestCluster, data, msg, storageWithLog } from './test-cluster.ts';
@@ -111,6 +112,17 @@ describe('election timer', () => {
     expect(ticksToCampaign((s) => s.step({ type: 'heartbeat', from: n2, term: term(5) }))).toBeGreaterThan(baseline);
     // So does granting a vote.
     expect(ticksToCampaign((s) => s.step({ type: 'vote', from: n3, term: term(5), index: index(6), logTerm: term(1) }))).toBeGreaterThan(baseline);
+  });
+
+  it('a node with a committed but not yet applied membership change does not campaign', () => {
+    const s = new Solo(MemoryStorage.bootstrap([n1, n2, n3]), 'n1');
+    const cc = { term: term(2), index: index(7), type: 'conf-change' as const, data: encodeConfChange({ type: 'add-learner', node: nodeId('n4') }) };
+    s.node.step(msg({ type: 'append', from: n2, to: n1, term: term(2), index: index(6), logTerm: term(1), entries: [cc], commit: index(7) }));
+    s.node.campaign(); // the change could alter who may vote: wait until it is applied
+    expect(s.node.softState().role).toBe('follower');
+    s.drain();
+    s.node.campaign();
+    expect(s.node.softState().role).toBe('pre-candidate');
   });
 });
 
