@@ -13,6 +13,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeRunReport } from './report.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
+
+// The page-side callbacks below run in the browser; tsconfig has no DOM lib, so these are the few DOM shapes they use.
+interface BrowserElement {
+  getBoundingClientRect(): { height: number };
+  points?: { numberOfItems: number };
+}
+declare const getComputedStyle: (el: BrowserElement) => { backgroundColor: string };
+const background = (el: BrowserElement): string => getComputedStyle(el).backgroundColor;
 const here = dirname(fileURLToPath(import.meta.url));
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) console.warn(`report-browser.test.ts: SKIPPED — ${CHROMIUM} not found (install it with scripts/setup-host.sh or apt-get install chromium)`);
@@ -37,6 +45,13 @@ describe.skipIf(!haveChromium)('report in Chromium', () => {
   /** Opens a fixture's report from a file:// URL, failing every request that is not file:, data: or about:. */
   async function open(fixture: string): Promise<{ page: Page; offsite: string[] }> {
     const out = await writeRunReport(join(here, 'testdata', fixture), join(work, `${fixture}.html`));
+    const { page, offsite } = await guardedPage();
+    await page.goto(pathToFileURL(out).href, { waitUntil: 'load' });
+    return { page, offsite };
+  }
+
+  /** A page whose every request that is not file:, data:, about: or blob: is recorded and aborted. */
+  async function guardedPage(): Promise<{ page: Page; offsite: string[] }> {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const offsite: string[] = [];
     await page.route('**/*', async (route) => {
@@ -47,9 +62,15 @@ describe.skipIf(!haveChromium)('report in Chromium', () => {
         await route.abort();
       }
     });
-    await page.goto(pathToFileURL(out).href, { waitUntil: 'load' });
     return { page, offsite };
   }
+
+  it('request guard: catches a page that reaches off the file (so the checks below can fail)', async () => {
+    const { page, offsite } = await guardedPage();
+    await page.setContent('<img src="http://report-test.invalid/x.png"><link rel="stylesheet" href="https://report-test.invalid/x.css">', { waitUntil: 'load' });
+    expect(offsite.sort()).toEqual(['http://report-test.invalid/x.png', 'https://report-test.invalid/x.css']);
+    await page.close();
+  });
 
   it('shows a valid run: verdict, charts with the fault window, expandable checker details, no network', async () => {
     const { page, offsite } = await open('valid-run');
@@ -57,12 +78,12 @@ describe.skipIf(!haveChromium)('report in Chromium', () => {
     await expect.poll(() => verdict.getAttribute('data-verdict')).toBe('valid');
     // CSS upper-cases the word; innerText is what a person sees.
     expect(await verdict.locator('.word').innerText()).toBe('VALID');
-    expect(await verdict.evaluate((el) => getComputedStyle(el).backgroundColor)).toBe('rgb(26, 127, 55)');
+    expect(await verdict.evaluate(background)).toBe('rgb(26, 127, 55)');
 
     for (const chart of ['throughput', 'latency']) {
       const svg = page.locator(`svg[data-chart="${chart}"]`);
       expect(await svg.boundingBox()).toMatchObject({ width: expect.any(Number) as number });
-      const points = await svg.locator('polyline').evaluateAll((ls) => ls.reduce((n, l) => n + (l as SVGPolylineElement).points.numberOfItems, 0));
+      const points = await svg.locator('polyline').evaluateAll((ls: BrowserElement[]) => ls.reduce((n, l) => n + (l.points?.numberOfItems ?? 0), 0));
       expect(points).toBeGreaterThan(20);
       const band = svg.locator('g.fault[data-fault="partition"] rect');
       expect(await band.count()).toBe(1);
@@ -88,7 +109,7 @@ describe.skipIf(!haveChromium)('report in Chromium', () => {
     const { page, offsite } = await open('invalid-run');
     const verdict = page.locator('#verdict');
     expect(await verdict.locator('.word').innerText()).toBe('INVALID');
-    expect(await verdict.evaluate((el) => getComputedStyle(el).backgroundColor)).toBe('rgb(207, 34, 46)');
+    expect(await verdict.evaluate(background)).toBe('rgb(207, 34, 46)');
     expect(await verdict.locator('.why').innerText()).toMatch(/^linearizability: not linearizable: key "r1"/);
 
     const frame = page.frameLocator('iframe.explain');
@@ -96,7 +117,7 @@ describe.skipIf(!haveChromium)('report in Chromium', () => {
     expect(await frame.locator('.op.failing').count()).toBe(1);
     expect(await frame.locator('text=Cannot be linearized next').count()).toBe(1);
     // The frame grew to its content (the onload sizing ran).
-    const height = await page.locator('iframe.explain').evaluate((el) => el.getBoundingClientRect().height);
+    const height = await page.locator('iframe.explain').evaluate((el: BrowserElement) => el.getBoundingClientRect().height);
     expect(height).toBeGreaterThan(800);
 
     await page.screenshot({ path: join(shots, 'invalid-run.png'), fullPage: true });
