@@ -34,7 +34,11 @@ export function faultAction(nodes: number): fc.Arbitrary<FaultAction> {
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('transfer' as const), to: node }) },
     { weight: 2, arbitrary: fc.constant({ kind: 'isolate-leader' as const }) },
     { weight: 1, arbitrary: fc.constant({ kind: 'crash-leader' as const }) },
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant('depose-leader' as const), steps: fc.integer({ min: 20, max: 200 }) }) },
+    { weight: 2, arbitrary: fc.record({
+        kind: fc.constant('depose-leader' as const),
+        steps: fc.integer({ min: 20, max: 200 }),
+        proposals: fc.integer({ min: 0, max: 8 }),
+      }) },
   );
 }
 

@@ -50,11 +50,11 @@ export type FaultAction =
   /** Cut the current leader (highest term) off from everyone else. */
   | { readonly kind: 'isolate-leader' }
   /**
-   * A classic nemesis pattern: cut the leader off for `steps` random steps (it keeps
-   * taking proposals it cannot commit), heal, then crash whoever leads now, so the old
-   * leader, with its long stale log, gets to campaign.
+   * A classic nemesis pattern: cut the leader off for `steps` random steps while clients
+   * keep writing to it (`proposals` it cannot commit), heal, then crash whoever leads
+   * now, so the old leader, with its long stale log, gets to campaign.
    */
-  | { readonly kind: 'depose-leader'; readonly steps: number }
+  | { readonly kind: 'depose-leader'; readonly steps: number; readonly proposals: number }
   | { readonly kind: 'crash-leader' };
 
 export function formatAction(a: FaultAction): string {
@@ -82,7 +82,7 @@ export function formatAction(a: FaultAction): string {
     case 'crash-leader':
       return a.kind;
     case 'depose-leader':
-      return `depose-leader ${a.steps}`;
+      return `depose-leader ${a.steps} proposals=${a.proposals}`;
   }
 }
 
@@ -280,7 +280,14 @@ export class Simulator {
         if (old === null) return;
         for (const n of this.nodes) this.side.set(n.id, n === old ? 1 : 0);
         this.step(`isolate leader ${shortId(old.id)}`, () => undefined);
+        for (let i = 0; i < action.proposals; i++) this.propose(old);
         for (let i = 0; i < action.steps; i++) this.randomStep();
+        // Let the majority side elect its own leader (and commit its no-op).
+        const electionTicks = this.options.electionTicks ?? 5;
+        this.runClean(10 * electionTicks, () => {
+          const now = this.currentLeader();
+          return now !== null && now !== old && now.rawNode().progress().commit >= now.rawNode().progress().lastIndex;
+        });
         this.side.clear();
         this.step('heal', () => undefined);
         const now = this.currentLeader();
@@ -721,7 +728,18 @@ export class Simulator {
     return this.nodes.every((n) => n.applied.some((k) => k.endsWith(`/normal/${marker}`)));
   }
 
-  /** Deliver everything in FIFO order and handle every Ready until nothing moves (bounded). */
+  /**
+   * Tick every node once per round and drain the network (honouring the partition) until
+   * `done()` or `rounds` run out: a cluster left to itself for a while.
+   */
+  private runClean(rounds: number, done: () => boolean): void {
+    for (let i = 0; i < rounds && !done(); i++) {
+      for (const n of this.nodes) if (this.idle(n)) this.step(`tick ${shortId(n.id)}`, () => n.rawNode().tick(), n);
+      this.drain();
+    }
+  }
+
+  /** Deliver everything in FIFO order (except across the partition) and handle every Ready until nothing moves (bounded). */
   private drain(): void {
     for (let round = 0; round < 1000; round++) {
       let moved = false;
@@ -741,7 +759,7 @@ export class Simulator {
       for (const { msg } of batch) {
         moved = true;
         const to = this.nodes.find((n) => n.id === msg.to);
-        if (to === undefined || !to.up) continue;
+        if (to === undefined || !to.up || !this.connected(msg.from, msg.to)) continue;
         this.stats.delivered++;
         this.step(
           () => `deliver ${formatMessage(msg)}`,
