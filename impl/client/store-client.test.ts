@@ -107,6 +107,12 @@ describe.each(['fetch', 'node-http'] as const)('StoreClient (%s) against a three
     }
   });
 
+  it('learns a leader it was not configured with from the hint', async () => {
+    const c = new StoreClient({ endpoints: [store.endpoints[1]!], retryBackoffMs: 1, transport });
+    expect(await c.put('learned', 1)).toMatchObject({ version: 1 });
+    expect(c.leaderGuess).toEqual(store.endpoints[0]);
+  });
+
   it('serves stale reads from any node', async () => {
     await client().put('st', 5);
     const followerOnly = new StoreClient({ endpoints: [store.endpoints[1]!], maxAttempts: 1, transport });

@@ -147,7 +147,8 @@ type Attempt = { readonly kind: 'answer'; readonly value: unknown } | { readonly
 
 export class StoreClient {
   readonly clientId: string;
-  private readonly endpoints: readonly Endpoint[];
+  /** Configured endpoints, plus nodes learned from leader hints. */
+  private readonly endpoints: Endpoint[];
   private readonly requestTimeoutMs: number;
   private readonly maxAttempts: number;
   private readonly retryBackoffMs: number;
@@ -405,7 +406,12 @@ export class StoreClient {
 
   private followHint(error: NotLeaderError): void {
     const hint = error.leaderHint;
-    const byId = hint === null ? -1 : this.endpoints.findIndex((e) => e.id === hint.id);
+    let byId = hint === null ? -1 : this.endpoints.findIndex((e) => e.id === hint.id);
+    if (byId < 0 && hint?.clientUrl != null && URL.canParse(hint.clientUrl)) {
+      // A member the client was not configured with (added later): learn it from the hint.
+      this.endpoints.push({ id: hint.id, url: hint.clientUrl.replace(/\/+$/, '') });
+      byId = this.endpoints.length - 1;
+    }
     if (byId >= 0 && byId !== this.preferred) this.preferred = byId;
     else this.preferred = (this.preferred + 1) % this.endpoints.length;
   }
