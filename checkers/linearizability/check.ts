@@ -115,6 +115,7 @@ export async function checkLinearizability(history: readonly Op[], options: Line
       if (v.valid === false && stopEarly) break;
     }
   } else {
+    let workerError: string | undefined;
     const pool = new SearchPool(Math.min(workers, order.length), options.maxHeapMb ?? 1536);
     let stop = false;
     let watchdog: NodeJS.Timeout | undefined;
@@ -125,7 +126,10 @@ export async function checkLinearizability(history: readonly Op[], options: Line
         const r = await pool.run({ id, model: model.name, init: options.init, key: g.key, ops: slim, limits });
         if (stop) return;
         if (r instanceof Error) {
-          if (!/pool closed/.test(r.message)) verdicts.set(g.key, { key: g.key, valid: 'unknown', states: 0, ms: 0, reason: 'memory' });
+          if (/pool closed/.test(r.message)) return;
+          const oom = (r as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY';
+          workerError ??= oom ? undefined : r.message;
+          verdicts.set(g.key, { key: g.key, valid: 'unknown', states: 0, ms: 0, reason: oom ? 'memory' : 'error' });
           return;
         }
         verdicts.set(g.key, r);
@@ -148,6 +152,7 @@ export async function checkLinearizability(history: readonly Op[], options: Line
       if (watchdog !== undefined) clearTimeout(watchdog);
       await pool.close();
     }
+    if (workerError !== undefined) process.emitWarning(`linearizability: a search worker failed: ${workerError}`);
   }
   const tSearch = performance.now();
   return summarize(model, searchable, verdicts, {
@@ -214,7 +219,7 @@ function summarize(
   } else if (valid === false && failure !== undefined) {
     summary = `not linearizable: ${describeFailure(failure)}`;
   } else {
-    const why = unknownReason === 'time' ? 'the time budget ran out' : unknownReason === 'states' ? 'the state budget (--max-states) ran out' : unknownReason === 'memory' ? 'a search worker ran out of memory' : 'the time budget ran out';
+    const why = unknownReason === 'time' ? 'the time budget ran out' : unknownReason === 'states' ? 'the state budget (--max-states) ran out' : unknownReason === 'memory' ? 'a search worker ran out of memory (maxHeapMb)' : unknownReason === 'error' ? 'a search worker failed' : 'the time budget ran out';
     summary = `unknown: ${why}; ${keysChecked} of ${groups.length} key(s) checked and linearizable, ${keysLeft.length} left (${keysLeft.slice(0, 5).map(showKey).join(', ')}${keysLeft.length > 5 ? ', ...' : ''})`;
   }
   return {

@@ -11,7 +11,7 @@ export interface KeyVerdict {
   /** Memoized configurations explored (both passes for an invalid key). */
   readonly states: number;
   readonly ms: number;
-  readonly reason?: 'time' | 'states' | 'memory';
+  readonly reason?: 'time' | 'states' | 'memory' | 'error';
   readonly explanation?: SearchExplanation;
   /** The model state before the first operation. */
   readonly initialState?: string;

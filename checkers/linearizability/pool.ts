@@ -13,6 +13,11 @@ export interface WorkerTask {
   readonly limits: KeyCheckLimits;
 }
 
+interface Job {
+  readonly task: WorkerTask;
+  readonly resolve: (v: KeyVerdict | Error) => void;
+}
+
 /**
  * A small pool of search workers. Each runs `worker.ts`; when this module runs from
  * TypeScript source (tsx, vitest) the worker first registers tsx's loader, since worker
@@ -24,7 +29,8 @@ export interface WorkerTask {
 export class SearchPool {
   private readonly idle: Worker[] = [];
   private readonly all = new Set<Worker>();
-  private readonly waiting: { task: WorkerTask; resolve: (v: KeyVerdict | Error) => void }[] = [];
+  private readonly waiting: Job[] = [];
+  private readonly current = new Map<Worker, Job>();
   private closed = false;
 
   constructor(
@@ -32,6 +38,7 @@ export class SearchPool {
     private readonly maxHeapMb: number,
   ) {}
 
+  /** Runs one key; resolves with its verdict, or with the error that ended its worker. */
   run(task: WorkerTask): Promise<KeyVerdict | Error> {
     return new Promise((resolve) => {
       this.waiting.push({ task, resolve });
@@ -46,42 +53,37 @@ export class SearchPool {
         if (this.all.size >= this.size) return;
         w = this.spawn();
       }
-      const job = this.waiting.shift() as { task: WorkerTask; resolve: (v: KeyVerdict | Error) => void };
-      this.assign(w, job);
+      const job = this.waiting.shift() as Job;
+      this.current.set(w, job);
+      w.postMessage(job.task);
     }
   }
 
-  private assign(w: Worker, job: { task: WorkerTask; resolve: (v: KeyVerdict | Error) => void }): void {
-    const cleanup = (): void => {
-      w.off('message', onMessage);
-      w.off('error', onError);
-      w.off('exit', onExit);
-    };
-    const onMessage = (m: { id: number; verdict: KeyVerdict }): void => {
-      cleanup();
-      job.resolve(m.verdict);
+  /** Routes a worker's events to the job it is running; listeners live as long as the worker. */
+  private watch(w: Worker): void {
+    w.on('message', (m: { id: number; verdict: KeyVerdict }) => {
+      const job = this.current.get(w);
+      this.current.delete(w);
+      job?.resolve(m.verdict);
       if (!this.closed) {
         this.idle.push(w);
         this.pump();
       }
-    };
-    const onError = (err: Error): void => {
-      cleanup();
+    });
+    const fail = (err: Error): void => {
       this.all.delete(w);
+      const i = this.idle.indexOf(w);
+      if (i >= 0) this.idle.splice(i, 1);
+      const job = this.current.get(w);
+      this.current.delete(w);
+      job?.resolve(err);
+      this.pump();
+    };
+    w.on('error', (err: Error) => {
+      fail(err);
       void w.terminate();
-      job.resolve(err);
-      this.pump();
-    };
-    const onExit = (code: number): void => {
-      cleanup();
-      this.all.delete(w);
-      job.resolve(new Error(`search worker exited with code ${code}`));
-      this.pump();
-    };
-    w.on('message', onMessage);
-    w.on('error', onError);
-    w.on('exit', onExit);
-    w.postMessage(job.task);
+    });
+    w.on('exit', (code: number) => fail(new Error(`search worker exited with code ${code}`)));
   }
 
   private spawn(): Worker {
@@ -97,6 +99,7 @@ export class SearchPool {
       w = new Worker(workerUrl, { resourceLimits });
     }
     this.all.add(w);
+    this.watch(w);
     return w;
   }
 
@@ -104,6 +107,8 @@ export class SearchPool {
   async close(): Promise<void> {
     this.closed = true;
     for (const job of this.waiting.splice(0)) job.resolve(new Error('pool closed'));
+    for (const job of this.current.values()) job.resolve(new Error('pool closed'));
+    this.current.clear();
     await Promise.all([...this.all].map((w) => w.terminate()));
     this.all.clear();
     this.idle.length = 0;
