@@ -123,6 +123,10 @@ describe('format detection', () => {
     expect(detectFormat(text)).toBe(format);
   });
 
+  it('ignores a byte-order mark and CRLF line ends', () => {
+    expect(parseHistory(`\ufeff${inv(0, 0)}\r\n${ok(1, 0)}\r\n`, 'h')).toHaveLength(2);
+  });
+
   it('parseHistory reads either format into the same ops', () => {
     const edn = '[{:index 0 :time 0 :process 0 :type :invoke :f :write :value 1}\n {:index 1 :time 5 :process 0 :type :ok :f :write :value 1}]';
     const jsonl = `${line({ index: 0, time: 0, process: 0, type: 'invoke', f: 'write', value: 1 })}\n${line({ index: 1, time: 5, process: 0, type: 'ok', f: 'write', value: 1 })}`;

@@ -22,6 +22,7 @@ export function readHistoryFile(path: string, options: ReadOptions = {}): Op[] {
 }
 
 export function parseHistory(text: string, file: string, options: ReadOptions = {}): Op[] {
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a UTF-8 byte-order mark
   const format = detectFormat(text);
   return format === 'jsonl' ? parseJsonLines(text, file, options) : parseEdnHistory(text, file, options);
 }
