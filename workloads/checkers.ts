@@ -6,6 +6,7 @@
 import type { Checker, CheckInput, CheckResult } from '../checkers/checker.ts';
 import { ElectionChecker } from '../checkers/election/election.ts';
 import { checkLinearizability } from '../checkers/linearizability/check.ts';
+import { PerfChecker } from '../checkers/perf/perf.ts';
 import { ReplicasChecker } from '../checkers/replicas/replicas.ts';
 
 export interface StandardCheckerOptions {
@@ -25,6 +26,7 @@ export function linearizabilityChecker(model: string, budgetMs = 60_000): Checke
 export function standardCheckers(options: StandardCheckerOptions): Checker[] {
   const out: Checker[] = [];
   if (options.model !== null) out.push(linearizabilityChecker(options.model, options.budgetMs));
-  out.push(new ElectionChecker(), new ReplicasChecker());
+  // perf: figures only (throughput, latency, availability per fault window); always valid.
+  out.push(new ElectionChecker(), new ReplicasChecker(), new PerfChecker());
   return out;
 }
