@@ -393,6 +393,7 @@ class ClientPool {
       opTimeoutMs: timeoutMs,
       uniqueValue: () => this.nextValue++,
       memory: new Map(),
+      urlOf: (id: NodeId) => this.urls.get(id) ?? this.cluster.node(id).clientUrl,
       request: async (path: string, opts: Omit<CallOptions, 'timeoutMs'>) => {
         const deadline = Date.now() + timeoutMs;
         let target = node;

@@ -2,6 +2,7 @@ import { leaseWorkload } from './lease.ts';
 import { registerWorkload } from './register.ts';
 import { setWorkload } from './set.ts';
 import { versionedKvWorkload } from './versioned-kv.ts';
+import { watchWorkload } from './watch.ts';
 import type { Workload } from './workload.ts';
 
 /** Every workload by name (what `--workload` accepts). */
@@ -10,6 +11,7 @@ export const WORKLOADS: Readonly<Record<string, () => Workload>> = {
   'versioned-kv': () => versionedKvWorkload(),
   set: () => setWorkload(),
   lease: () => leaseWorkload(),
+  watch: () => watchWorkload(),
 };
 
 export function workloadByName(name: string): Workload {

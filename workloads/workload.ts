@@ -37,6 +37,8 @@ export interface ClientSession {
    * request id, so it never applies twice). Returns the last outcome and who answered.
    */
   request(path: string, opts: Omit<CallOptions, 'timeoutMs'>): Promise<{ readonly outcome: CallOutcome; readonly node: NodeId }>;
+  /** Base URL of a node's client proxy (for streaming calls the workload makes itself). */
+  urlOf(node: NodeId): string;
   /** Remembered per-process state for the workload (e.g. last version seen per key). */
   readonly memory: Map<string, unknown>;
 }

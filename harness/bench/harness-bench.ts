@@ -44,7 +44,7 @@ function overheadMicros(n = 50_000): number {
   const w = registerWorkload();
   const next = opStream(w.operations(), 1, 0);
   let v = 0;
-  const session = { process: 0, clientId: 'b', nextSeq: () => 1, node: 'n1', opTimeoutMs: 1000, uniqueValue: () => ++v, memory: new Map(), request: () => Promise.reject(new Error('unused')) } as ClientSession;
+  const session = { process: 0, clientId: 'b', nextSeq: () => 1, node: 'n1', opTimeoutMs: 1000, uniqueValue: () => ++v, memory: new Map(), urlOf: () => 'http://127.0.0.1:1', request: () => Promise.reject(new Error('unused')) } as ClientSession;
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
     const op = w.prepare(session, next());
