@@ -132,6 +132,8 @@ export class RaftDriver implements ConsensusHandle {
   private applied: Index;
   private lastSnapshotIndex: Index;
   private durableTerm: Term;
+  /** True while the loop awaits an fsync (acks arriving meanwhile may be applied at once). */
+  private saving = false;
   /** Last log index known durable on this node (entries of Readys already saved). */
   private durableLastIndex: number;
   private durableVote: NodeId | null;
@@ -235,7 +237,31 @@ export class RaftDriver implements ConsensusHandle {
       this.logger.warn('dropped a peer message the core rejected', { from: message.from, type: message.type, err });
       return;
     }
+    if (this.saving && message.type === 'append-resp') this.applyCommittedWhileSaving();
     this.wake();
+  }
+
+  /**
+   * An acknowledgement that arrives while the loop waits for an fsync may commit entries
+   * that are already durable here; apply them now instead of after that fsync and the next
+   * Ready (the core hands them out again then, and applyEntry skips what is applied).
+   * Stops before a conf-change entry: the core applies membership at advance, and a snapshot
+   * taken after advance must see the configuration as of the applied index.
+   */
+  private applyCommittedWhileSaving(): void {
+    const upTo = Math.min(this.rawNode.progress().commit, this.durableLastIndex);
+    if (upTo <= this.applied) return;
+    let entries: readonly Entry[];
+    try {
+      entries = this.storage.entries(toIndex(this.applied + 1), toIndex(upTo + 1), Number.MAX_SAFE_INTEGER);
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      if (entry.type === 'conf-change') break;
+      this.applyEntry(entry);
+    }
+    this.serveReads();
   }
 
   /** The transport handed a snapshot to the socket (ok) or dropped it (etcd ReportSnapshot). */
@@ -460,7 +486,12 @@ export class RaftDriver implements ConsensusHandle {
     // a commit index alone need not be (etcd's MustSync): the leader tells us again.
     const mustSync = ready.entries.length > 0 || ready.snapshot !== null || (hard !== null && (hard.term !== this.durableTerm || hard.vote !== this.durableVote));
     if (mustSync) {
-      await this.storage.save(hard, ready.entries, ready.snapshot);
+      this.saving = ready.snapshot === null;
+      try {
+        await this.storage.save(hard, ready.entries, ready.snapshot);
+      } finally {
+        this.saving = false;
+      }
       const lastEntry = ready.entries[ready.entries.length - 1];
       if (lastEntry !== undefined) this.durableLastIndex = lastEntry.index;
       else if (ready.snapshot !== null) this.durableLastIndex = ready.snapshot.metadata.index;

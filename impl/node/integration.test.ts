@@ -74,9 +74,12 @@ describe('a three-node cluster (shared by the non-destructive tests)', () => {
   });
 
   it('elects exactly one leader that every node acknowledges, and records it in events.jsonl', async () => {
-    const statuses = await Promise.all(cluster.nodes.map((n) => status(n)));
+    // waitForLeader needs a majority; the last node may still be starting its HTTP server.
+    const statuses = await eventually('every node knows the leader', async () => {
+      const all = await Promise.all(cluster.nodes.map((n) => status(n)));
+      return all.every((s) => s.leader === leader.spec.id) ? all : null;
+    });
     expect(statuses.filter((s) => s.role === 'leader')).toHaveLength(1);
-    await eventually('every node knows the leader', async () => (await Promise.all(cluster.nodes.map((n) => status(n)))).every((s) => s.leader === leader.spec.id));
     const events = readFileSync(join(leader.spec.dataDir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(events.some((e) => e['kind'] === 'role' && e['role'] === 'leader' && e['node'] === leader.spec.id)).toBe(true);
     expect(statuses.every((s) => s.members.voters.length === 3 && s.unsafe.length === 0)).toBe(true);
