@@ -94,6 +94,14 @@ describe('checkLinearizability', () => {
     expect(bad.failure?.op).toMatchObject({ f: 'read', value: 1 });
   }, 60_000);
 
+  it('answers unknown when the time budget runs out on worker threads', async () => {
+    const h = generateHistory({ model: 'cas-register', ops: 2000, keys: 4, processes: 6, infoRate: 0.05, seed: 12 });
+    const r = await checkLinearizability(h, { model: 'cas-register', init: 0, workers: 2, budgetMs: 1 });
+    expect(r.valid).toBe('unknown');
+    expect(r.keysChecked + r.keysLeft.length).toBe(4);
+    expect(r.keysLeft.length).toBeGreaterThan(0);
+  }, 60_000);
+
   it('a worker that runs out of heap makes its key unknown, not the process crash', async () => {
     const h = generateHistory({ model: 'cas-register', ops: 30000, keys: 2, processes: 10, infoRate: 0.05, seed: 3 });
     const r = await checkLinearizability(h, { model: 'cas-register', init: 0, workers: 2, maxHeapMb: 4 });

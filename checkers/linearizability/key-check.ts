@@ -34,6 +34,8 @@ const EXACT_BYTES = 256 * 2 ** 20;
  */
 export function checkKey(model: Model<unknown>, initValue: unknown, key: Key, ops: readonly SearchOp[], limits: KeyCheckLimits): KeyVerdict {
   const t0 = performance.now();
+  // A key that starts after the deadline (queued behind others) is not started at all.
+  if (Date.now() > limits.deadline) return { key, valid: 'unknown', states: 0, ms: 0, reason: 'time' };
   const init = model.init(initValue);
   // First pass: hashed memo keys (a collision can only prune, so "valid" is sound).
   const first = searchKey(model, init, ops, { maxStates: limits.maxStates, deadline: limits.deadline });
