@@ -3,7 +3,7 @@
  * into memory for the report and the results database. Every problem is a `RunDirError`
  * naming the file and what is wrong with it, so a person knows which file to look at.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CheckResult, Validity } from '../../checkers/checker.ts';
 import { parseJsonLines } from '../../checkers/history/read.ts';
@@ -71,8 +71,10 @@ export interface LoadOptions {
 }
 
 export function loadRun(runDir: string, options: LoadOptions = {}): LoadedRun {
-  const dir = resolve(runDir);
-  if (!existsSync(dir)) throw new RunDirError(dir, 'no such run directory');
+  const given = resolve(runDir);
+  if (!existsSync(given)) throw new RunDirError(given, 'no such run directory');
+  // results/latest is a symlink: name the run by where it really is.
+  const dir = realpathSync(given);
   if (!statSync(dir).isDirectory()) throw new RunDirError(dir, 'not a directory (expected a run directory such as results/register-partition/20260101T000000Z)');
   const run = readRunJson(join(dir, 'run.json'));
   const results = readResultsJson(join(dir, 'results.json'));

@@ -1,0 +1,144 @@
+/**
+ * What changed between two recorded runs (typically the latest run of a release and of the
+ * next): verdicts, each checker's verdict, throughput, latency and availability during
+ * faults. A metric moving the wrong way by more than `threshold` (default 10 %) is a
+ * regression; a verdict that got worse always is. Pure: takes two summaries, no database.
+ */
+import type { Validity } from '../../checkers/checker.ts';
+import type { RunSummary } from './runs.ts';
+
+export type Direction = 'higher-is-better' | 'lower-is-better';
+
+export interface MetricChange {
+  readonly metric: string;
+  readonly unit: string;
+  readonly base: number | null;
+  readonly head: number | null;
+  /** head − base; null when either is missing. */
+  readonly delta: number | null;
+  /** (head − base) / base; null when base is 0 or missing. */
+  readonly relative: number | null;
+  readonly direction: Direction;
+  readonly change: 'better' | 'worse' | 'same' | 'n/a';
+  /** Worse by more than the threshold. */
+  readonly regression: boolean;
+}
+
+export interface VerdictChange {
+  readonly checker: string;
+  /** null: that run had no such checker. */
+  readonly base: Validity | null;
+  readonly head: Validity | null;
+  readonly changed: boolean;
+  readonly regression: boolean;
+}
+
+export interface RunComparison {
+  readonly base: RunSummary;
+  readonly head: RunSummary;
+  /** Setup fields that differ (workload, nemesis, nodes ...): figures may not be comparable. */
+  readonly setupDifferences: readonly string[];
+  readonly verdict: VerdictChange;
+  readonly checkers: readonly VerdictChange[];
+  readonly metrics: readonly MetricChange[];
+  /** One line per regression, worst first: verdicts, then metrics. */
+  readonly regressions: readonly string[];
+}
+
+export interface CompareOptions {
+  /** Relative change counted as a regression (default 0.1). */
+  readonly threshold?: number;
+}
+
+function rankValidity(v: Validity | null): number {
+  return v === true ? 2 : v === 'unknown' ? 1 : v === false ? 0 : -1;
+}
+
+function showValidity(v: Validity | null): string {
+  return v === null ? 'absent' : v === true ? 'valid' : v === false ? 'invalid' : 'unknown';
+}
+
+function verdictChange(checker: string, base: Validity | null, head: Validity | null): VerdictChange {
+  // A checker that vanished or got worse is a regression; a new checker is not.
+  const regression = base !== null && rankValidity(head) < rankValidity(base);
+  return { checker, base, head, changed: base !== head, regression };
+}
+
+function metric(name: string, unit: string, base: number | null, head: number | null, direction: Direction, threshold: number): MetricChange {
+  if (base === null || head === null) return { metric: name, unit, base, head, delta: null, relative: null, direction, change: 'n/a', regression: false };
+  const delta = head - base;
+  const relative = base === 0 ? null : delta / Math.abs(base);
+  const signed = direction === 'higher-is-better' ? delta : -delta;
+  const change = Math.abs(delta) < 1e-9 ? 'same' : signed > 0 ? 'better' : 'worse';
+  // From zero any worsening counts (0 fails → 3 fails); otherwise only past the threshold.
+  const regression = change === 'worse' && (relative === null || Math.abs(relative) > threshold);
+  return { metric: name, unit, base, head, delta, relative, direction, change, regression };
+}
+
+export function compareRuns(base: RunSummary, head: RunSummary, options: CompareOptions = {}): RunComparison {
+  const threshold = options.threshold ?? 0.1;
+  const setupDifferences: string[] = [];
+  const setup: [string, unknown, unknown][] = [
+    ['workload', base.workload, head.workload],
+    ['nemesis', base.nemesis, head.nemesis],
+    ['nodes', base.nodes, head.nodes],
+    ['concurrency', base.concurrency, head.concurrency],
+    ['rate', base.rate, head.rate],
+    ['runtime', base.runtime, head.runtime],
+    ['unsafe', base.unsafe.join(',') || 'none', head.unsafe.join(',') || 'none'],
+  ];
+  for (const [k, a, b] of setup) if (a !== b) setupDifferences.push(`${k}: ${String(a)} → ${String(b)}`);
+
+  const names = [...new Set([...Object.keys(base.checkers), ...Object.keys(head.checkers)])].sort();
+  const checkers = names.map((n) => verdictChange(n, base.checkers[n]?.valid ?? null, head.checkers[n]?.valid ?? null));
+  const verdict = verdictChange('overall', base.valid, head.valid);
+  const pct = (x: number | null): number | null => (x === null ? null : x * 100);
+  const metrics = [
+    metric('throughput (ok/s)', 'ops/s', base.okPerS, head.okPerS, 'higher-is-better', threshold),
+    metric('latency p50', 'ms', base.latencyP50Ms, head.latencyP50Ms, 'lower-is-better', threshold),
+    metric('latency p99', 'ms', base.latencyP99Ms, head.latencyP99Ms, 'lower-is-better', threshold),
+    metric('availability', '%', pct(base.availability), pct(head.availability), 'higher-is-better', threshold / 10),
+    metric('availability during faults', '%', pct(base.faultAvailability), pct(head.faultAvailability), 'higher-is-better', threshold / 10),
+    metric('throughput during faults (ok/s)', 'ops/s', base.faultOkPerS, head.faultOkPerS, 'higher-is-better', threshold),
+    metric('latency p99 during faults', 'ms', base.faultP99Ms, head.faultP99Ms, 'lower-is-better', threshold),
+    metric('info (indeterminate) ops', 'ops', base.infoCount, head.infoCount, 'lower-is-better', threshold),
+  ];
+  const regressions: string[] = [];
+  if (verdict.regression) regressions.push(`verdict ${showValidity(verdict.base)} → ${showValidity(verdict.head)}`);
+  for (const c of checkers) if (c.regression) regressions.push(`${c.checker} ${showValidity(c.base)} → ${showValidity(c.head)}`);
+  for (const m of metrics) if (m.regression) regressions.push(`${m.metric} ${fmt(m.base, m.unit)} → ${fmt(m.head, m.unit)}${m.relative !== null ? ` (${sign(m.relative * 100)}%)` : ''}`);
+  return { base, head, setupDifferences, verdict, checkers, metrics, regressions };
+}
+
+function sign(x: number): string {
+  return `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
+}
+
+function fmt(v: number | null, unit: string): string {
+  if (v === null) return '–';
+  const n = Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
+  return `${n} ${unit}`;
+}
+
+function pad(s: string, n: number): string {
+  return s.length >= n ? s : s + ' '.repeat(n - s.length);
+}
+
+/** The comparison as a person reads it in a terminal. */
+export function formatComparison(c: RunComparison): string {
+  const id = (r: RunSummary): string => `#${r.id} ${r.runId} @ ${r.gitRevision?.slice(0, 12) ?? '?'} (${r.workload}/${r.nemesis}, ${r.startedAt.toISOString()})`;
+  const lines: string[] = [`base ${id(c.base)}`, `head ${id(c.head)}`];
+  if (c.setupDifferences.length > 0) lines.push(`setup differs (figures may not be comparable): ${c.setupDifferences.join('; ')}`);
+  lines.push('');
+  lines.push(`${pad('verdict', 34)}${pad(showValidity(c.verdict.base), 14)}${pad(showValidity(c.verdict.head), 14)}${c.verdict.regression ? 'REGRESSION' : c.verdict.changed ? 'changed' : ''}`);
+  for (const ch of c.checkers) lines.push(`${pad(`  ${ch.checker}`, 34)}${pad(showValidity(ch.base), 14)}${pad(showValidity(ch.head), 14)}${ch.regression ? 'REGRESSION' : ch.changed ? 'changed' : ''}`);
+  lines.push('');
+  lines.push(`${pad('metric', 34)}${pad('base', 14)}${pad('head', 14)}change`);
+  for (const m of c.metrics) {
+    const change = m.change === 'n/a' ? '' : `${m.delta !== null ? sign(m.delta) : ''}${m.relative !== null ? ` (${sign(m.relative * 100)}%)` : ''} ${m.change}${m.regression ? '  REGRESSION' : ''}`;
+    lines.push(`${pad(m.metric, 34)}${pad(fmt(m.base, m.unit), 14)}${pad(fmt(m.head, m.unit), 14)}${change}`);
+  }
+  lines.push('');
+  lines.push(c.regressions.length === 0 ? 'no regressions' : `${c.regressions.length} regression(s): ${c.regressions.join('; ')}`);
+  return lines.join('\n');
+}
