@@ -42,3 +42,11 @@ export type { Key } from './linearizability/key-check.ts';
 
 /** The linearizability checker behind the common `Checker` interface. */
 export { linearizabilityChecker } from './linearizability/checker.ts';
+
+/** The invariant checkers: each a `Checker` class and a plain function with a typed result. */
+export { ElectionChecker, checkElection, type ElectionOptions, type ElectionResult } from './election/election.ts';
+export { LeaseChecker, checkLease, defaultMarginMs, type LeaseOptions, type LeaseResult } from './lease/lease.ts';
+export { SetChecker, checkSet, type SetOptions, type SetResult } from './set/set.ts';
+export { ReplicasChecker, checkReplicas, type ReplicasOptions, type ReplicasResult } from './replicas/replicas.ts';
+export { WatchChecker, checkWatch, type WatchOptions, type WatchResult } from './watch/watch.ts';
+export { PerfChecker, checkPerf, type PerfOptions, type PerfResult } from './perf/perf.ts';
