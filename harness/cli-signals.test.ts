@@ -3,7 +3,7 @@
  * container, network or volume with the run's label.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Dockerode from 'dockerode';
@@ -36,6 +36,7 @@ describe('jepsen command on SIGINT', () => {
     await new Promise((r) => setTimeout(r, 3000)); // into the main phase, a fault under way
     child.kill('SIGINT');
     expect(await exited).toBe(130);
+    rmSync(bundle, { force: true });
     expect(await listLabelled(new Dockerode(), `${RUN_LABEL}=${runId}`)).toEqual([]);
   });
 });

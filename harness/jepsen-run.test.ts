@@ -4,11 +4,11 @@
  * happened (not only that it was recorded), that the run is valid, and that nothing with
  * the run's label is left behind.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Dockerode from 'dockerode';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Op } from '../checkers/history/types.ts';
 import { runTest } from './run.ts';
 import { buildPrivateBundle } from './testing/bundle.ts';
@@ -65,6 +65,9 @@ describe('jepsen runs on docker (5 nodes)', () => {
   beforeAll(() => {
     // The runs use the real store node, built from the tree under test (esbuild, about a second).
     bundle = buildPrivateBundle('jepsen-run');
+  });
+  afterAll(() => {
+    if (bundle !== undefined) rmSync(bundle, { force: true });
   });
 
   it('partition: the minority cannot commit while the majority does; the run is valid; nothing left', async () => {
