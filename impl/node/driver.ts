@@ -606,7 +606,9 @@ export class RaftDriver implements ConsensusHandle {
     void (async () => {
       try {
         await this.storage.createSnapshot(at, conf, data);
-        const compactTo = at - keep;
+        // Never past what the core itself has handed out as applied: entries applied early
+        // (applyCommittedWhileSaving) are still read back by the core for the next Ready.
+        const compactTo = Math.min(at - keep, this.rawNode.progress().applied);
         if (compactTo > this.storage.firstIndex()) await this.storage.compact(toIndex(compactTo));
         this.stats.snapshotsCreated++;
         this.logger.info('snapshot taken and log compacted', { index: at, compactedThrough: compactTo, bytes: data.length });
