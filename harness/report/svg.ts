@@ -240,10 +240,12 @@ export function laneChart(spec: LaneChartSpec): string {
   const width = spec.width ?? 1000;
   const laneH = 24;
   const height = 26 + spec.lanes.length * laneH + 30;
-  const f = frame(width, height, spec.xMax, 58, 26);
+  // Room for the longest lane name ("isolate-leader"), but never less than the line charts' margin so short names keep the axes aligned.
+  const left = Math.max(58, 12 + Math.max(0, ...spec.lanes.map((l) => l.length)) * 6.6);
+  const f = frame(width, height, spec.xMax, left, 26);
   const laneIndex = new Map(spec.lanes.map((l, i) => [l, i]));
   const labels = spec.lanes
-    .map((l, i) => `<text x="${f.left - 6}" y="${f.top + i * laneH + 16}" text-anchor="end" ${FONT} font-size="11" fill="#333">${esc(l)}</text>`)
+    .map((l, i) => `<text x="${(f.left - 6).toFixed(1)}" y="${f.top + i * laneH + 16}" text-anchor="end" ${FONT} font-size="11" fill="#333">${esc(l)}</text>`)
     .join('');
   const stripes = spec.lanes
     .map((_, i) => (i % 2 === 1 ? `<rect x="${f.left}" y="${f.top + i * laneH}" width="${f.right - f.left}" height="${laneH}" fill="#fafafa"/>` : ''))

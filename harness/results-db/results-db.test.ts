@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunDirError } from '../report/load-run.ts';
+import { publishRun } from '../report/publish.ts';
 import { compareRuns, formatComparison } from './compare.ts';
 import { connect, databaseUrlFromEnv, DatabaseUnavailableError, type Sql } from './db.ts';
 import { checkerResults, findRun, latestRunAt, listRuns, recordRun, RunNotFoundError, type RunSummary } from './runs.ts';
@@ -154,6 +155,32 @@ describe.skipIf(!haveServer)('with a real PostgreSQL', () => {
     await expect(recordRun(sql, dir)).rejects.toThrow(RunDirError);
     await expect(recordRun(sql, dir)).rejects.toThrow(`${join(dir, 'results.json')}: missing`);
     expect((await listRuns(sql)).length).toBe(2);
+  });
+
+  it('publishRun: writes report.html and records the run when JEPSEN_DATABASE_URL is set; only warns when it cannot', async () => {
+    const dir = join(scratch, 'published');
+    cpSync(INVALID, dir, { recursive: true });
+    const lines: string[] = [];
+    const p = await publishRun(dir, (l) => lines.push(l), { JEPSEN_DATABASE_URL: pg.url });
+    expect(p.report).toBe(join(dir, 'report.html'));
+    expect(existsSync(join(dir, 'report.html'))).toBe(true);
+    expect(p.recorded?.inserted).toBe(false); // same runId as the fixture: re-recorded
+    expect((await findRun(sql, '20260101t000100zinvalid')).resultsDir).toBe(dir);
+    expect(p.warnings).toEqual([]);
+
+    const noDb = await publishRun(dir, (l) => lines.push(l), {});
+    expect(noDb).toMatchObject({ recorded: null, warnings: [] });
+    const down = await publishRun(dir, (l) => lines.push(l), { JEPSEN_DATABASE_URL: 'postgres://u@127.0.0.1:9/x' });
+    expect(down.report).not.toBeNull();
+    expect(down.warnings).toEqual([expect.stringMatching(/^warning: run not recorded in the results database: cannot reach PostgreSQL at postgres:\/\/u@127\.0\.0\.1:9\/x/) as string]);
+    const broken = join(scratch, 'published-broken');
+    cpSync(dir, broken, { recursive: true });
+    rmSync(join(broken, 'results.json'));
+    const bad = await publishRun(broken, (l) => lines.push(l), { JEPSEN_DATABASE_URL: pg.url });
+    expect(bad).toMatchObject({ report: null, recorded: null });
+    expect(bad.warnings).toHaveLength(2);
+    // Put the fixture's own directory back as the recorded one for the tests below.
+    await recordRun(sql, INVALID);
   });
 
   describe('npm run runs', () => {
