@@ -8,9 +8,10 @@ import type { FaultAction, SimulatorOptions } from './simulator.ts';
 import { formatAction, Simulator } from './simulator.ts';
 
 /** Schedules stay modest so `npm test` runs thousands of them in seconds. */
-export function faultAction(nodes: number): fc.Arbitrary<FaultAction> {
+export function faultAction(nodes: number, membership = false): fc.Arbitrary<FaultAction> {
   const node = fc.integer({ min: 1, max: nodes });
-  return fc.oneof(
+  const member = fc.record({ kind: fc.constant('member' as const), op: fc.constantFrom('add' as const, 'remove' as const), node });
+  const arbitraries: fc.WeightedArbitrary<FaultAction>[] = [
     { weight: 6, arbitrary: fc.record({ kind: fc.constant('run' as const), steps: fc.integer({ min: 1, max: 200 }) }) },
     {
       weight: 3,
@@ -39,7 +40,9 @@ export function faultAction(nodes: number): fc.Arbitrary<FaultAction> {
         steps: fc.integer({ min: 20, max: 200 }),
         proposals: fc.integer({ min: 0, max: 8 }),
       }) },
-  );
+  ];
+  if (membership) arbitraries.push({ weight: 10, arbitrary: member });
+  return fc.oneof(...arbitraries);
 }
 
 export interface Schedule {
@@ -48,10 +51,10 @@ export interface Schedule {
   readonly actions: readonly FaultAction[];
 }
 
-export function schedule(nodes: number, maxActions = 24): fc.Arbitrary<Schedule> {
+export function schedule(nodes: number, maxActions = 24, membership = false): fc.Arbitrary<Schedule> {
   return fc.record({
     simSeed: fc.integer({ min: 0, max: 0x7fffffff }),
-    actions: fc.array(faultAction(nodes), { minLength: 1, maxLength: maxActions, size: 'max' }),
+    actions: fc.array(faultAction(nodes, membership), { minLength: 1, maxLength: maxActions, size: 'max' }),
   });
 }
 
@@ -95,6 +98,7 @@ export interface Coverage {
   readsServed: number;
   dropped: number;
   duplicated: number;
+  membershipChanges: number;
 }
 
 /**
@@ -102,7 +106,7 @@ export interface Coverage {
  * Throws an error carrying the seed, the shrunk schedule and the replay command.
  */
 export function checkProperty(run: PropertyRun, env: NodeJS.ProcessEnv): Coverage {
-  const coverage: Coverage = { schedules: 0, steps: 0, committed: 0, leaders: 0, crashes: 0, snapshotsSent: 0, readsServed: 0, dropped: 0, duplicated: 0 };
+  const coverage: Coverage = { schedules: 0, steps: 0, committed: 0, leaders: 0, crashes: 0, snapshotsSent: 0, readsServed: 0, dropped: 0, duplicated: 0, membershipChanges: 0 };
   const nodes = run.options.nodes;
   const seedEnv = env['RAFT_SEED'];
   const pathEnv = env['RAFT_PATH'];
@@ -114,7 +118,7 @@ export function checkProperty(run: PropertyRun, env: NodeJS.ProcessEnv): Coverag
     if (pathEnv !== undefined && pathEnv !== '') params.path = pathEnv;
   }
   const details = fc.check(
-    fc.property(schedule(nodes, run.maxActions), (s) => {
+    fc.property(schedule(nodes + (run.options.spareNodes ?? 0), run.maxActions, (run.options.spareNodes ?? 0) > 0), (s) => {
       const sim = runSchedule(run.options, s);
       coverage.schedules++;
       coverage.steps += sim.stats.steps;
@@ -125,6 +129,7 @@ export function checkProperty(run: PropertyRun, env: NodeJS.ProcessEnv): Coverag
       coverage.readsServed += sim.stats.readsServed;
       coverage.dropped += sim.stats.dropped;
       coverage.duplicated += sim.stats.duplicated;
+      coverage.membershipChanges += sim.stats.membershipChanges;
     }),
     params,
   );

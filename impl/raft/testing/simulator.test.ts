@@ -4,7 +4,7 @@
  * the seeded simulator runs them and checks Raft's safety properties after every step, then
  * heals every fault and checks liveness.
  *
- * `npm test` runs 2,000 schedules over 3- and 5-node clusters. A longer soak:
+ * `npm test` runs 2,200 schedules over 3- and 5-node clusters. A longer soak:
  *   RAFT_SOAK=1 npx vitest run impl/raft/testing          (25x the schedules)
  *   RAFT_SOAK=50000 npx vitest run impl/raft/testing      (that many per property)
  * A failure prints the fast-check seed and path and the replay command.
@@ -33,17 +33,20 @@ const timeout = soakFactor === 0 ? 120_000 : 24 * 3600_000;
 const directChecks = process.env['RAFT_DIRECT_CHECKS'] !== '0';
 
 const properties: PropertyRun[] = [
-  { name: '3 nodes, pre-vote and check-quorum', options: { nodes: 3 }, numRuns: runs(600) },
+  { name: '3 nodes, pre-vote and check-quorum', options: { nodes: 3 }, numRuns: runs(500) },
   { name: '5 nodes, pre-vote and check-quorum', options: { nodes: 5 }, numRuns: runs(500) },
   { name: '3 nodes, no pre-vote, no check-quorum', options: { nodes: 3, preVote: false, checkQuorum: false }, numRuns: runs(300) },
   // About one entry per append (8-byte limit, proposals of 2-7 bytes) and two appends in
   // flight: a new leader replicates an old-term backlog one entry at a time (Figure 8).
   { name: '3 nodes, tight flow control', options: { nodes: 3, maxInflightMsgs: 2, maxMsgBytes: 8 }, numRuns: runs(300) },
   { name: '5 nodes, tight flow control', options: { nodes: 5, maxInflightMsgs: 2, maxMsgBytes: 8 }, numRuns: runs(300) },
+  // Members come and go: two spare nodes join as learners and are promoted, voters
+  // (the leader included) are removed, under the same faults.
+  { name: '3 nodes + 2 spares, membership changes', options: { nodes: 3, spareNodes: 2 }, numRuns: runs(300) },
 ];
 
 describe('Raft under seeded fault schedules (safety after every step, liveness after healing)', () => {
-  const total: Coverage = { schedules: 0, steps: 0, committed: 0, leaders: 0, crashes: 0, snapshotsSent: 0, readsServed: 0, dropped: 0, duplicated: 0 };
+  const total: Coverage = { schedules: 0, steps: 0, committed: 0, leaders: 0, crashes: 0, snapshotsSent: 0, readsServed: 0, dropped: 0, duplicated: 0, membershipChanges: 0 };
   for (const p of properties) {
     it(p.name, { timeout }, () => {
       const c = checkProperty(p, process.env);
@@ -53,7 +56,7 @@ describe('Raft under seeded fault schedules (safety after every step, liveness a
     });
   }
 
-  it('ran at least 2,000 schedules that exercised elections, commits, crashes, snapshots and reads', () => {
+  it('ran at least 2,000 schedules that exercised elections, commits, crashes, snapshots, reads and membership changes', () => {
     if (process.env['RAFT_SEED'] !== undefined) return; // replaying one schedule
     console.log(`simulator coverage: ${JSON.stringify(total)}`);
     expect(total.schedules).toBeGreaterThanOrEqual(2000);
@@ -63,6 +66,7 @@ describe('Raft under seeded fault schedules (safety after every step, liveness a
     expect(total.snapshotsSent).toBeGreaterThan(0);
     expect(total.readsServed).toBeGreaterThan(0);
     expect(total.duplicated).toBeGreaterThan(0);
+    expect(total.membershipChanges).toBeGreaterThan(0);
   });
 });
 

@@ -15,7 +15,7 @@
  *    committed and applied somewhere when the read was requested.
  * A violation throws SafetyViolation naming the seed, the step and the recent trace.
  */
-import type { Message, NodeId, RaftConfig, Ready, Role } from '../types.ts';
+import type { ConfChange, Message, NodeId, RaftConfig, Ready, Role } from '../types.ts';
 import { index as mkIndex, ProposalDropped } from '../types.ts';
 import { newDisk } from './disk.ts';
 import { formatMessage, formatSoftState, shortId, testNodeId, utf8 } from './format.ts';
@@ -55,7 +55,13 @@ export type FaultAction =
    * now, so the old leader, with its long stale log, gets to campaign.
    */
   | { readonly kind: 'depose-leader'; readonly steps: number; readonly proposals: number }
-  | { readonly kind: 'crash-leader' };
+  | { readonly kind: 'crash-leader' }
+  /**
+   * A membership change through the current leader: 'add' promotes a learner if there is
+   * one, else adds a spare node as a learner; 'remove' removes the `node`-th voter (kept to
+   * at least two voters), possibly the leader itself.
+   */
+  | { readonly kind: 'member'; readonly op: 'add' | 'remove'; readonly node: number };
 
 export function formatAction(a: FaultAction): string {
   switch (a.kind) {
@@ -83,6 +89,8 @@ export function formatAction(a: FaultAction): string {
       return a.kind;
     case 'depose-leader':
       return `depose-leader ${a.steps} proposals=${a.proposals}`;
+    case 'member':
+      return `member ${a.op} ${a.node}`;
   }
 }
 
@@ -110,6 +118,11 @@ export interface SimulatorOptions {
    * would do (default true).
    */
   readonly inputWhilePersisting?: boolean;
+  /**
+   * Extra nodes that start outside the cluster (empty disks) for `member` actions to add
+   * as learners and promote (default 0).
+   */
+  readonly spareNodes?: number;
 }
 
 interface InFlight {
@@ -135,6 +148,7 @@ export interface SimulatorStats {
   snapshotsSent: number;
   crashes: number;
   leadersElected: number;
+  membershipChanges: number;
   maxCommitted: number;
 }
 
@@ -170,6 +184,8 @@ export class Simulator {
   private readonly completenessDue = new Map<NodeId, { term: number; committedThrough: number }>();
   private readonly lastRole = new Map<NodeId, { role: Role; term: number }>();
   private readonly reads = new Map<string, ReadRequest>();
+  /** Nodes that were ever proposed as members; a removed id is never reused (as in etcd). */
+  private readonly everMember = new Set<NodeId>();
 
   readonly stats: SimulatorStats = {
     steps: 0,
@@ -183,6 +199,7 @@ export class Simulator {
     snapshotsSent: 0,
     crashes: 0,
     leadersElected: 0,
+    membershipChanges: 0,
     maxCommitted: 0,
   };
 
@@ -193,7 +210,8 @@ export class Simulator {
     this.directChecks = options.directChecks ?? true;
     this.inputWhilePersisting = options.inputWhilePersisting ?? true;
     const ids = Array.from({ length: options.nodes }, (_, i) => testNodeId(i + 1));
-    for (const id of ids) {
+    const spares = Array.from({ length: options.spareNodes ?? 0 }, (_, i) => testNodeId(options.nodes + i + 1));
+    for (const id of [...ids, ...spares]) {
       const timerRng = this.rng.fork();
       const makeConfig = (incarnation: number): RaftConfig => {
         const rng = new SeededRng(timerRng.nextU32() ^ incarnation);
@@ -208,7 +226,9 @@ export class Simulator {
           ...(options.maxMsgBytes === undefined ? {} : { maxMsgBytes: options.maxMsgBytes }),
         };
       };
-      this.nodes.push(new TestNode(id, makeConfig, newDisk({ voters: ids, learners: [] })));
+      const founding = ids.includes(id);
+      if (founding) this.everMember.add(id);
+      this.nodes.push(new TestNode(id, makeConfig, newDisk(founding ? { voters: ids, learners: [] } : { voters: [], learners: [] })));
     }
     for (const n of this.nodes) this.recordDiskSnapshot(n);
   }
@@ -292,6 +312,32 @@ export class Simulator {
         this.step('heal', () => undefined);
         const now = this.currentLeader();
         if (now !== null && now !== old) this.step(`crash leader ${shortId(now.id)}`, () => this.crash(now));
+        return;
+      }
+      case 'member': {
+        const leader = this.currentLeader();
+        if (leader === null || !this.accepting(leader)) return;
+        const conf = leader.rawNode().confState();
+        let change: ConfChange | null = null;
+        if (action.op === 'add') {
+          const learner = conf.learners[0];
+          const spare = this.nodes.find((n) => !this.everMember.has(n.id));
+          if (learner !== undefined) change = { type: 'promote', node: learner };
+          else if (spare !== undefined) change = { type: 'add-learner', node: spare.id };
+        } else if (conf.voters.length > 2) {
+          change = { type: 'remove', node: conf.voters[(action.node - 1) % conf.voters.length] as NodeId };
+        }
+        if (change === null) return;
+        const c = change;
+        this.step(`propose-conf-change ${shortId(leader.id)} ${c.type} ${shortId(c.node)}`, () => {
+          try {
+            leader.rawNode().proposeMembershipChange(c);
+            this.stats.membershipChanges++;
+            if (c.type === 'add-learner') this.everMember.add(c.node);
+          } catch (e) {
+            if (!(e instanceof ProposalDropped)) throw e;
+          }
+        }, leader);
         return;
       }
       case 'crash-leader': {
@@ -724,8 +770,13 @@ export class Simulator {
     throw this.violation(`liveness: no leader committed a proposal within ${maxTicks} ticks after healing`);
   }
 
+  /** Every member (by the leader's membership) applied the marker; removed and spare nodes need not. */
   private allApplied(marker: string): boolean {
-    return this.nodes.every((n) => n.applied.some((k) => k.endsWith(`/normal/${marker}`)));
+    const leader = this.currentLeader();
+    if (leader === null) return false;
+    const conf = leader.rawNode().confState();
+    const members = new Set<NodeId>([...conf.voters, ...conf.learners]);
+    return this.nodes.every((n) => !members.has(n.id) || n.applied.some((k) => k.endsWith(`/normal/${marker}`)));
   }
 
   /**
