@@ -28,6 +28,7 @@ describe('interaction scripts (testdata/*.txt)', () => {
       'membership.txt',
       'leadership-transfer.txt',
       'read-index.txt',
+      'persist-before-reply.txt',
     ]) expect(scripts).toContain(required);
   });
 
