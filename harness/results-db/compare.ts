@@ -1,8 +1,9 @@
 /**
  * What changed between two recorded runs (typically the latest run of a release and of the
  * next): verdicts, each checker's verdict, throughput, latency and availability during
- * faults. A metric moving the wrong way by more than `threshold` (default 10 %) is a
- * regression; a verdict that got worse always is. Pure: takes two summaries, no database.
+ * faults. Throughput or latency worse by more than `threshold` (default 10 %), an
+ * availability down more than 2 percentage points, or the share of indeterminate ops up more
+ * than 1 point is a regression; a verdict that got worse always is. Pure: no database.
  */
 import type { Validity } from '../../checkers/checker.ts';
 import type { RunSummary } from './runs.ts';
@@ -46,8 +47,10 @@ export interface RunComparison {
 }
 
 export interface CompareOptions {
-  /** Relative change counted as a regression (default 0.1). */
+  /** Relative change of throughput or latency counted as a regression (default 0.1). */
   readonly threshold?: number;
+  /** Percentage points an availability may drop before it is a regression (default 2). */
+  readonly pointsThreshold?: number;
 }
 
 function rankValidity(v: Validity | null): number {
@@ -64,14 +67,23 @@ function verdictChange(checker: string, base: Validity | null, head: Validity | 
   return { checker, base, head, changed: base !== head, regression };
 }
 
-function metric(name: string, unit: string, base: number | null, head: number | null, direction: Direction, threshold: number): MetricChange {
+/**
+ * How far a figure must move the wrong way to be a regression: by more than `relative` of
+ * its base AND by more than `absolute` in its unit (so 1.0 → 1.2 ms latency, or 0 → 1 info
+ * op in ten thousand, is noise, not news).
+ */
+interface Tolerance {
+  readonly relative: number;
+  readonly absolute: number;
+}
+
+function metric(name: string, unit: string, base: number | null, head: number | null, direction: Direction, tol: Tolerance): MetricChange {
   if (base === null || head === null) return { metric: name, unit, base, head, delta: null, relative: null, direction, change: 'n/a', regression: false };
   const delta = head - base;
   const relative = base === 0 ? null : delta / Math.abs(base);
   const signed = direction === 'higher-is-better' ? delta : -delta;
   const change = Math.abs(delta) < 1e-9 ? 'same' : signed > 0 ? 'better' : 'worse';
-  // From zero any worsening counts (0 fails → 3 fails); otherwise only past the threshold.
-  const regression = change === 'worse' && (relative === null || Math.abs(relative) > threshold);
+  const regression = change === 'worse' && Math.abs(delta) > tol.absolute && (relative === null || Math.abs(relative) > tol.relative);
   return { metric: name, unit, base, head, delta, relative, direction, change, regression };
 }
 
@@ -93,21 +105,36 @@ export function compareRuns(base: RunSummary, head: RunSummary, options: Compare
   const checkers = names.map((n) => verdictChange(n, base.checkers[n]?.valid ?? null, head.checkers[n]?.valid ?? null));
   const verdict = verdictChange('overall', base.valid, head.valid);
   const pct = (x: number | null): number | null => (x === null ? null : x * 100);
+  const rel = { relative: threshold, absolute: 0 };
+  const latency = { relative: threshold, absolute: 1 };
+  // Percentages: in percentage points, whatever the base.
+  const points = { relative: 0, absolute: options.pointsThreshold ?? 2 };
+  const infoShare = (r: RunSummary): number | null => {
+    const all = r.okCount + r.failCount + r.infoCount;
+    return all === 0 ? null : (r.infoCount / all) * 100;
+  };
   const metrics = [
-    metric('throughput (ok/s)', 'ops/s', base.okPerS, head.okPerS, 'higher-is-better', threshold),
-    metric('latency p50', 'ms', base.latencyP50Ms, head.latencyP50Ms, 'lower-is-better', threshold),
-    metric('latency p99', 'ms', base.latencyP99Ms, head.latencyP99Ms, 'lower-is-better', threshold),
-    metric('availability', '%', pct(base.availability), pct(head.availability), 'higher-is-better', threshold / 10),
-    metric('availability during faults', '%', pct(base.faultAvailability), pct(head.faultAvailability), 'higher-is-better', threshold / 10),
-    metric('throughput during faults (ok/s)', 'ops/s', base.faultOkPerS, head.faultOkPerS, 'higher-is-better', threshold),
-    metric('latency p99 during faults', 'ms', base.faultP99Ms, head.faultP99Ms, 'lower-is-better', threshold),
-    metric('info (indeterminate) ops', 'ops', base.infoCount, head.infoCount, 'lower-is-better', threshold),
+    metric('throughput (ok/s)', 'ops/s', base.okPerS, head.okPerS, 'higher-is-better', rel),
+    metric('latency p50', 'ms', base.latencyP50Ms, head.latencyP50Ms, 'lower-is-better', latency),
+    metric('latency p99', 'ms', base.latencyP99Ms, head.latencyP99Ms, 'lower-is-better', latency),
+    metric('availability', '%', pct(base.availability), pct(head.availability), 'higher-is-better', points),
+    metric('availability during faults', '%', pct(base.faultAvailability), pct(head.faultAvailability), 'higher-is-better', points),
+    metric('throughput during faults (ok/s)', 'ops/s', base.faultOkPerS, head.faultOkPerS, 'higher-is-better', rel),
+    metric('latency p99 during faults', 'ms', base.faultP99Ms, head.faultP99Ms, 'lower-is-better', latency),
+    metric('indeterminate (info) ops', '%', infoShare(base), infoShare(head), 'lower-is-better', { relative: 0, absolute: 1 }),
   ];
   const regressions: string[] = [];
   if (verdict.regression) regressions.push(`verdict ${showValidity(verdict.base)} → ${showValidity(verdict.head)}`);
   for (const c of checkers) if (c.regression) regressions.push(`${c.checker} ${showValidity(c.base)} → ${showValidity(c.head)}`);
-  for (const m of metrics) if (m.regression) regressions.push(`${m.metric} ${fmt(m.base, m.unit)} → ${fmt(m.head, m.unit)}${m.relative !== null ? ` (${sign(m.relative * 100)}%)` : ''}`);
+  for (const m of metrics) if (m.regression) regressions.push(`${m.metric} ${fmt(m.base, m.unit)} → ${fmt(m.head, m.unit)}${movement(m)}`);
   return { base, head, setupDifferences, verdict, checkers, metrics, regressions };
+}
+
+/** " (+50.0%)", or for a percentage " (-20.0 points)": a relative change of a percentage misleads. */
+function movement(m: MetricChange): string {
+  if (m.delta === null) return '';
+  if (m.unit === '%') return ` (${sign(m.delta)} points)`;
+  return m.relative === null ? '' : ` (${sign(m.relative * 100)}%)`;
 }
 
 function sign(x: number): string {
@@ -116,7 +143,7 @@ function sign(x: number): string {
 
 function fmt(v: number | null, unit: string): string {
   if (v === null) return '–';
-  const n = Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
+  const n = Number.isInteger(v) || Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
   return `${n} ${unit}`;
 }
 
@@ -135,7 +162,7 @@ export function formatComparison(c: RunComparison): string {
   lines.push('');
   lines.push(`${pad('metric', 34)}${pad('base', 14)}${pad('head', 14)}change`);
   for (const m of c.metrics) {
-    const change = m.change === 'n/a' ? '' : `${m.delta !== null ? sign(m.delta) : ''}${m.relative !== null ? ` (${sign(m.relative * 100)}%)` : ''} ${m.change}${m.regression ? '  REGRESSION' : ''}`;
+    const change = m.change === 'n/a' ? '' : `${m.unit === '%' ? '' : m.delta !== null ? sign(m.delta) : ''}${movement(m)} ${m.change}${m.regression ? '  REGRESSION' : ''}`.trim();
     lines.push(`${pad(m.metric, 34)}${pad(fmt(m.base, m.unit), 14)}${pad(fmt(m.head, m.unit), 14)}${change}`);
   }
   lines.push('');

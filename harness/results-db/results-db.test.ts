@@ -38,12 +38,15 @@ function summary(over: Partial<RunSummary>): RunSummary {
 
 describe('compareRuns', () => {
   it('flags a p99 latency 50% worse and a throughput drop, not a 5% wobble', () => {
-    const c = compareRuns(summary({}), summary({ id: 2, latencyP99Ms: 60, latencyP50Ms: 5.2, okPerS: 12 }));
+    const c = compareRuns(summary({}), summary({ id: 2, latencyP99Ms: 60, latencyP50Ms: 5.2, okPerS: 12, infoCount: 2 }));
     const by = Object.fromEntries(c.metrics.map((m) => [m.metric, m]));
     expect(by['latency p99']).toMatchObject({ delta: 20, change: 'worse', regression: true });
     expect(by['latency p50']).toMatchObject({ change: 'worse', regression: false });
     expect(by['throughput (ok/s)']).toMatchObject({ change: 'worse', regression: true });
-    expect(c.regressions).toEqual(['throughput (ok/s) 15.0 ops/s → 12.0 ops/s (-20.0%)', 'latency p99 40.0 ms → 60.0 ms (+50.0%)']);
+    // 2 info ops in 1002 (0.2 points) is noise; 10 % of ops would not be.
+    expect(by['indeterminate (info) ops']).toMatchObject({ change: 'worse', regression: false });
+    expect(compareRuns(summary({}), summary({ infoCount: 110 })).regressions).toEqual(['indeterminate (info) ops 0 % → 9.91 % (+9.9 points)']);
+    expect(c.regressions).toEqual(['throughput (ok/s) 15 ops/s → 12 ops/s (-20.0%)', 'latency p99 40 ms → 60 ms (+50.0%)']);
   });
 
   it('counts verdicts getting worse (or a checker vanishing) as regressions, better ones not', () => {
@@ -58,7 +61,7 @@ describe('compareRuns', () => {
   it('says when the setups differ, and treats availability during faults as a figure that matters', () => {
     const c = compareRuns(summary({}), summary({ nemesis: 'kill', faultAvailability: 0.5 }));
     expect(c.setupDifferences).toEqual(['nemesis: partition → kill']);
-    expect(c.regressions).toContain('availability during faults 70.0 % → 50.0 % (-28.6%)');
+    expect(c.regressions).toContain('availability during faults 70 % → 50 % (-20.0 points)');
     expect(formatComparison(c)).toContain('setup differs (figures may not be comparable): nemesis: partition → kill');
   });
 });

@@ -89,6 +89,16 @@ export function summarize(run: LoadedRun): Omit<RunSummary, 'id'> & { readonly c
     { ok: 0, all: 0, s: 0 },
   );
   const faultP99 = perf.faults.map((w) => w.latency.p99).filter((x): x is number => x !== null);
+  // Throughput over the client phase (first to last client op), not from time 0: set-up
+  // (cluster start, first election) precedes the first client op by seconds.
+  let first = Infinity;
+  let last = -Infinity;
+  for (const op of run.history) {
+    if (op.process === 'nemesis') continue;
+    if (op.time < first) first = op.time;
+    if (op.time > last) last = op.time;
+  }
+  const clientS = last > first ? (last - first) / 1e9 : 0;
   return {
     runId: run.run.runId,
     startedAt,
@@ -111,7 +121,7 @@ export function summarize(run: LoadedRun): Omit<RunSummary, 'id'> & { readonly c
     okCount: perf.counts.ok,
     failCount: perf.counts.fail,
     infoCount: perf.counts.info,
-    okPerS: perf.durationS > 0 ? perf.counts.ok / perf.durationS : null,
+    okPerS: clientS > 0 ? perf.counts.ok / clientS : null,
     availability: all === 0 ? null : perf.counts.ok / all,
     latencyP50Ms: perf.latency.p50,
     latencyP90Ms: perf.latency.p90,

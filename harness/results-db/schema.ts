@@ -42,7 +42,7 @@ create table runs (
   ok_count             integer not null,
   fail_count           integer not null,
   info_count           integer not null,
-  ok_per_s             double precision,              -- ok completions / history span
+  ok_per_s             double precision,              -- ok completions / client phase (first to last client op)
   availability         double precision,              -- ok / all completions
   latency_p50_ms       double precision,
   latency_p90_ms       double precision,
