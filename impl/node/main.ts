@@ -120,7 +120,14 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
   });
   driverRef = driver;
 
-  const lessor = new Lessor(driver, sm, { log: (msg, fields) => logger.info(msg, { component: 'lessor', ...fields }) });
+  // Lease deadlines run on the monotonic clock, not the skewable node clock: a jump of the
+  // leader's wall clock (the clock nemesis) must not expire a lease early. What remains is
+  // clock *rate* drift, which the holder's safety margin covers (impl/API.md, "Lease guarantee").
+  const monotonicClock = { now: () => performance.now() };
+  const lessor = new Lessor(driver, sm, {
+    clock: monotonicClock,
+    log: (msg, fields) => logger.info(msg, { component: 'lessor', ...fields }),
+  });
   const server = createStoreServer({
     handle: driver,
     stateMachine: sm,
