@@ -78,4 +78,36 @@ else
   say "installed $TOXIPROXY_BIN"
 fi
 
+# --- PostgreSQL -----------------------------------------------------------------------------
+# Runs are recorded in PostgreSQL (harness/results-db) so they can be compared across
+# releases. Start the packaged cluster and make a `jepsen` role and database, once.
+PG_URL_DEFAULT="postgres://jepsen:jepsen@127.0.0.1:5432/jepsen"
+if command -v pg_lsclusters >/dev/null 2>&1; then
+  cluster="$(pg_lsclusters -h 2>/dev/null | awk 'NR==1 {print $1" "$2}')"
+  if [ -z "$cluster" ]; then
+    ver="$(ls /usr/lib/postgresql | sort -n | tail -n 1)"
+    say "creating PostgreSQL $ver cluster main"
+    pg_createcluster "$ver" main >/dev/null || die "pg_createcluster $ver main failed"
+    cluster="$ver main"
+  fi
+  # shellcheck disable=SC2086
+  if ! pg_lsclusters -h | awk '{print $4}' | grep -q online; then
+    say "starting PostgreSQL cluster $cluster"
+    pg_ctlcluster $cluster start || die "pg_ctlcluster $cluster start failed; see /var/log/postgresql/"
+  fi
+  for _ in $(seq 1 30); do
+    runuser -u postgres -- psql -qAtc 'select 1' >/dev/null 2>&1 && break
+    sleep 1
+  done
+  if ! runuser -u postgres -- psql -qAtc "select 1 from pg_roles where rolname = 'jepsen'" | grep -q 1; then
+    runuser -u postgres -- psql -qc "create role jepsen login password 'jepsen'" >/dev/null || die "could not create the jepsen role"
+  fi
+  if ! runuser -u postgres -- psql -qAtc "select 1 from pg_database where datname = 'jepsen'" | grep -q 1; then
+    runuser -u postgres -- psql -qc "create database jepsen owner jepsen" >/dev/null || die "could not create the jepsen database"
+  fi
+  say "PostgreSQL ready: $PG_URL_DEFAULT (runs are recorded there; set JEPSEN_DATABASE_URL to use another)"
+else
+  say "PostgreSQL not found; runs will not be recorded in a database"
+fi
+
 say "host ready"
