@@ -47,6 +47,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--runtime <name>', 'where the cluster runs').choices(RUNTIME_NAMES).default('docker'))
     .addOption(new Option('--results-dir <dir>', 'where runs are written').default(join(REPO_ROOT, 'results')))
     .addOption(new Option('--unsafe <names>', `break the store on purpose (${UNSAFE_NAMES.join(', ')}), to prove the checkers catch it`))
+    .option('--storage-fault-mode', 'start nodes with --storage-fault-mode: unsynced writes die with a killed node, as on power loss (what makes `--unsafe no-fsync` observable)', false)
     .addOption(new Option('--op-timeout <ms>', 'per-operation timeout; past it the op is info').default(2000).argParser(int('--op-timeout', 10, 600_000)))
     .addOption(new Option('--nemesis-interval <s>', 'seconds between fault start and stop').default(10).argParser(int('--nemesis-interval', 1, 3600)))
     .addOption(new Option('--recovery <s>', 'seconds after healing before the final reads').default(5).argParser(int('--recovery', 0, 3600)))
@@ -70,6 +71,7 @@ interface Opts {
   runtime: RuntimeName;
   resultsDir: string;
   unsafe?: string;
+  storageFaultMode: boolean;
   opTimeout: number;
   nemesisInterval: number;
   recovery: number;
@@ -100,6 +102,7 @@ export function configFromOptions(o: Opts): RunConfig {
     runtime: o.runtime,
     resultsDir: resolve(o.resultsDir),
     unsafe,
+    storageFaultMode: o.storageFaultMode,
     opTimeoutMs: o.opTimeout,
     nemesisIntervalS: o.nemesisInterval,
     recoveryS: o.recovery,

@@ -41,6 +41,8 @@ export interface RunConfig {
   readonly runtime: RuntimeName;
   readonly resultsDir: string;
   readonly unsafe: readonly string[];
+  /** Start nodes with `--storage-fault-mode` (impl/API.md): a kill loses what was not fsynced. */
+  readonly storageFaultMode?: boolean;
   readonly opTimeoutMs: number;
   readonly nemesisIntervalS: number;
   readonly recoveryS: number;
@@ -171,7 +173,7 @@ export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<
         unsafe: config.unsafe,
         enableFaultInjection: nemeses.some(needsFaultInjection),
         logLevel: config.logLevel,
-        extraNodeArgs: [],
+        extraNodeArgs: config.storageFaultMode === true ? ['--storage-fault-mode'] : [],
       },
       log,
     );
@@ -210,6 +212,9 @@ export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<
       rng: rng.fork(1),
       clusterSecret,
       log,
+      // A killed or paused node leads nothing from here on: end its leader interval now
+      // (checkers/election/README.md), not at its next event, which may be long after.
+      nodeDown: (id) => addEvent({ kind: 'role', time: history.now(), node: id, role: 'down', term: 0, leader: null }),
       leader: async () => {
         const all = await Promise.all(c.nodes.filter((n) => n.state === 'running').map(async (n) => ({ id: n.id, s: await status(n.clientUrl, 800) })));
         const leaders = all.filter((x) => x.s?.role === 'leader').sort((a, b) => (b.s?.term ?? 0) - (a.s?.term ?? 0));

@@ -12,6 +12,8 @@ export interface NemesisContext {
   /** The current leader, asked of the nodes now (null when none answers as leader). */
   leader(): Promise<NodeId | null>;
   readonly clusterSecret: string;
+  /** Record that a node was killed or paused (a `role: "down"` node event). */
+  readonly nodeDown: (id: NodeId) => void;
   readonly log: (line: string) => void;
 }
 

@@ -30,7 +30,12 @@ function processNemesis(name: string, action: Action, choose: (ctx: NemesisConte
     name,
     async start(ctx) {
       targets = await choose(ctx);
-      await Promise.all(targets.map((id) => apply(ctx.cluster.node(id), action)));
+      await Promise.all(
+        targets.map(async (id) => {
+          await apply(ctx.cluster.node(id), action);
+          ctx.nodeDown(id);
+        }),
+      );
       return { [action === 'kill' ? 'killed' : 'paused']: targets };
     },
     async stop(ctx) {
@@ -44,7 +49,13 @@ function processNemesis(name: string, action: Action, choose: (ctx: NemesisConte
 
 const running = (ctx: NemesisContext): NodeId[] => ctx.cluster.nodes.filter((n) => n.state === 'running').map((n) => n.id);
 
-/** `sizes`: which target sizes to draw from (default all three, as Jepsen's kill nemesis). */
+/**
+ * `sizes`: which target sizes `kill` and `pause` draw from (default all three, as Jepsen's
+ * kill nemesis). `kill-majority` always takes a majority down, so that what only a minority
+ * of nodes had (an entry acknowledged before it committed) is likely gone from every
+ * survivor; `kill-all` kills every node at the same moment, the power loss a store must
+ * survive without losing an acknowledged write (and that `--unsafe no-fsync` cannot).
+ */
 export function processNemeses(sizes: readonly TargetSize[] = ['one', 'minority', 'majority']): Nemesis[] {
   const drawn = (ctx: NemesisContext): Promise<NodeId[]> => Promise.resolve(pickTargets(ctx.rng, running(ctx), ctx.rng.pick(sizes)));
   const leader = async (ctx: NemesisContext): Promise<NodeId[]> => [(await ctx.leader()) ?? ctx.rng.pick(running(ctx))];
@@ -52,6 +63,8 @@ export function processNemeses(sizes: readonly TargetSize[] = ['one', 'minority'
     processNemesis('kill', 'kill', drawn),
     processNemesis('pause', 'pause', drawn),
     processNemesis('kill-leader', 'kill', leader),
+    processNemesis('kill-majority', 'kill', (ctx) => Promise.resolve(pickTargets(ctx.rng, running(ctx), 'majority'))),
+    processNemesis('kill-all', 'kill', (ctx) => Promise.resolve(running(ctx))),
     processNemesis('pause-leader', 'pause', leader),
   ];
 }
