@@ -76,7 +76,7 @@ export function runSchedule(options: Omit<SimulatorOptions, 'seed'>, s: Schedule
   // Faults strike a working cluster: elect a first leader before the schedule starts.
   sim.settle(livenessBoundTicks(options.electionTicks ?? 5));
   for (const a of s.actions) sim.run(a);
-  sim.settle(livenessBoundTicks(options.electionTicks ?? 5));
+  sim.lastSettleTicks = sim.settle(livenessBoundTicks(options.electionTicks ?? 5));
   return sim;
 }
 
@@ -99,6 +99,8 @@ export interface Coverage {
   dropped: number;
   duplicated: number;
   membershipChanges: number;
+  /** Most tick rounds any schedule needed, after healing, to elect a leader and commit. */
+  maxSettleTicks: number;
 }
 
 /**
@@ -106,7 +108,7 @@ export interface Coverage {
  * Throws an error carrying the seed, the shrunk schedule and the replay command.
  */
 export function checkProperty(run: PropertyRun, env: NodeJS.ProcessEnv): Coverage {
-  const coverage: Coverage = { schedules: 0, steps: 0, committed: 0, leaders: 0, crashes: 0, snapshotsSent: 0, readsServed: 0, dropped: 0, duplicated: 0, membershipChanges: 0 };
+  const coverage: Coverage = { schedules: 0, steps: 0, committed: 0, leaders: 0, crashes: 0, snapshotsSent: 0, readsServed: 0, dropped: 0, duplicated: 0, membershipChanges: 0, maxSettleTicks: 0 };
   const nodes = run.options.nodes;
   const seedEnv = env['RAFT_SEED'];
   const pathEnv = env['RAFT_PATH'];
@@ -130,6 +132,7 @@ export function checkProperty(run: PropertyRun, env: NodeJS.ProcessEnv): Coverag
       coverage.dropped += sim.stats.dropped;
       coverage.duplicated += sim.stats.duplicated;
       coverage.membershipChanges += sim.stats.membershipChanges;
+      coverage.maxSettleTicks = Math.max(coverage.maxSettleTicks, sim.lastSettleTicks);
     }),
     params,
   );

@@ -10,9 +10,10 @@
  * A failure prints the fast-check seed and path and the replay command.
  *
  * Liveness bound: once every fault is healed, a leader must be elected and a proposal
- * applied on every node within 10 election timeouts of ticks (50 ticks at the simulator's electionTicks=5).
+ * applied on every member within 10 election timeouts of ticks (50 ticks at the simulator's
+ * electionTicks=5; the coverage line prints the worst case seen, `maxSettleTicks`).
  * Why that suffices: a follower campaigns at the latest 2e ticks after it last heard from a
- * leader (randomized timeout in [e, 2e)); a stale leader steps down after at most e ticks
+ * leader (randomized timeout in [e, 2e)); a stale leader steps down within 2e ticks
  * without a quorum (check-quorum); a pre-vote round plus a vote round complete within one
  * tick on the healed network (messages are delivered between ticks); and a split vote
  * repeats only when two timers expire in the same tick, which the randomized timeouts make
@@ -46,11 +47,11 @@ const properties: PropertyRun[] = [
 ];
 
 describe('Raft under seeded fault schedules (safety after every step, liveness after healing)', () => {
-  const total: Coverage = { schedules: 0, steps: 0, committed: 0, leaders: 0, crashes: 0, snapshotsSent: 0, readsServed: 0, dropped: 0, duplicated: 0, membershipChanges: 0 };
+  const total: Coverage = { schedules: 0, steps: 0, committed: 0, leaders: 0, crashes: 0, snapshotsSent: 0, readsServed: 0, dropped: 0, duplicated: 0, membershipChanges: 0, maxSettleTicks: 0 };
   for (const p of properties) {
     it(p.name, { timeout }, () => {
       const c = checkProperty(p, process.env);
-      for (const k of Object.keys(total) as (keyof Coverage)[]) total[k] += c[k];
+      for (const k of Object.keys(total) as (keyof Coverage)[]) total[k] = k === 'maxSettleTicks' ? Math.max(total[k], c[k]) : total[k] + c[k];
       // A replay (RAFT_SEED + RAFT_PATH) runs just the counterexample.
       if (process.env['RAFT_PATH'] === undefined) expect(c.schedules).toBe(p.numRuns);
     });
@@ -67,6 +68,7 @@ describe('Raft under seeded fault schedules (safety after every step, liveness a
     expect(total.readsServed).toBeGreaterThan(0);
     expect(total.duplicated).toBeGreaterThan(0);
     expect(total.membershipChanges).toBeGreaterThan(0);
+    expect(total.maxSettleTicks).toBeLessThanOrEqual(livenessBoundTicks(5));
   });
 });
 

@@ -154,6 +154,8 @@ export interface SimulatorStats {
 
 export class Simulator {
   readonly nodes: TestNode[] = [];
+  /** Tick rounds the last `settle` needed (set by the schedule runner). */
+  lastSettleTicks = 0;
   private readonly rng: SeededRng;
   private network: InFlight[] = [];
   /** Partition side per node; nodes on different sides cannot exchange messages. */
