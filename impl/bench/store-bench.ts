@@ -11,7 +11,9 @@
  *
  * The last output line is a JSON object: writesPerSec, writeP50Ms, writeP99Ms, readsPerSec,
  * readP50Ms, readP99Ms, failoverMs, and `etcd` (the same write figures, or null).
- * Knobs (env): BENCH_CLIENTS (64), BENCH_WRITE_S (20), BENCH_READ_S (10), BENCH_ETCD=0 to skip etcd.
+ * Knobs (env): BENCH_CLIENTS (64), BENCH_WRITE_S (20), BENCH_READ_S (10), BENCH_ETCD=0 to skip etcd,
+ * BENCH_STORE=0 to skip the store, BENCH_FAILOVER=0 to skip failover and stop the nodes with
+ * SIGTERM instead (so `STORE_NODE_FLAGS="--cpu-prof --cpu-prof-dir=DIR"` writes profiles).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -26,6 +28,7 @@ const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 64);
 const WRITE_S = Number(process.env['BENCH_WRITE_S'] ?? 20);
 const READ_S = Number(process.env['BENCH_READ_S'] ?? 10);
 const WITH_ETCD = process.env['BENCH_ETCD'] !== '0';
+const WITH_FAILOVER = process.env['BENCH_FAILOVER'] !== '0';
 
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
@@ -111,12 +114,24 @@ async function benchStore(): Promise<{ write: LoadResult; read: LoadResult; fail
       return true;
     });
     console.log(`store puts: ${write.perSec}/s p50 ${write.p50Ms} ms p99 ${write.p99Ms} ms (${write.ops} ok, ${write.errors} errors)`);
+    // Per-put costs on the leader (Readys, fsyncs, peer frames): what the CPU goes to.
+    try {
+      const m = JSON.parse((await httpCall(`${leader.url}/v1/metrics`, 'GET')).body) as { driver: Record<string, number>; transport: Record<string, unknown> };
+      const per = (x: unknown): string => (typeof x === 'number' && write.ops > 0 ? (x / write.ops).toFixed(2) : '?');
+      console.log(`store leader per put: readies ${per(m.driver['readies'])} fsyncs ${per(m.driver['fsyncs'])} messagesSent ${per(m.driver['messagesSent'])} framesSent ${per(m.transport['sent'])}`);
+    } catch {
+      // metrics are informative only
+    }
     const read = await load(CLIENTS, READ_S, async (client) => {
       const r = await httpCall(`${leader.url}/v1/kv/get?key=bench%2F${client}`, 'GET');
       return r.status === 200;
     });
     console.log(`store linearizable reads: ${read.perSec}/s p50 ${read.p50Ms} ms p99 ${read.p99Ms} ms (${read.ops} ok, ${read.errors} errors)`);
 
+    if (!WITH_FAILOVER) {
+      await Promise.all(cluster.nodes.map((n) => n.stop()));
+      return { write, read, failoverMs: NaN };
+    }
     // Failover: kill -9 the leader; every surviving node gets a write attempt every few ms
     // (following nothing: whichever answers 200 first is the new leader).
     leader = await cluster.waitForLeader();

@@ -2,13 +2,13 @@
  * DiskStorage: the node's durable Raft log (WAL segments + snapshot files, FORMAT.md) that
  * also implements the core's RaftStorage contract. Reads are served from memory; writes are
  * appended to a queue and made durable by `sync()`, which group-commits everything queued
- * since the last fsync in one write + fdatasync (many proposals per fsync).
+ * since the last fsync in one O_DSYNC write (write + fdatasync in one call; many proposals per fsync).
  *
  * Order of operations (etcd's raft node): for each Ready the driver calls
  * `save(hardState, entries, snapshot)` (or `append` for several Readys then one `sync`),
  * and sends persist-gated messages only after the returned promise resolves.
  */
-import { promises as fsp } from 'node:fs';
+import { constants as fsConstants, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { MemoryLog } from './memory-log.ts';
@@ -17,6 +17,20 @@ import { fsyncDir, parseSnapshotFileName, readSnapshotFile, snapshotFileName, wr
 import { encodeRecord, scanSegment } from './wal-format.ts';
 import type { SnapshotRef, WalRecord } from './wal-format.ts';
 import type { ConfState, Entry, HardState, Index, RaftStorage, Snapshot, Term } from '../raft/types.ts';
+
+/**
+ * With fsync on, WAL segments are opened O_DSYNC: each write returns only once its data is
+ * durable (POSIX synchronized I/O data integrity completion, what fdatasync gives), so a
+ * batch costs one thread-pool round trip instead of two (writev, then fdatasync). On a busy
+ * machine every round trip is a wake-up of the main thread on the commit path.
+ * Null where the platform has no O_DSYNC: then writes are followed by fdatasync as before.
+ */
+const O_DSYNC: number | null = typeof fsConstants.O_DSYNC === 'number' && fsConstants.O_DSYNC !== 0 ? fsConstants.O_DSYNC : null;
+
+function walOpenFlags(create: boolean, fsync: boolean): number {
+  const base = create ? fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL : fsConstants.O_RDWR;
+  return fsync && O_DSYNC !== null ? base | O_DSYNC : base;
+}
 
 export interface StorageLogger {
   info(msg: string, fields?: Record<string, unknown>): void;
@@ -59,7 +73,7 @@ export interface DiskStorageOptions {
 }
 
 export interface StorageStats {
-  /** fdatasync calls on WAL segments. */
+  /** Durable WAL writes (O_DSYNC writes, or fdatasync calls where O_DSYNC is missing). */
   readonly fsyncs: number;
   /** Write batches (each one writev, then one fsync if enabled). */
   readonly flushes: number;
@@ -330,7 +344,7 @@ export class DiskStorage implements RaftStorage {
     if (segments.length === 0) {
       const seq = 1;
       const file = path.join(walDir, segmentFileName(seq));
-      active = await fsp.open(file, 'wx');
+      active = await fsp.open(file, walOpenFlags(true, options.fsync ?? true));
       const bufs = checkpointRecords(seq, written).map(encodeRecord);
       const size = bufs.reduce((n, b) => n + b.length, 0);
       await active.writev(bufs, 0);
@@ -339,7 +353,7 @@ export class DiskStorage implements RaftStorage {
       segments.push({ seq, file, maxIndex: 0, size });
     } else {
       const last = segments[segments.length - 1]!;
-      active = await fsp.open(last.file, 'r+');
+      active = await fsp.open(last.file, walOpenFlags(false, options.fsync ?? true));
     }
     logger.info('storage opened', {
       dir,
@@ -550,7 +564,7 @@ export class DiskStorage implements RaftStorage {
 
   /**
    * The single writer: everything that touches WAL files runs here, one pass at a time.
-   * Writes all queued items (one writev + one fdatasync per run of records), then resolves
+   * Writes all queued items (one durable writev per run of records), then resolves
    * the waiters they cover, then deletes segments a durable snapshot made obsolete.
    */
   private async drain(): Promise<void> {
@@ -605,7 +619,8 @@ export class DiskStorage implements RaftStorage {
       if (off < bytes) remaining = [Buffer.concat(bufs).subarray(off)];
     }
     if (this.fsyncEnabled) {
-      await fh.datasync();
+      // O_DSYNC: the writes above were already durable when they returned.
+      if (O_DSYNC === null) await fh.datasync();
       this.counters.fsyncs++;
     }
     seg.size += bytes;
@@ -634,7 +649,7 @@ export class DiskStorage implements RaftStorage {
     const prev = this.segments[this.segments.length - 1]!;
     const seq = prev.seq + 1;
     const file = path.join(this.walDir, segmentFileName(seq));
-    const fh = await fsp.open(file, 'wx');
+    const fh = await fsp.open(file, walOpenFlags(true, this.fsyncEnabled));
     const bufs = checkpointRecords(seq, this.written).map(encodeRecord);
     const size = bufs.reduce((n, b) => n + b.length, 0);
     await fh.writev(bufs, 0);

@@ -382,13 +382,16 @@ export class PeerTransport implements AsyncDisposable {
   }
 
   /**
-   * Flush once the current synchronous run ends, so every message of one Ready goes out in a
-   * single corked write (one syscall) instead of one write per message.
+   * Flush after this turn of the event loop's I/O phase, so every message queued meanwhile —
+   * all the Readys that the requests and acknowledgements read in this turn produced — goes
+   * out in a single corked write (one syscall per peer) instead of one write per Ready. On
+   * loopback a socket write costs the sender the receiver's TCP work too, which made these
+   * writes the leader's largest CPU cost (profile: ~15% at 3,500 puts/s).
    */
   private scheduleFlush(p: OutboundPeer): void {
     if (p.flushScheduled) return;
     p.flushScheduled = true;
-    queueMicrotask(() => {
+    setImmediate(() => {
       p.flushScheduled = false;
       this.flush(p);
     });
