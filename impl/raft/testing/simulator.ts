@@ -533,6 +533,7 @@ export class Simulator {
     this.step(
       () => `deliver ${formatMessage(m)}`,
       () => {
+        if (m.type === 'snapshot' && to.pending !== null) to.snapshotWhilePending = true;
         to.rawNode().step(m);
         this.reportSnapshotOutcome(m, true);
       },

@@ -76,6 +76,12 @@ export class TestNode {
   /** Membership as of the last applied entry, by this file's own model. */
   private conf: ConfState = { voters: [], learners: [] };
   incarnation = 0;
+  /**
+   * Set by the driver when a snapshot message reached the node between takeReady and
+   * finishReady: the core switches membership when it steps a snapshot, ahead of the
+   * application, so the membership comparison at the end of this Ready is skipped.
+   */
+  snapshotWhilePending = false;
 
   constructor(
     readonly id: NodeId,
@@ -115,6 +121,7 @@ export class TestNode {
     this.raw = null;
     this.pending = null;
     this.applied = [];
+    this.snapshotWhilePending = false;
   }
 
   restart(): void {
@@ -167,7 +174,9 @@ export class TestNode {
     this.pending = null;
     raw.advance(r);
     const core = raw.confState();
-    if (!sameMembers(core.voters, this.conf.voters) || !sameMembers(core.learners, this.conf.learners)) {
+    const skipCompare = this.snapshotWhilePending;
+    this.snapshotWhilePending = false;
+    if (!skipCompare && (!sameMembers(core.voters, this.conf.voters) || !sameMembers(core.learners, this.conf.learners))) {
       throw new Error(
         `node ${shortId(this.id)}'s membership after applying through ${this.appliedIndex} is voters=${core.voters.join(',')} learners=${core.learners.join(',')}, expected voters=${this.conf.voters.join(',')} learners=${this.conf.learners.join(',')}`,
       );
