@@ -42,7 +42,7 @@ const rawNodeRestrictions = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'results/**', 'dist/**', 'docker/build/**', '**/*.js', '**/*.cjs', '**/*.mjs'] },
+  { ignores: ['node_modules/**', 'results/**', 'dist/**', '.tmp/**', 'docker/build/**', '**/*.js', '**/*.cjs', '**/*.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
