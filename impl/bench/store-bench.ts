@@ -116,9 +116,13 @@ async function benchStore(): Promise<{ write: LoadResult; read: LoadResult; fail
     console.log(`store puts: ${write.perSec}/s p50 ${write.p50Ms} ms p99 ${write.p99Ms} ms (${write.ops} ok, ${write.errors} errors)`);
     // Per-put costs on the leader (Readys, fsyncs, peer frames): what the CPU goes to.
     try {
-      const m = JSON.parse((await httpCall(`${leader.url}/v1/metrics`, 'GET')).body) as { driver: Record<string, number>; transport: Record<string, unknown> };
+      const m = JSON.parse((await httpCall(`${leader.url}/v1/metrics`, 'GET')).body) as {
+        driver: Record<string, number>;
+        transport: Record<string, unknown>;
+        eventLoopDelayMs?: { p50: number; p99: number; max: number };
+      };
       const per = (x: unknown): string => (typeof x === 'number' && write.ops > 0 ? (x / write.ops).toFixed(2) : '?');
-      console.log(`store leader per put: readies ${per(m.driver['readies'])} fsyncs ${per(m.driver['fsyncs'])} messagesSent ${per(m.driver['messagesSent'])} framesSent ${per(m.transport['sent'])}`);
+      console.log(`store leader per put: readies ${per(m.driver['readies'])} fsyncs ${per(m.driver['fsyncs'])} messagesSent ${per(m.driver['messagesSent'])} framesSent ${per(m.transport['sent'])}; event-loop delay p99 ${m.eventLoopDelayMs?.p99.toFixed(1) ?? '?'} ms max ${m.eventLoopDelayMs?.max.toFixed(1) ?? '?'} ms`);
     } catch {
       // metrics are informative only
     }

@@ -37,9 +37,12 @@ class MemoryDurable implements DurableStorage {
   snapshot() {
     return this.mem.snapshot();
   }
+  /** While set, every save waits for it: an fsync that does not finish. */
+  stall: Promise<void> | null = null;
   async save(hardState: HardState | null, entries: readonly Entry[], snapshot: Snapshot | null): Promise<void> {
     this.append(hardState, entries, snapshot);
     await new Promise((resolve) => setImmediate(resolve));
+    if (this.stall !== null) await this.stall;
   }
   append(hardState: HardState | null, entries: readonly Entry[], snapshot: Snapshot | null): void {
     if (snapshot !== null) this.mem.applySnapshot(snapshot);
@@ -233,6 +236,35 @@ describe('RaftDriver', () => {
     const dir = dirs[ids.indexOf(leader.id)]!;
     const events = readFileSync(join(dir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(events.some((e) => e['kind'] === 'role' && e['role'] === 'leader' && e['node'] === leader.id && e['leader'] === leader.id)).toBe(true);
+  });
+
+  it("answers a proposal the followers made durable while the leader's own fsync is still running (thesis §10.2.1)", async () => {
+    const { leader } = await cluster();
+    let release = (): void => undefined;
+    leader.storage.stall = new Promise<void>((resolve) => (release = resolve));
+    try {
+      const result = (await leader.driver.propose(bytes('quorum-without-leader'))) as { count: number };
+      expect(leader.sm.items).toContain('quorum-without-leader');
+      expect(result.count).toBe(leader.sm.items.length);
+    } finally {
+      leader.storage.stall = null;
+      release();
+    }
+  });
+
+  it('does not answer while neither the leader nor any follower has made the entry durable', async () => {
+    const { net, leader } = await cluster();
+    for (const id of ids) if (id !== leader.id) net.cut.add(id);
+    let release = (): void => undefined;
+    leader.storage.stall = new Promise<void>((resolve) => (release = resolve));
+    try {
+      const err = (await leader.driver.propose(bytes('nowhere'), { timeoutMs: 300 }).catch((e: unknown) => e)) as ConsensusError;
+      expect(err).toBeInstanceOf(ConsensusError);
+      expect(leader.sm.items).not.toContain('nowhere');
+    } finally {
+      leader.storage.stall = null;
+      release();
+    }
   });
 
   it('with ack-before-commit answers once the entry is persisted locally, before it commits', async () => {

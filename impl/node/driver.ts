@@ -11,7 +11,8 @@
  *   3. only then send `persistedMessages` (vote grants, append acks: Raft Figure 2 requires
  *      the state they vouch for to be on stable storage);
  *   4. install the snapshot into the state machine, apply committed entries, answer the
- *      local proposers whose entries they are;
+ *      local proposers whose entries they are (without a snapshot, committed entries are
+ *      applied already while step 2 runs: committed means durable on a quorum);
  *   5. serve read states once applied through their index;
  *   6. advance.
  *
@@ -134,8 +135,6 @@ export class RaftDriver implements ConsensusHandle {
   private durableTerm: Term;
   /** True while the loop awaits an fsync (acks arriving meanwhile may be applied at once). */
   private saving = false;
-  /** Last log index known durable on this node (entries of Readys already saved). */
-  private durableLastIndex: number;
   private durableVote: NodeId | null;
   private soft: SoftState;
   private readonly digestIndex: Float64Array;
@@ -172,7 +171,6 @@ export class RaftDriver implements ConsensusHandle {
     const initialHard = this.storage.initialState().hardState;
     this.durableTerm = initialHard.term;
     this.durableVote = initialHard.vote;
-    this.durableLastIndex = this.storage.lastIndex();
     const capacity = options.digestCapacity ?? 16_384;
     this.digestIndex = new Float64Array(capacity).fill(-1);
     this.digestTerm = new Float64Array(capacity);
@@ -242,14 +240,18 @@ export class RaftDriver implements ConsensusHandle {
   }
 
   /**
-   * An acknowledgement that arrives while the loop waits for an fsync may commit entries
-   * that are already durable here; apply them now instead of after that fsync and the next
-   * Ready (the core hands them out again then, and applyEntry skips what is applied).
+   * An acknowledgement that arrives while the loop waits for an fsync may commit entries;
+   * apply them now instead of after that fsync and the next Ready (the core hands them out
+   * again then, and applyEntry skips what is applied). They need not be durable *here*:
+   * committed means durable on a quorum, so no future leader lacks them (§5.4), and thesis
+   * §10.2.1 lets the leader commit before its own write finishes. This takes the leader's own
+   * fsync off the path from "acknowledged by the followers" to "answered". Only entries
+   * storage already holds (handed to it by a Ready) can be read back here.
    * Stops before a conf-change entry: the core applies membership at advance, and a snapshot
    * taken after advance must see the configuration as of the applied index.
    */
   private applyCommittedWhileSaving(): void {
-    const upTo = Math.min(this.rawNode.progress().commit, this.durableLastIndex);
+    const upTo = Math.min(this.rawNode.progress().commit, this.storage.lastIndex());
     if (upTo <= this.applied) return;
     let entries: readonly Entry[];
     try {
@@ -466,14 +468,16 @@ export class RaftDriver implements ConsensusHandle {
 
     for (const message of ready.messages) this.send(message);
 
-    // Committed entries that earlier Readys already made durable here can be applied while
-    // this Ready's fsync runs: they are committed (durable on a quorum) and durable locally,
-    // and a committed entry is never overwritten. This takes the leader's fsync of the next
-    // batch off the path from "committed" to "answered" (etcd applies concurrently with the
-    // WAL write the same way). Entries this Ready persists are applied after the fsync.
+    // Committed entries can be applied while this Ready's fsync runs, even those this very
+    // Ready persists: committed means durable on a quorum (Raft's commit rule counts only
+    // durable copies: followers acknowledge after their fsync, the leader counts itself once
+    // its own write is done), so no future leader lacks them (§5.4), and a committed entry
+    // is never overwritten. This takes the local fsync off the path from "committed" to
+    // "answered" (etcd 3.4 applies concurrently with the WAL write the same way; thesis
+    // §10.2.1). With a snapshot in the Ready everything waits: it replaces the state first.
     let early = 0;
     if (ready.snapshot === null) {
-      while (early < ready.committedEntries.length && ready.committedEntries[early]!.index <= this.durableLastIndex) {
+      while (early < ready.committedEntries.length) {
         this.applyEntry(ready.committedEntries[early]!);
         early++;
       }
@@ -492,9 +496,6 @@ export class RaftDriver implements ConsensusHandle {
       } finally {
         this.saving = false;
       }
-      const lastEntry = ready.entries[ready.entries.length - 1];
-      if (lastEntry !== undefined) this.durableLastIndex = lastEntry.index;
-      else if (ready.snapshot !== null) this.durableLastIndex = ready.snapshot.metadata.index;
       this.stats.fsyncs++;
       this.stats.entriesPersisted += ready.entries.length;
       if (hard !== null) {

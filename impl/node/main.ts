@@ -25,6 +25,7 @@ import { createLogger } from './log.ts';
 import type { Logger } from './log.ts';
 import { PeerTransport } from '../transport/index.ts';
 import { attachMetricsRoute } from './metrics.ts';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 export const EXIT_USAGE = 64;
 
@@ -137,8 +138,13 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     storageFaultMode: config.storageFaultMode,
     log: (msg, fields) => logger.info(msg, { component: 'http', ...fields }),
   });
+  // Event-loop delay: one thread serves HTTP, consensus and storage completions, so any long
+  // task (a snapshot, a GC pause, being descheduled on a busy machine) delays every request.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   attachMetricsRoute(server.server, () => ({
     id: config.id,
+    eventLoopDelayMs: { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
     driver: driver.stats,
     storage: storage.stats(),
     transport: { ...link.counters, queueDepths: Object.fromEntries(link.queueDepths()) },
