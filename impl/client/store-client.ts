@@ -377,7 +377,10 @@ export class StoreClient {
     let last: StoreError | null = null;
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       if (attempt > 0) await sleep(Math.min(this.retryBackoffMs * 2 ** (attempt - 1), 500) * (0.5 + Math.random() / 2));
-      const endpoint = this.endpoints[this.preferred]!;
+      // Remember which node this attempt went to: `preferred` is shared by concurrent
+      // requests and may have moved by the time the answer arrives.
+      const tried = this.preferred;
+      const endpoint = this.endpoints[tried]!;
       const result = await this.attempt(endpoint, method, path, body);
       this.onAttempt?.({
         node: endpoint.id,
@@ -397,14 +400,15 @@ export class StoreClient {
       // A definite answer from the store to the same (clientId, seq) is the write's recorded
       // outcome, even after an earlier attempt may have applied: it is authoritative.
       if (result.retry === 'no') throw error;
-      if (result.retry === 'leader-hint' && error instanceof NotLeaderError) this.followHint(error);
-      else this.preferred = (this.preferred + 1) % this.endpoints.length;
+      if (result.retry === 'leader-hint' && error instanceof NotLeaderError) this.followHint(error, tried);
+      else if (this.preferred === tried) this.preferred = (tried + 1) % this.endpoints.length;
     }
     const exhausted = last ?? new StoreError('exhausted', 'no attempt made', true);
     throw maybeApplied !== null ? asIndefinite(exhausted, maybeApplied) : exhausted;
   }
 
-  private followHint(error: NotLeaderError): void {
+  /** `tried`: the endpoint that answered not-leader (a hint naming it again is stale). */
+  private followHint(error: NotLeaderError, tried: number): void {
     const hint = error.leaderHint;
     let byId = hint === null ? -1 : this.endpoints.findIndex((e) => e.id === hint.id);
     if (byId < 0 && hint?.clientUrl != null && URL.canParse(hint.clientUrl)) {
@@ -412,8 +416,8 @@ export class StoreClient {
       this.endpoints.push({ id: hint.id, url: hint.clientUrl.replace(/\/+$/, '') });
       byId = this.endpoints.length - 1;
     }
-    if (byId >= 0 && byId !== this.preferred) this.preferred = byId;
-    else this.preferred = (this.preferred + 1) % this.endpoints.length;
+    if (byId >= 0 && byId !== tried) this.preferred = byId;
+    else if (this.preferred === tried) this.preferred = (tried + 1) % this.endpoints.length;
   }
 
   private async attempt(endpoint: Endpoint, method: string, path: string, body: unknown): Promise<Attempt> {
