@@ -19,6 +19,8 @@ import { healAll, parseNemeses, runSchedule } from './nemesis/index.ts';
 import type { Nemesis, NemesisContext } from './nemesis/nemesis.ts';
 import { needsFaultInjection } from './nemesis/nemesis.ts';
 import { Progress } from './progress.ts';
+import { publishRun } from './report/publish.ts';
+import { withDefaultDatabase } from './results-db/db.ts';
 import { startReaper } from './reaper.ts';
 import { Rng } from './rng.ts';
 import { makeRuntime } from './runtime/index.ts';
@@ -243,7 +245,7 @@ export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<
     const mainTimer = setTimeout(() => clientsStop.abort(), config.timeLimitS * 1000);
     await clients;
     clearTimeout(mainTimer);
-    // The schedule ends on its own: it starts a fault only if its stop fits before the deadline.
+    // The schedule ends on its own by the deadline; a fault still active then is stopped by the heal.
     const active = await nemesisDone;
 
     // --- heal and recovery --------------------------------------------------------------
@@ -297,6 +299,9 @@ export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<
   );
   writeFileSync(join(dir, 'run.json'), `${JSON.stringify({ ...runJson, finishedAt: new Date().toISOString(), valid }, null, 2)}\n`);
   for (const r of results) log(`  ${r.checker}: ${String(r.valid)} — ${r.summary}`);
+  // report.html, and the run recorded in PostgreSQL for comparisons across releases. Never
+  // throws: the verdict on disk decides the exit status; failures are warning lines.
+  await publishRun(dir, log, withDefaultDatabase(process.env));
   log(`valid: ${String(valid)}  (${counts.ok} ok, ${counts.fail} fail, ${counts.info} info)  ${dir}`);
   return { valid, dir, runId, results, counts };
 }
@@ -477,3 +482,4 @@ class ClientPool {
     }
   }
 }
+

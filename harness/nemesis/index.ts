@@ -71,16 +71,24 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** Runs faults until the deadline; returns the fault still active (the heal phase stops it). */
+/** The shortest fault worth starting before the main phase ends. */
+const MIN_FAULT_MS = 2_000;
+
 export async function runSchedule(o: ScheduleOptions): Promise<Nemesis | null> {
   if (o.nemeses.length === 0) return null;
+  const remaining = (): number => Math.max(0, o.deadline - Date.now());
   for (;;) {
-    await sleep(Math.min(o.intervalMs, Math.max(0, o.deadline - Date.now())), o.signal);
-    if (o.signal.aborted || Date.now() + o.intervalMs > o.deadline) return null;
+    await sleep(Math.min(o.intervalMs, remaining()), o.signal);
+    // Start a fault whenever enough of the main phase is left for it to matter, even if less
+    // than a whole interval: a fault still active at the deadline is stopped by the heal
+    // phase (the caller passes the returned nemesis to healAll). Requiring a whole interval
+    // meant a 20 s run with the default 10 s interval never injected anything.
+    if (o.signal.aborted || remaining() < MIN_FAULT_MS) return null;
     const n = o.ctx.rng.pick(o.nemeses);
     await recorded(o.history, `start-${n.name}`, () => n.start(o.ctx));
     o.onActive(n.name);
-    await sleep(o.intervalMs, o.signal);
-    if (o.signal.aborted) return n;
+    await sleep(Math.min(o.intervalMs, remaining()), o.signal);
+    if (o.signal.aborted || remaining() === 0) return n;
     await recorded(o.history, `stop-${n.name}`, () => n.stop(o.ctx));
     o.onActive(null);
   }

@@ -13,14 +13,14 @@ import { Command, CommanderError, Option } from 'commander';
 import { HistoryError } from '../../checkers/history/errors.ts';
 import { RunDirError } from '../report/load-run.ts';
 import { compareRuns, formatComparison } from './compare.ts';
-import { connect, databaseUrlFromEnv, DatabaseUnavailableError, type Sql } from './db.ts';
+import { connect, databaseUrlFromEnv, DatabaseUnavailableError, withDefaultDatabase, type Sql } from './db.ts';
 import { findRun, latestRunAt, listRuns, recordRun, RunNotFoundError, type RunSummary } from './runs.ts';
 import { migrate } from './schema.ts';
 
 class UsageError extends Error {}
 
 async function withDb<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
-  const sql = await connect(databaseUrlFromEnv());
+  const sql = await connect(databaseUrlFromEnv(withDefaultDatabase()));
   try {
     await migrate(sql);
     return await fn(sql);

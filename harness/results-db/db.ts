@@ -27,6 +27,17 @@ export function redactUrl(url: string): string {
   }
 }
 
+/**
+ * The database scripts/setup-host.sh creates. The harness and `npm run runs` use it when
+ * JEPSEN_DATABASE_URL is unset (not when it is set to the empty string: that opts out).
+ */
+export const LOCAL_DATABASE_URL = 'postgres://jepsen:jepsen@127.0.0.1:5432/jepsen';
+
+/** `env` with JEPSEN_DATABASE_URL defaulted to LOCAL_DATABASE_URL when it is unset. */
+export function withDefaultDatabase(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return env[DATABASE_URL_ENV] === undefined ? { ...env, [DATABASE_URL_ENV]: LOCAL_DATABASE_URL } : env;
+}
+
 export function databaseUrlFromEnv(env: NodeJS.ProcessEnv = process.env): string {
   const url = env[DATABASE_URL_ENV];
   if (url === undefined || url.trim() === '') {
