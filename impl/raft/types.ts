@@ -168,7 +168,11 @@ export interface RaftConfig {
   readonly rng: Rng;
   /** Pre-vote (thesis §9.6): a partitioned node cannot inflate terms. Default true. */
   readonly preVote?: boolean;
-  /** Check-quorum (thesis §6.2): a leader steps down without a quorum heard within an election timeout. Default true. */
+  /**
+   * Check-quorum (thesis §6.2): a leader that has not heard from a quorum during an election
+   * timeout steps down. Checked once per election timeout, so the step-down lands one to two
+   * timeouts after the last quorum contact (as in etcd). Default true.
+   */
   readonly checkQuorum?: boolean;
   /** Max append messages in flight per follower (flow control). Default 256. */
   readonly maxInflightMsgs?: number;
