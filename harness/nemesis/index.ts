@@ -9,6 +9,7 @@ import { membershipNemesis } from './membership.ts';
 import type { Nemesis, NemesisContext } from './nemesis.ts';
 import { networkNemeses } from './network.ts';
 import { processNemeses } from './process.ts';
+import { setTimeout as delay } from 'node:timers/promises';
 
 export function allNemeses(): Nemesis[] {
   return [...networkNemeses(), ...processNemeses(), membershipNemesis(), clockNemesis()];
@@ -57,17 +58,9 @@ async function recorded(history: HistoryWriter, f: string, act: () => Promise<un
   }
 }
 
+/** Wait `ms`, or less if `signal` aborts first (resolves either way). */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+  return delay(ms, undefined, { signal }).catch(() => undefined);
 }
 
 /** Runs faults until the deadline; returns the fault still active (the heal phase stops it). */

@@ -8,6 +8,7 @@
  */
 import { CompactedError } from './errors.ts';
 import type { KeyValue, StoreClient, WatchEvent } from './store-client.ts';
+import { setTimeout as delay } from 'node:timers/promises';
 
 export type ViewChange =
   | { readonly type: 'put'; readonly key: string; readonly value: KeyValue; readonly previous: KeyValue | undefined; readonly revision: number }
@@ -185,15 +186,7 @@ export class ClusterView implements AsyncDisposable {
   }
 }
 
+/** Wait `ms`, or less if `signal` aborts first (resolves either way). */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+  return delay(ms, undefined, { signal }).catch(() => undefined);
 }

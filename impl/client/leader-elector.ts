@@ -10,6 +10,7 @@
  */
 import { LeaseHeldError, LeaseLostError } from './errors.ts';
 import type { StoreClient } from './store-client.ts';
+import { setTimeout as delay } from 'node:timers/promises';
 
 export interface LeaderElectorOptions {
   readonly client: StoreClient;
@@ -198,15 +199,7 @@ export class LeaderElector implements AsyncDisposable {
   }
 }
 
+/** Wait `ms`, or less if `signal` aborts first (resolves either way). */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+  return delay(ms, undefined, { signal }).catch(() => undefined);
 }
