@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildProgram, configFromOptions, UsageError } from './cli.ts';
+import { parseNemeses } from './nemesis/index.ts';
+import { Rng } from './rng.ts';
 
 function parse(args: string[]): ReturnType<typeof configFromOptions> {
   const p = buildProgram();
@@ -21,5 +23,23 @@ describe('jepsen flags', () => {
     expect(() => parse(['--time-limit', '0'])).toThrow(/--time-limit: expected an integer from 1/);
     expect(() => parse(['--nemesis', 'partition,nope'])).toThrow(/unknown nemesis "nope"/);
     expect(() => parse(['--unsafe', 'fast'])).toThrow(/--unsafe: unknown switch "fast"/);
+  });
+  it('--knob sets nemesis knobs over the defaults and the latency nemesis uses them', async () => {
+    const c = parse(['--nemesis', 'latency', '--knob', 'latencyMs=200', '--knob', 'jitterMs=5']);
+    expect(c.knobs).toMatchObject({ latencyMs: 200, jitterMs: 5, rateKBps: 64, maxSkewMs: 2000 });
+    const [latency] = parseNemeses('latency', c.knobs);
+    const added: unknown[] = [];
+    const ctx = {
+      rng: new Rng(1),
+      cluster: { nodes: [{ id: 'n1' }, { id: 'n2' }], network: { addToxic: (_link: unknown, _name: string, toxic: unknown) => Promise.resolve(void added.push(toxic)) } },
+    };
+    const done = (await latency!.start(ctx as never)) as { toxics: unknown[] };
+    expect(done.toxics).toEqual([{ type: 'latency', latencyMs: 200, jitterMs: 5 }]);
+    expect(added).toHaveLength(2);
+  });
+  it('rejects bad knobs naming the knob and the range', () => {
+    expect(() => parse(['--knob', 'latency=5'])).toThrow(/--knob: unknown knob "latency"/);
+    expect(() => parse(['--knob', 'flakyToxicity=2'])).toThrow(/--knob flakyToxicity: expected a number in 0..1, got "2"/);
+    expect(() => parse(['--knob', 'latencyMs'])).toThrow(/--knob: expected name=value/);
   });
 });

@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { Command, CommanderError, Option } from 'commander';
-import { NEMESIS_NAMES, parseNemeses } from './nemesis/index.ts';
+import { describeKnobs, NEMESIS_NAMES, parseKnobs, parseNemeses } from './nemesis/index.ts';
 import { REPO_ROOT, runTest } from './run.ts';
 import type { RunConfig } from './run.ts';
 import { makeRuntime, RUNTIME_NAMES } from './runtime/index.ts';
@@ -49,6 +49,9 @@ export function buildProgram(): Command {
     .addOption(new Option('--unsafe <names>', `break the store on purpose (${UNSAFE_NAMES.join(', ')}), to prove the checkers catch it`))
     .option('--storage-fault-mode', 'start nodes with --storage-fault-mode: unsynced writes die with a killed node, as on power loss (what makes `--unsafe no-fsync` observable)', false)
     .addOption(new Option('--op-timeout <ms>', 'per-operation timeout; past it the op is info').default(2000).argParser(int('--op-timeout', 10, 600_000)))
+    .addOption(
+      new Option('--knob <name=value>', `a nemesis knob, repeatable: ${describeKnobs()}`).argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]),
+    )
     .addOption(new Option('--nemesis-interval <s>', 'seconds between fault start and stop').default(10).argParser(int('--nemesis-interval', 1, 3600)))
     .addOption(new Option('--recovery <s>', 'seconds after healing before the final reads').default(5).argParser(int('--recovery', 0, 3600)))
     .addOption(new Option('--log-level <level>', 'store node log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
@@ -63,6 +66,7 @@ export function buildProgram(): Command {
 interface Opts {
   workload: string;
   nemesis: string;
+  knob?: string[];
   nodes: number;
   concurrency: number;
   timeLimit: number;
@@ -84,8 +88,10 @@ interface Opts {
 
 export function configFromOptions(o: Opts): RunConfig {
   if (!(o.workload in WORKLOADS)) throw new UsageError(`--workload: unknown workload "${o.workload}" (known: ${Object.keys(WORKLOADS).join(', ')})`);
+  let knobs;
   try {
-    parseNemeses(o.nemesis);
+    knobs = parseKnobs(o.knob ?? []);
+    parseNemeses(o.nemesis, knobs);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -105,6 +111,7 @@ export function configFromOptions(o: Opts): RunConfig {
     storageFaultMode: o.storageFaultMode,
     opTimeoutMs: o.opTimeout,
     nemesisIntervalS: o.nemesisInterval,
+    knobs,
     recoveryS: o.recovery,
     logLevel: o.logLevel,
     ...(o.bundle !== undefined ? { storeNodeBundle: resolve(o.bundle) } : {}),

@@ -16,6 +16,7 @@ import type { ClientSession, OpSpec, Outcome, Workload } from '../workloads/work
 import { workloadByName } from '../workloads/index.ts';
 import { HistoryWriter } from './history-writer.ts';
 import { healAll, parseNemeses, runSchedule } from './nemesis/index.ts';
+import type { NemesisKnobs } from './nemesis/index.ts';
 import type { Nemesis, NemesisContext } from './nemesis/nemesis.ts';
 import { needsFaultInjection } from './nemesis/nemesis.ts';
 import { Progress } from './progress.ts';
@@ -47,6 +48,8 @@ export interface RunConfig {
   readonly storageFaultMode?: boolean;
   readonly opTimeoutMs: number;
   readonly nemesisIntervalS: number;
+  /** Nemesis knobs (`--knob name=value`); defaults for any not given. */
+  readonly knobs?: NemesisKnobs;
   readonly recoveryS: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** The store node bundle to run (default dist/store-node.mjs). */
@@ -121,7 +124,7 @@ export async function waitForCluster(cluster: StartedCluster, timeoutMs: number)
 
 export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<RunOutcome> {
   const workload = workloadByName(config.workload);
-  const nemeses = parseNemeses(config.nemesis);
+  const nemeses = parseNemeses(config.nemesis, config.knobs);
   const runtime = makeRuntime(config.runtime, config.storeNodeBundle);
   const runId = `${utcStamp().toLowerCase().replace(/[^0-9a-z]/g, '')}${randomBytes(3).toString('hex')}`;
   const dir = join(config.resultsDir, `${config.workload}-${config.nemesis.replace(/,/g, '+')}`, utcStamp());

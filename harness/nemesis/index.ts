@@ -7,26 +7,68 @@ import type { HistoryWriter } from '../history-writer.ts';
 import { clockNemesis } from './clock.ts';
 import { membershipNemesis } from './membership.ts';
 import type { Nemesis, NemesisContext } from './nemesis.ts';
-import { networkNemeses } from './network.ts';
+import { DEFAULT_NETWORK_KNOBS, networkNemeses } from './network.ts';
+import type { NetworkKnobs } from './network.ts';
+import type { ClockKnobs } from './clock.ts';
 import { processNemeses } from './process.ts';
 import { setTimeout as delay } from 'node:timers/promises';
 
-export function allNemeses(): Nemesis[] {
-  return [...networkNemeses(), ...processNemeses(), membershipNemesis(), clockNemesis()];
+/** Every nemesis knob (`--knob name=value`), with its default and its allowed range. */
+export type NemesisKnobs = NetworkKnobs & ClockKnobs;
+
+export const DEFAULT_KNOBS: NemesisKnobs = { ...DEFAULT_NETWORK_KNOBS, maxSkewMs: 2000 };
+
+const KNOB_RANGES: { readonly [K in keyof NemesisKnobs]: readonly [number, number, string] } = {
+  latencyMs: [0, 60_000, 'latency: base delay added to every peer link (ms)'],
+  jitterMs: [0, 60_000, 'latency: jitter around the base delay (ms)'],
+  rateKBps: [1, 1_000_000, 'slow: bandwidth of every peer link (KB/s)'],
+  sliceBytes: [1, 1_000_000, 'slow: slicer packet size (bytes)'],
+  flakyLinks: [0, 1, 'flaky: fraction of peer links affected'],
+  flakyToxicity: [0, 1, 'flaky: fraction of connections reset or stalled on an affected link'],
+  maxSkewMs: [1, 3_600_000, 'clock: largest skew or strobe amplitude (ms)'],
+};
+
+/** One line per knob, for `--help` and the README. */
+export function describeKnobs(): string {
+  return Object.entries(KNOB_RANGES)
+    .map(([name, [lo, hi, what]]) => `${name}=${String(DEFAULT_KNOBS[name as keyof NemesisKnobs])} (${lo}..${hi}) ${what}`)
+    .join('; ');
+}
+
+/** Parse `--knob name=value` settings over the defaults; throws naming the bad one. */
+export function parseKnobs(settings: readonly string[]): NemesisKnobs {
+  const out: Record<string, number> = { ...DEFAULT_KNOBS };
+  for (const setting of settings) {
+    const m = /^([A-Za-z]+)=(.+)$/.exec(setting.trim());
+    if (m === null) throw new Error(`--knob: expected name=value, got "${setting}"`);
+    const [, name = '', raw = ''] = m;
+    const range = KNOB_RANGES[name as keyof NemesisKnobs] as (typeof KNOB_RANGES)[keyof NemesisKnobs] | undefined;
+    if (range === undefined) throw new Error(`--knob: unknown knob "${name}" (known: ${Object.keys(KNOB_RANGES).join(', ')})`);
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < range[0] || value > range[1]) {
+      throw new Error(`--knob ${name}: expected a number in ${range[0]}..${range[1]}, got "${raw}"`);
+    }
+    out[name] = value;
+  }
+  return out as unknown as NemesisKnobs;
+}
+
+export function allNemeses(knobs: NemesisKnobs = DEFAULT_KNOBS): Nemesis[] {
+  return [...networkNemeses(knobs), ...processNemeses(), membershipNemesis(), clockNemesis(knobs)];
 }
 
 export const NEMESIS_NAMES: readonly string[] = [...allNemeses().map((n) => n.name), 'all', 'none'];
 
 /** Parse `--nemesis` into nemeses; throws naming an unknown one. */
-export function parseNemeses(spec: string): Nemesis[] {
+export function parseNemeses(spec: string, knobs: NemesisKnobs = DEFAULT_KNOBS): Nemesis[] {
   const names = spec.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (names.length === 0) throw new Error('--nemesis: empty list');
-  const known = new Map(allNemeses().map((n) => [n.name, n]));
+  const known = new Map(allNemeses(knobs).map((n) => [n.name, n]));
   const out: Nemesis[] = [];
   for (const name of names) {
     if (name === 'none') continue;
     if (name === 'all') {
-      out.push(...allNemeses());
+      out.push(...allNemeses(knobs));
       continue;
     }
     const n = known.get(name);
