@@ -48,6 +48,9 @@ export function buildProgram(): Command {
     .addOption(new Option('--results-dir <dir>', 'where runs are written').default(join(REPO_ROOT, 'results')))
     .addOption(new Option('--unsafe <names>', `break the store on purpose (${UNSAFE_NAMES.join(', ')}), to prove the checkers catch it`))
     .option('--storage-fault-mode', 'start nodes with --storage-fault-mode: unsynced writes die with a killed node, as on power loss (what makes `--unsafe no-fsync` observable)', false)
+    .addOption(
+      new Option('--snapshot-entries <n>', "nodes' --snapshot-entries: small, so compaction and snapshot installs happen under faults").default(500).argParser(int('--snapshot-entries', 1, 1_000_000_000)),
+    )
     .addOption(new Option('--op-timeout <ms>', 'per-operation timeout; past it the op is info').default(2000).argParser(int('--op-timeout', 10, 600_000)))
     .addOption(
       new Option('--knob <name=value>', `a nemesis knob, repeatable: ${describeKnobs()}`).argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]),
@@ -67,6 +70,7 @@ interface Opts {
   workload: string;
   nemesis: string;
   knob?: string[];
+  snapshotEntries: number;
   nodes: number;
   concurrency: number;
   timeLimit: number;
@@ -109,6 +113,7 @@ export function configFromOptions(o: Opts): RunConfig {
     resultsDir: resolve(o.resultsDir),
     unsafe,
     storageFaultMode: o.storageFaultMode,
+    snapshotEntries: o.snapshotEntries,
     opTimeoutMs: o.opTimeout,
     nemesisIntervalS: o.nemesisInterval,
     knobs,

@@ -46,6 +46,12 @@ export interface RunConfig {
   readonly unsafe: readonly string[];
   /** Start nodes with `--storage-fault-mode` (impl/API.md): a kill loses what was not fsynced. */
   readonly storageFaultMode?: boolean;
+  /**
+   * Nodes' `--snapshot-entries`: small by default in runs, so compaction, snapshot transfer
+   * and snapshot install happen under faults (a killed or cut-off node comes back behind
+   * the compacted log), not only in unit tests.
+   */
+  readonly snapshotEntries?: number;
   readonly opTimeoutMs: number;
   readonly nemesisIntervalS: number;
   /** Nemesis knobs (`--knob name=value`); defaults for any not given. */
@@ -178,7 +184,10 @@ export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<
         unsafe: config.unsafe,
         enableFaultInjection: nemeses.some(needsFaultInjection),
         logLevel: config.logLevel,
-        extraNodeArgs: config.storageFaultMode === true ? ['--storage-fault-mode'] : [],
+        extraNodeArgs: [
+          ...(config.storageFaultMode === true ? ['--storage-fault-mode'] : []),
+          ...(config.snapshotEntries !== undefined ? ['--snapshot-entries', String(config.snapshotEntries)] : []),
+        ],
       },
       log,
     );

@@ -32,7 +32,7 @@ describe('parseConfig', () => {
     expect(config.tickMs).toBe(20);
     expect(config.electionTicks).toBe(10);
     expect(config.heartbeatTicks).toBe(2);
-    expect(config.snapshotEntries).toBe(10_000);
+    expect(config.snapshotEntries).toBe(100_000);
     expect(config.advertiseClientUrl).toBe('http://n1:8001');
     expect(config.unsafe.size).toBe(0);
     expect(config.logLevel).toBe('info');

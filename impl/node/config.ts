@@ -186,7 +186,7 @@ export function parseConfig(argv: readonly string[], env: Env = {}, options: { r
   if (electionTicks <= heartbeatTicks) {
     throw new ConfigError('--election-ticks', `must be greater than --heartbeat-ticks (${electionTicks} <= ${heartbeatTicks})`);
   }
-  const snapshotEntries = parseInteger(pick(raw.snapshotEntries, 'STORE_SNAPSHOT_ENTRIES') ?? '10000', '--snapshot-entries', 1, 1_000_000_000);
+  const snapshotEntries = parseInteger(pick(raw.snapshotEntries, 'STORE_SNAPSHOT_ENTRIES') ?? '100000', '--snapshot-entries', 1, 1_000_000_000);
 
   const storageFaultMode = raw.storageFaultMode ?? parseBool(env['STORE_STORAGE_FAULT_MODE'], '--storage-fault-mode', 'STORE_STORAGE_FAULT_MODE');
   const enableFaultInjection = raw.enableFaultInjection ?? parseBool(env['STORE_ENABLE_FAULT_INJECTION'], '--enable-fault-injection', 'STORE_ENABLE_FAULT_INJECTION');
