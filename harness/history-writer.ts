@@ -5,17 +5,10 @@
  * recorder started, from a monotonic clock.
  */
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import type { Op, OpType, Process } from '../checkers/history/types.ts';
+import type { Op } from '../checkers/history/types.ts';
 
-export interface OpInput {
-  readonly process: Process;
-  readonly type: OpType;
-  readonly f: string;
-  readonly key?: string | number;
-  readonly value: unknown;
-  readonly error?: unknown;
-  readonly node?: string;
-}
+/** What a caller records: an Op without the index and time the writer assigns. */
+export type OpInput = Omit<Op, 'index' | 'time'>;
 
 export class HistoryWriter {
   readonly ops: Op[] = [];

@@ -1,5 +1,5 @@
 import { canonical, pruneUnobservedWrites, sameValue, show, type Model, type ModelOp } from './model.ts';
-import type { RegisterState } from './register.ts';
+import { registerModel, type RegisterState } from './register.ts';
 
 /**
  * Knossos' `cas-register`: `read` returns the value, `write v` sets it, `cas [old new]`
@@ -17,9 +17,9 @@ export const casRegisterModel: Model<RegisterState> = {
   step(state, op) {
     switch (op.f) {
       case 'write':
-        return { value: op.invokeValue ?? null };
       case 'read':
-        return op.type === 'info' || sameValue(op.value, state.value) ? state : null;
+        // Plain reads and writes mean exactly what they mean in `register`.
+        return registerModel.step(state, op);
       case 'cas': {
         const arg = op.invokeValue;
         if (!Array.isArray(arg) || arg.length !== 2) return null;
