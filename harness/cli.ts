@@ -184,6 +184,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT.usage;
   }
 
+  // Build the node bundle before the prerequisites check looks for it: on a fresh clone
+  // dist/ does not exist yet, and the README's first command must work there.
+  if (opts.build && opts.bundle === undefined && hasBuildScript()) {
+    try {
+      execFileSync('npm', ['run', '--silent', 'build:node'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    } catch {
+      process.stderr.write('jepsen: `npm run build:node` failed\n');
+      return EXIT.harness;
+    }
+  }
   const runtime = makeRuntime(config.runtime, config.storeNodeBundle);
   try {
     await checkPrerequisites(runtime);
@@ -193,14 +203,6 @@ export async function main(argv: readonly string[]): Promise<number> {
       return EXIT.prerequisites;
     }
     throw e;
-  }
-  if (opts.build && opts.bundle === undefined && hasBuildScript()) {
-    try {
-      execFileSync('npm', ['run', '--silent', 'build:node'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
-    } catch {
-      process.stderr.write('jepsen: `npm run build:node` failed\n');
-      return EXIT.harness;
-    }
   }
 
   // Ctrl-C: abort the run (its finally tears the cluster down); if that hangs, remove by label.

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunDirError } from '../report/load-run.ts';
 import { publishRun } from '../report/publish.ts';
 import { compareRuns, formatComparison } from './compare.ts';
-import { connect, databaseUrlFromEnv, DatabaseUnavailableError, type Sql } from './db.ts';
+import { connect, databaseUrlFromEnv, DatabaseUnavailableError, type Sql, withDefaultDatabase } from './db.ts';
 import { checkerResults, findRun, latestRunAt, listRuns, recordRun, RunNotFoundError, type RunSummary } from './runs.ts';
 import { migrate } from './schema.ts';
 import { postgresBinDir, startThrowawayPostgres, type StartedPostgres } from './testing/throwaway-postgres.ts';
@@ -232,5 +232,20 @@ describe.skipIf(!haveServer)('startThrowawayPostgres', () => {
     expect(existsSync(dir)).toBe(false);
     await expect(connect(pg.url, { connectTimeoutS: 2 })).rejects.toThrow(/ECONNREFUSED/);
     await pg.stop(); // twice is fine
+  });
+});
+
+describe('tests and the user database', () => {
+  it('test runs record nothing in the default local database (vitest sets JEPSEN_DATABASE_URL to the empty string)', async () => {
+    expect(process.env.JEPSEN_DATABASE_URL).toBe('');
+    const env = withDefaultDatabase(process.env);
+    expect(env.JEPSEN_DATABASE_URL).toBe('');
+    const dir = mkdtempSync(join(tmpdir(), 'no-db-'));
+    cpSync(join(import.meta.dirname, '..', 'report', 'testdata', 'valid-run'), dir, { recursive: true });
+    const lines: string[] = [];
+    const published = await publishRun(dir, (l) => lines.push(l), env);
+    expect(published.recorded).toBeNull();
+    expect(lines.some((l) => l.includes("results database"))).toBe(false);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
