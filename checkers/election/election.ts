@@ -1,11 +1,14 @@
 /**
  * Election safety from node event logs: at most one leader per term (Raft §5.2, Figure 3
- * "Election Safety"), plus the informational figures a person wants next to that verdict:
- * when two nodes believed they led at once (legal across terms: a deposed leader learns of
- * the new term only when it hears from it, §5.1), and how long the cluster had no leader.
+ * "Election Safety"), and no node's term going backwards (currentTerm is persistent state,
+ * Figure 2: a term that goes down means the node lost what it had made durable). Plus the
+ * figures a person wants next to that verdict: when two nodes believed they led at once
+ * (legal across terms: a deposed leader learns of the new term only when it hears from it,
+ * §5.1), how long the cluster had no leader, and whether it had one again after the last
+ * fault healed (if not, the run proved nothing about the healed cluster: unknown).
  */
 import type { CheckInput, CheckResult, Checker, Validity } from '../checker.ts';
-import type { NodeEvent } from '../history/types.ts';
+import type { NodeEvent, Op } from '../history/types.ts';
 
 export interface ElectionOptions {
   /**
@@ -15,8 +18,9 @@ export interface ElectionOptions {
    */
   readonly followerReports?: boolean;
   /**
-   * A node's term going backwards in its own role log (Raft terms are persisted, §5.1: a
-   * regression means lost durable state) makes the verdict invalid. Default false: reported only.
+   * A node's term going backwards (Raft's currentTerm is persistent, Figure 2: a regression
+   * means lost durable state) makes the verdict invalid. Default true; false reports it only
+   * (for logs of nodes that were deliberately wiped and re-added).
    */
   readonly termRegressionInvalid?: boolean;
   /** How many overlap windows and leaderless gaps to list (default 50; totals count all). */
@@ -36,12 +40,46 @@ export interface TwoLeadersViolation {
   readonly leaders: readonly LeaderClaim[];
 }
 
+/** One observation of a node's term: an event of its own role log or a status sample. */
+export interface TermObservation {
+  readonly kind: 'role' | 'status';
+  /** ns, the events' clock. */
+  readonly time: number;
+  readonly term: number;
+  readonly role: string;
+}
+
+/**
+ * A node reported a lower term than it had reported before, in the same source: two
+ * consecutive events of its own role log, or two consecutive status samples. Sources are
+ * not compared with each other: a sample is stamped when its answer arrived, so one taken
+ * just before a role change can arrive after it (a stale sample, not a regression).
+ */
 export interface TermRegression {
   readonly kind: 'term-regression';
   readonly node: string;
+  /** When the lower term was seen (= `after.time`). */
   readonly time: number;
   readonly fromTerm: number;
   readonly toTerm: number;
+  readonly before: TermObservation;
+  readonly after: TermObservation;
+}
+
+/**
+ * Whether the cluster had a leader again after the last fault was healed (the last
+ * `stop-*` or `heal` nemesis completion with no fault left open). Null when the history
+ * has no such heal (no nemesis ops, or a fault still in effect at the end).
+ */
+export interface Recovery {
+  /** ns: when the last fault was healed. */
+  readonly healedAt: number;
+  /** ns: the first leader claim (a node saying it leads) after the heal, or null. */
+  readonly leaderAt: number | null;
+  readonly leader: string | null;
+  /** Role and status events after the heal (0: no node answered). */
+  readonly eventsAfter: number;
+  readonly recovered: boolean;
 }
 
 /** A node believing itself leader of `term` over [from, to) (ns, the events' clock). */
@@ -73,6 +111,7 @@ export interface ElectionResult extends CheckResult {
   readonly nodes: readonly string[];
   readonly violations: readonly TwoLeadersViolation[];
   readonly termRegressions: readonly TermRegression[];
+  readonly recovery: Recovery | null;
   /** Status samples from an older term than the node had already reported: not used for intervals. */
   readonly staleSamples: number;
   readonly leaderIntervals: readonly LeaderInterval[];
@@ -112,6 +151,7 @@ export function checkElection(input: CheckInput, options: ElectionOptions = {}):
       nodes: [],
       violations: [],
       termRegressions: [],
+      recovery: null,
       staleSamples: 0,
       leaderIntervals: [],
       overlaps: [],
@@ -132,7 +172,9 @@ export function checkElection(input: CheckInput, options: ElectionOptions = {}):
     else c.reportedBy.add(by);
   };
 
-  const lastRoleTerm = new Map<string, number>(); // from the node's own role log, for regressions
+  // The last observation per node and source, for regressions (see TermRegression).
+  const lastOwnRole = new Map<string, TermObservation>();
+  const lastSample = new Map<string, TermObservation>();
   const maxTerm = new Map<string, number>();
   const termRegressions: TermRegression[] = [];
   let staleSamples = 0;
@@ -140,17 +182,27 @@ export function checkElection(input: CheckInput, options: ElectionOptions = {}):
   const intervals: LeaderInterval[] = [];
   const start = events[0]!.time;
   const end = events[events.length - 1]!.time;
+  const healedAt = lastHeal(input.history);
+  let eventsAfterHeal = 0;
+  let leaderAfterHeal: { node: string; time: number } | null = null;
 
   for (const e of events) {
     if (e.role === 'leader') claim(e.term, e.node, e.node, e.time);
     if (e.leader !== null && (followerReports || e.role === 'leader')) claim(e.term, e.leader, e.node, e.time);
 
     const raftRole = RAFT_ROLES.has(e.role);
-    if (e.kind === 'role' && raftRole) {
-      const prev = lastRoleTerm.get(e.node);
-      if (prev !== undefined && e.term < prev) termRegressions.push({ kind: 'term-regression', node: e.node, time: e.time, fromTerm: prev, toTerm: e.term });
-      lastRoleTerm.set(e.node, e.term);
+    // 'down' (and any non-Raft role) is the harness marking a killed or paused node, term 0
+    // by convention: not the node's term, so never compared.
+    if (raftRole) {
+      const seen: TermObservation = { kind: e.kind, time: e.time, term: e.term, role: e.role };
+      const last = e.kind === 'role' ? lastOwnRole : lastSample;
+      const prev = last.get(e.node);
+      if (prev !== undefined && e.term < prev.term) {
+        termRegressions.push({ kind: 'term-regression', node: e.node, time: e.time, fromTerm: prev.term, toTerm: e.term, before: prev, after: seen });
+      }
+      last.set(e.node, seen);
     }
+    if (healedAt !== null && e.time > healedAt && raftRole) eventsAfterHeal += 1;
     // A status sample is stamped when its response arrived, possibly after a role change it
     // predates: one from an older term than the node already reported is stale, not news.
     const known = maxTerm.get(e.node);
@@ -159,6 +211,7 @@ export function checkElection(input: CheckInput, options: ElectionOptions = {}):
       continue;
     }
     if (raftRole) maxTerm.set(e.node, Math.max(known ?? e.term, e.term));
+    if (healedAt !== null && e.time > healedAt && e.role === 'leader' && leaderAfterHeal === null) leaderAfterHeal = { node: e.node, time: e.time };
 
     const cur = open.get(e.node);
     const leads = e.role === 'leader';
@@ -189,8 +242,13 @@ export function checkElection(input: CheckInput, options: ElectionOptions = {}):
   const longestGap = gaps.reduce<LeaderlessGap | null>((best, g) => (best === null || g.durationMs > best.durationMs ? g : best), null);
   const longestOverlapMs = overlaps.reduce((m, o) => Math.max(m, o.durationMs), 0);
 
-  const termRegressionInvalid = options.termRegressionInvalid ?? false;
-  const valid: Validity = violations.length > 0 || (termRegressionInvalid && termRegressions.length > 0) ? false : true;
+  const recovery: Recovery | null =
+    healedAt === null
+      ? null
+      : { healedAt, leaderAt: leaderAfterHeal?.time ?? null, leader: leaderAfterHeal?.node ?? null, eventsAfter: eventsAfterHeal, recovered: leaderAfterHeal !== null };
+  const termRegressionInvalid = options.termRegressionInvalid ?? true;
+  const valid: Validity =
+    violations.length > 0 || (termRegressionInvalid && termRegressions.length > 0) ? false : recovery !== null && !recovery.recovered ? 'unknown' : true;
 
   const nodes = [...new Set(events.map((e) => e.node))].sort();
   const parts: string[] = [];
@@ -200,7 +258,14 @@ export function checkElection(input: CheckInput, options: ElectionOptions = {}):
   } else {
     parts.push(`one leader per term over ${claims.size} terms`);
   }
-  if (termRegressions.length > 0) parts.push(`${termRegressions.length} term regressions`);
+  if (termRegressions.length > 0) {
+    const r = termRegressions[0]!;
+    const more = termRegressions.length > 1 ? ` (${termRegressions.length} term regressions in all)` : '';
+    parts.push(`${r.node}'s term went backwards from ${r.fromTerm} (${observed(r.before)}) to ${r.toTerm} (${observed(r.after)}): it lost durable state${more}`);
+  }
+  if (recovery !== null && !recovery.recovered) {
+    parts.push(`the cluster never recovered: ${recovery.eventsAfter === 0 ? 'no node answered' : 'no leader'} after the heal at ${fmtS(recovery.healedAt)}`);
+  }
   parts.push(`${overlaps.length} leader overlaps (longest ${fmtMs(longestOverlapMs)})`);
   parts.push(`${fmtMs(leaderlessTotal)} without a leader (longest ${fmtMs(longestGap?.durationMs ?? 0)})`);
 
@@ -212,6 +277,7 @@ export function checkElection(input: CheckInput, options: ElectionOptions = {}):
     nodes,
     violations,
     termRegressions,
+    recovery,
     staleSamples,
     leaderIntervals: intervals,
     overlaps: overlaps.slice(0, maxListed),
@@ -282,6 +348,35 @@ function leaderlessGaps(intervals: readonly LeaderInterval[], start: number, end
   }
   if (end > covered) gaps.push({ from: covered, to: end, durationMs: nsToMs(end - covered) });
   return gaps;
+}
+
+/**
+ * When the last fault was healed: the completion of the last `stop-X` or `heal` nemesis op
+ * after which no fault (`start-X` without its stop) is in effect; null when there is none.
+ */
+export function lastHeal(history: readonly Op[]): number | null {
+  const openFaults = new Set<string>();
+  let healed: number | null = null;
+  for (const op of history) {
+    if (op.process !== 'nemesis' || op.type === 'invoke') continue;
+    if (op.f.startsWith('start-')) openFaults.add(op.f.slice('start-'.length));
+    else if (op.f.startsWith('stop-')) {
+      openFaults.delete(op.f.slice('stop-'.length));
+      if (openFaults.size === 0) healed = op.time;
+    } else if (op.f === 'heal') {
+      openFaults.clear();
+      healed = op.time;
+    }
+  }
+  return openFaults.size > 0 ? null : healed;
+}
+
+function observed(o: TermObservation): string {
+  return `${o.kind === 'role' ? 'role log' : 'status sample'} at ${fmtS(o.time)}, ${o.role}`;
+}
+
+function fmtS(ns: number): string {
+  return `${(ns / 1e9).toFixed(1)} s`;
 }
 
 function fmtMs(ms: number): string {
