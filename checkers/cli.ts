@@ -1,20 +1,22 @@
 /**
- * `npm run check -- [--model M] [--init V] [--json] [--html FILE] [--budget-s N] [--all] FILE...`
+ * `npm run check -- [--model M] [--init V] [--nil-read empty|wildcard] [--json] [--html FILE] [--budget-s N] [--all] FILE...`
  *
  * Checks each history file (JSON Lines or Jepsen EDN, detected by content) for
  * linearizability. Exit status: 0 all valid, 1 any invalid, 2 any unknown and none
  * invalid, 64 usage or input errors (which win over the rest: a bad file is not a verdict).
  */
-import { statSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { HistoryError } from './history/errors.ts';
-import { readHistoryFile } from './history/read.ts';
+import { parseEdn } from './history/edn.ts';
+import { detectFormat, readHistoryFile, type HistoryFormat } from './history/read.ts';
 import type { Op } from './history/types.ts';
 import { checkLinearizability, describeOp, showKey, type LinearizabilityResult } from './linearizability/check.ts';
 import { renderLinearizabilityHtml } from './linearizability/html.ts';
-import { MODELS } from './models/index.ts';
+import { modelByName, MODELS } from './models/index.ts';
+import { NIL_READ_MODES, withNilReads, type NilRead } from './models/nil-read.ts';
 
 export const EXIT_VALID = 0;
 export const EXIT_INVALID = 1;
@@ -24,6 +26,7 @@ export const EXIT_USAGE = 64;
 interface CliOptions {
   model: string;
   init?: string;
+  nilRead: NilRead;
   json?: boolean;
   html?: string;
   budgetS?: number;
@@ -43,12 +46,40 @@ export function detectModel(history: readonly Op[]): string | null {
   return null;
 }
 
-/** `--init 3` is the number 3, `--init '"x"'` and `--init x` the string "x", `--init null` nil. */
-export function parseInit(text: string): unknown {
+/**
+ * `--init 3` is the number 3, `--init '"x"'` and `--init x` the string "x", `--init null` nil.
+ * When the history is EDN, `--init` is read as EDN, in the history's own notation:
+ * `--init nil` is nil (no initial value, Knossos' default), `--init :a` "a", `--init '[1 2]'`
+ * an array; text that is not one EDN value stays a string.
+ */
+export function parseInit(text: string, format: HistoryFormat = 'jsonl'): unknown {
+  if (format === 'edn') {
+    try {
+      const forms = parseEdn(text, '--init');
+      if (forms.length === 1) return forms[0];
+    } catch {
+      // not EDN: the text itself
+    }
+    return text;
+  }
   try {
     return JSON.parse(text) as unknown;
   } catch {
     return text;
+  }
+}
+
+/** The format of a history file by its first bytes (what readHistoryFile decides by), for `--init`. */
+function formatOfFile(file: string): HistoryFormat {
+  const fd = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(64 * 1024);
+    const n = readSync(fd, head, 0, head.length, 0);
+    let text = head.subarray(0, n).toString('utf8');
+    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    return detectFormat(text);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -79,7 +110,8 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
     .name('check')
     .description('Check recorded histories (JSON Lines or Jepsen EDN) for linearizability.')
     .addOption(new Option('--model <name>', 'model: auto picks the built-in model whose functions the history uses').choices(['auto', ...Object.keys(MODELS)]).default('auto'))
-    .option('--init <value>', "the model's initial value (JSON, else a string)")
+    .option('--init <value>', "the model's initial value (JSON, else a string; EDN for an EDN history: nil is no value)")
+    .addOption(new Option('--nil-read <reading>', 'a completed read of nil: empty (the register was empty) or wildcard (Knossos: value unknown, fits any state)').choices([...NIL_READ_MODES]).default('empty'))
     .option('--json', 'print one JSON object per file per line')
     .option('--html <file>', 'write an HTML explanation (one file per input: name-1.html, name-2.html, ... for several)')
     .option('--budget-s <seconds>', 'time budget per file; when it runs out the verdict is unknown', positiveNumber('--budget-s'))
@@ -121,8 +153,8 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
       modelName = detected;
       try {
         result = await checkLinearizability(history, {
-          model: modelName,
-          ...(o.init !== undefined ? { init: parseInit(o.init) } : {}),
+          model: o.nilRead === 'empty' ? modelName : withNilReads(modelByName(modelName), o.nilRead),
+          ...(o.init !== undefined ? { init: parseInit(o.init, formatOfFile(file)) } : {}),
           ...(o.all === true ? { all: true } : {}),
           ...(o.budgetS !== undefined ? { budgetMs: o.budgetS * 1000 } : {}),
           ...(o.maxStates !== undefined ? { maxStates: o.maxStates } : {}),
