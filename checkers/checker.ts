@@ -16,6 +16,8 @@ export interface CheckInput {
   readonly history: readonly Op[];
   /** Node event logs (role changes, status samples, digests), when the run collected them. */
   readonly events?: readonly NodeEvent[];
+  /** What the run could not collect from the nodes, and why (checkers that need it say so). */
+  readonly collectionProblems?: readonly string[];
 }
 
 export interface Checker {

@@ -24,6 +24,19 @@ describe('jepsen flags', () => {
     expect(() => parse(['--nemesis', 'partition,nope'])).toThrow(/unknown nemesis "nope"/);
     expect(() => parse(['--unsafe', 'fast'])).toThrow(/--unsafe: unknown switch "fast"/);
   });
+  it('--system picks the system; an unknown one, or a flag that belongs to another system, is refused naming it', () => {
+    expect(parse([])).toMatchObject({ system: 'raftstore', readConsistency: 'linearizable', clientMode: 'single-attempt' });
+    expect(() => parse(['--system', 'nope'])).toThrow(/--system: unknown system "nope" \(known: raftstore/);
+    expect(() => parse(['--etcd-bin', '/usr/bin/etcd'])).toThrow(/--etcd-bin: only for --system etcd/);
+    expect(parse(['--read-consistency', 'serializable'])).toMatchObject({ readConsistency: 'serializable' });
+    expect(() => parse(['--system-option', 'novalue'])).toThrow(/--system-option: expected name=value/);
+    expect(parse(['--bundle', '/x/b.mjs', '--no-build']).systemOptions).toEqual({ bundle: '/x/b.mjs', build: 'false' });
+  });
+  it('what the system cannot do is refused before anything starts (exit 64), naming it', () => {
+    expect(() => parse(['--client', 'retrying'])).toThrow(/--client retrying: raftstore has no retrying client/);
+    expect(() => parse(['--snapshot-count', '10', '--snapshot-entries', '20'])).toThrow(/disagree/);
+    expect(parse(['--snapshot-count', '10'])).toMatchObject({ snapshotEntries: 10 });
+  });
   it('--knob sets nemesis knobs over the defaults and the latency nemesis uses them', async () => {
     const c = parse(['--nemesis', 'latency', '--knob', 'latencyMs=200', '--knob', 'jitterMs=5']);
     expect(c.knobs).toMatchObject({ latencyMs: 200, jitterMs: 5, rateKBps: 64, maxSkewMs: 2000 });

@@ -4,26 +4,26 @@
  * Exit status: 0 valid, 1 invalid, 2 unknown, 64 usage, 69 missing prerequisites,
  * 70 harness failure (sysexits.h).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { Command, CommanderError, Option } from 'commander';
+import { READ_CONSISTENCIES } from '../workloads/client.ts';
+import type { ReadConsistency } from '../workloads/client.ts';
+import { PrerequisiteError, UsageError } from './errors.ts';
 import { describeKnobs, NEMESIS_NAMES, parseKnobs, parseNemeses } from './nemesis/index.ts';
 import { REPO_ROOT, runTest } from './run.ts';
 import type { RunConfig } from './run.ts';
 import { makeRuntime, RUNTIME_NAMES } from './runtime/index.ts';
 import type { Runtime, RuntimeName, StartedCluster } from './runtime/runtime.ts';
-import { PrerequisiteError } from './runtime/runtime.ts';
-import { WORKLOADS } from '../workloads/index.ts';
+import { DEFAULT_SYSTEM, SYSTEMS, systemByName } from './systems/index.ts';
+import { WORKLOADS, workloadByName } from '../workloads/index.ts';
+import { validateRun } from './validate.ts';
 
 export const EXIT = { valid: 0, invalid: 1, unknown: 2, usage: 64, prerequisites: 69, harness: 70 } as const;
 
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
-
-const UNSAFE_NAMES = ['stale-reads', 'ack-before-commit', 'no-fsync', 'lease-no-wait'];
+export { UsageError };
 
 function int(flag: string, min: number, max: number): (v: string) => number {
   return (v: string) => {
@@ -36,7 +36,8 @@ function int(flag: string, min: number, max: number): (v: string) => number {
 
 export function buildProgram(): Command {
   return new Command('jepsen')
-    .description('Run the store as a cluster behind Toxiproxy, inject faults, record and check the history.')
+    .description('Run a system as a cluster behind Toxiproxy, inject faults, record and check the history.')
+    .addOption(new Option('--system <name>', `the system under test (${Object.keys(SYSTEMS).join(', ')})`).default(DEFAULT_SYSTEM))
     .addOption(new Option('--workload <name>', `what clients do (${Object.keys(WORKLOADS).join(', ')})`).default('register'))
     .addOption(new Option('--nemesis <list>', `faults, comma-separated (${NEMESIS_NAMES.join(', ')})`).default('partition'))
     .addOption(new Option('--nodes <n>', 'cluster size').default(5).argParser(int('--nodes', 1, 15)))
@@ -46,7 +47,14 @@ export function buildProgram(): Command {
     .addOption(new Option('--seed <n>', 'seed for operations and the fault schedule (default: random, printed)').argParser(int('--seed', 0, 2 ** 31 - 1)))
     .addOption(new Option('--runtime <name>', 'where the cluster runs').choices(RUNTIME_NAMES).default('docker'))
     .addOption(new Option('--results-dir <dir>', 'where runs are written').default(join(REPO_ROOT, 'results')))
-    .addOption(new Option('--unsafe <names>', `break the store on purpose (${UNSAFE_NAMES.join(', ')}), to prove the checkers catch it`))
+    .addOption(new Option('--unsafe <names>', 'break the system on purpose (the store: stale-reads, ack-before-commit, no-fsync, lease-no-wait), to prove the checkers catch it'))
+    .addOption(new Option('--read-consistency <level>', 'how reads are served: linearizable, or serializable (a member\'s local, possibly stale state)').choices(READ_CONSISTENCIES).default('linearizable'))
+    .addOption(new Option('--client <mode>', "single-attempt (Jepsen's semantics) or retrying (the system's own client library, with its retries)").choices(['single-attempt', 'retrying']).default('single-attempt'))
+    .addOption(new Option('--etcd-bin <path>', "etcd: the etcd server binary to test (default: Debian's etcd-server; scripts/build-etcd.sh builds any release)"))
+    .addOption(new Option('--snapshot-count <n>', 'alias of --snapshot-entries (etcd\'s name)').argParser(int('--snapshot-count', 1, 1_000_000_000)))
+    .addOption(
+      new Option('--system-option <name=value>', 'a system-specific option, repeatable (see harness/systems/<name>)').argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]),
+    )
     .option('--storage-fault-mode', 'start nodes with --storage-fault-mode: unsynced writes die with a killed node, as on power loss (what makes `--unsafe no-fsync` observable)', false)
     .addOption(
       new Option('--snapshot-entries <n>', "nodes' --snapshot-entries: small, so compaction and snapshot installs happen under faults").default(500).argParser(int('--snapshot-entries', 1, 1_000_000_000)),
@@ -57,9 +65,9 @@ export function buildProgram(): Command {
     )
     .addOption(new Option('--nemesis-interval <s>', 'seconds between fault start and stop').default(10).argParser(int('--nemesis-interval', 1, 3600)))
     .addOption(new Option('--recovery <s>', 'seconds after healing before the final reads').default(5).argParser(int('--recovery', 0, 3600)))
-    .addOption(new Option('--log-level <level>', 'store node log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
-    .addOption(new Option('--no-build', 'do not run `npm run build:node` first'))
-    .addOption(new Option('--bundle <path>', 'store node bundle to run (default dist/store-node.mjs, built by `npm run build:node`)'))
+    .addOption(new Option('--log-level <level>', 'node log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .addOption(new Option('--no-build', 'raftstore: do not run `npm run build:node` first'))
+    .addOption(new Option('--bundle <path>', 'raftstore: store node bundle to run (default dist/store-node.mjs, built by `npm run build:node`)'))
     .option('--quiet', 'no progress output', false)
     .option('--cleanup', 'remove every container, network, volume and process that runs left behind, then exit', false)
     .exitOverride()
@@ -67,6 +75,12 @@ export function buildProgram(): Command {
 }
 
 interface Opts {
+  system: string;
+  readConsistency: ReadConsistency;
+  client: 'single-attempt' | 'retrying';
+  etcdBin?: string;
+  snapshotCount?: number;
+  systemOption?: string[];
   workload: string;
   nemesis: string;
   knob?: string[];
@@ -90,18 +104,50 @@ interface Opts {
   cleanup: boolean;
 }
 
+/** `--system-option name=value` settings, and the dedicated flags that feed the same map. */
+function systemOptionsFrom(o: Opts): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const setting of o.systemOption ?? []) {
+    const m = /^([A-Za-z][\w-]*)=(.*)$/.exec(setting.trim());
+    if (m === null) throw new UsageError(`--system-option: expected name=value, got "${setting}"`);
+    out[m[1] as string] = m[2] as string;
+  }
+  if (o.etcdBin !== undefined) {
+    if (o.system !== 'etcd') throw new UsageError(`--etcd-bin: only for --system etcd (the system is ${o.system})`);
+    out.etcdBin = resolve(o.etcdBin);
+  }
+  if (o.bundle !== undefined) out.bundle = resolve(o.bundle);
+  if (!o.build) out.build = 'false';
+  return out;
+}
+
 export function configFromOptions(o: Opts): RunConfig {
+  const system = systemByName(o.system);
   if (!(o.workload in WORKLOADS)) throw new UsageError(`--workload: unknown workload "${o.workload}" (known: ${Object.keys(WORKLOADS).join(', ')})`);
   let knobs;
+  let nemeses;
   try {
     knobs = parseKnobs(o.knob ?? []);
-    parseNemeses(o.nemesis, knobs);
+    nemeses = parseNemeses(o.nemesis, knobs);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
   const unsafe = (o.unsafe ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
-  for (const u of unsafe) if (!UNSAFE_NAMES.includes(u)) throw new UsageError(`--unsafe: unknown switch "${u}" (known: ${UNSAFE_NAMES.join(', ')})`);
+  // Everything the system cannot do is refused now, before anything starts (exit 64).
+  validateRun({
+    system,
+    workload: workloadByName(o.workload),
+    nemeses,
+    config: { runtime: o.runtime, unsafe, storageFaultMode: o.storageFaultMode, readConsistency: o.readConsistency, clientMode: o.client },
+  });
+  if (o.snapshotCount !== undefined && o.snapshotEntries !== 500 && o.snapshotCount !== o.snapshotEntries) {
+    throw new UsageError(`--snapshot-count ${o.snapshotCount} and --snapshot-entries ${o.snapshotEntries} disagree (they are the same setting)`);
+  }
   return {
+    system: o.system,
+    readConsistency: o.readConsistency,
+    clientMode: o.client,
+    systemOptions: systemOptionsFrom(o),
     workload: o.workload,
     nemesis: o.nemesis,
     nodes: o.nodes,
@@ -113,19 +159,13 @@ export function configFromOptions(o: Opts): RunConfig {
     resultsDir: resolve(o.resultsDir),
     unsafe,
     storageFaultMode: o.storageFaultMode,
-    snapshotEntries: o.snapshotEntries,
+    snapshotEntries: o.snapshotCount ?? o.snapshotEntries,
     opTimeoutMs: o.opTimeout,
     nemesisIntervalS: o.nemesisInterval,
     knobs,
     recoveryS: o.recovery,
     logLevel: o.logLevel,
-    ...(o.bundle !== undefined ? { storeNodeBundle: resolve(o.bundle) } : {}),
   };
-}
-
-function hasBuildScript(): boolean {
-  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
-  return pkg.scripts?.['build:node'] !== undefined;
 }
 
 /** Run the host set-up script if we can (root, script present); true if it succeeded. */
@@ -184,17 +224,18 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT.usage;
   }
 
-  // Build the node bundle before the prerequisites check looks for it: on a fresh clone
-  // dist/ does not exist yet, and the README's first command must work there.
-  if (opts.build && opts.bundle === undefined && hasBuildScript()) {
-    try {
-      execFileSync('npm', ['run', '--silent', 'build:node'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
-    } catch {
-      process.stderr.write('jepsen: `npm run build:node` failed\n');
-      return EXIT.harness;
+  // What the system builds (the store's bundle, images) it builds in its prepare step, after
+  // these checks, so a fresh clone's first run needs nothing built by hand.
+  let runtime: Runtime;
+  try {
+    runtime = makeRuntime(config.runtime);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`jepsen: ${e.message}\n`);
+      return EXIT.usage;
     }
+    throw e;
   }
-  const runtime = makeRuntime(config.runtime, config.storeNodeBundle);
   try {
     await checkPrerequisites(runtime);
   } catch (e) {
@@ -227,6 +268,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   try {
     const out = await runTest(config, {
+      runtime,
       signal: abort.signal,
       quiet: opts.quiet,
       onCluster: (c) => {
@@ -236,6 +278,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (signalled) return 130;
     return out.valid === true ? EXIT.valid : out.valid === false ? EXIT.invalid : EXIT.unknown;
   } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`jepsen: ${e.message}\n`);
+      return EXIT.usage;
+    }
     if (e instanceof PrerequisiteError) {
       process.stderr.write(`jepsen: ${e.message}\n`);
       return EXIT.prerequisites;

@@ -16,7 +16,7 @@ import type { RunConfig } from './run.ts';
 import { listLabelled } from './runtime/docker-runtime.ts';
 import type { NodeHandle, StartedCluster } from './runtime/runtime.ts';
 import { RUN_LABEL } from './runtime/runtime.ts';
-import { call } from './store-http.ts';
+import { call } from './systems/raftstore/http.ts';
 
 const docker = new Dockerode();
 let bundle: string | undefined;
@@ -37,7 +37,7 @@ function config(nemesis: string, seed: number): RunConfig {
     nemesisIntervalS: 4,
     recoveryS: 2,
     logLevel: 'info',
-    ...(bundle !== undefined ? { storeNodeBundle: bundle } : {}),
+    ...(bundle !== undefined ? { systemOptions: { bundle } } : {}),
   };
 }
 

@@ -1,19 +1,26 @@
 /**
- * One test run, in Jepsen's phases: set-up (cluster up, a leader elected), main (clients and
- * faults for `timeLimitS`), heal (every fault undone), recovery (the cluster settles), final
- * reads, then collection (digests, logs, events) and checking. The history is on disk as it
- * happens; the cluster is torn down whatever happens.
+ * One test run, in Jepsen's phases: set-up (the system prepared, the cluster up, a leader
+ * elected), main (clients and faults for `timeLimitS`), heal (every fault undone), recovery
+ * (the cluster settles), final reads, then collection (logs, consistency digests, role logs)
+ * and checking. The history is on disk as it happens; the cluster is torn down whatever
+ * happens.
+ *
+ * Nothing here knows which system is under test: its nodes, client and hooks come from
+ * harness/systems/<name>, and every clock read and timer goes through the cluster's clock
+ * (virtual in simulation).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { CheckResult, Validity } from '../checkers/checker.ts';
 import { mergeValidity } from '../checkers/checker.ts';
 import type { NodeEvent } from '../checkers/history/types.ts';
+import type { ClientOptions, ReadConsistency, SystemClient } from '../workloads/client.ts';
 import { opStream } from '../workloads/workload.ts';
-import type { ClientSession, OpSpec, Outcome, Workload } from '../workloads/workload.ts';
+import type { ClientContext, OpSpec, Outcome, Workload } from '../workloads/workload.ts';
 import { workloadByName } from '../workloads/index.ts';
+import { HarnessError } from './errors.ts';
 import { HistoryWriter } from './history-writer.ts';
 import { healAll, parseNemeses, runSchedule } from './nemesis/index.ts';
 import type { NemesisKnobs } from './nemesis/index.ts';
@@ -27,12 +34,17 @@ import { Rng } from './rng.ts';
 import { makeRuntime } from './runtime/index.ts';
 import type { NodeId, Runtime, RuntimeName, StartedCluster } from './runtime/runtime.ts';
 import { nodeIds } from './runtime/topology.ts';
-import { call } from './store-http.ts';
-import type { CallOptions } from './store-http.ts';
+import { systemByName } from './systems/index.ts';
+import type { PreparedSystem, System, SystemRunOptions } from './systems/system.ts';
+import { validateRun } from './validate.ts';
+
+export { HarnessError };
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..');
 
 export interface RunConfig {
+  /** The system under test (harness/systems): `raftstore` (default) or `etcd`. */
+  readonly system?: string;
   readonly workload: string;
   readonly nemesis: string;
   readonly nodes: number;
@@ -44,12 +56,12 @@ export interface RunConfig {
   readonly runtime: RuntimeName;
   readonly resultsDir: string;
   readonly unsafe: readonly string[];
-  /** Start nodes with `--storage-fault-mode` (impl/API.md): a kill loses what was not fsynced. */
+  /** Nodes lose what they had not fsynced when killed (the store's `--storage-fault-mode`). */
   readonly storageFaultMode?: boolean;
   /**
-   * Nodes' `--snapshot-entries`: small by default in runs, so compaction, snapshot transfer
-   * and snapshot install happen under faults (a killed or cut-off node comes back behind
-   * the compacted log), not only in unit tests.
+   * The nodes' snapshot interval in entries (the store's `--snapshot-entries`, etcd's
+   * `--snapshot-count`): small by default in runs, so compaction, snapshot transfer and
+   * snapshot install happen under faults, not only in unit tests.
    */
   readonly snapshotEntries?: number;
   readonly opTimeoutMs: number;
@@ -58,8 +70,12 @@ export interface RunConfig {
   readonly knobs?: NemesisKnobs;
   readonly recoveryS: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
-  /** The store node bundle to run (default dist/store-node.mjs). */
-  readonly storeNodeBundle?: string;
+  /** How reads are served (`--read-consistency`). */
+  readonly readConsistency?: ReadConsistency;
+  /** `--client single-attempt` (Jepsen) or `retrying` (the system's own client library). */
+  readonly clientMode?: ClientOptions['mode'];
+  /** System-specific options (`--etcd-bin`, the store's `--bundle`...), by name. */
+  readonly systemOptions?: Readonly<Record<string, string>>;
 }
 
 export interface RunOutcome {
@@ -77,14 +93,12 @@ export interface RunHooks {
   /** Called once the cluster is up (the CLI tears it down on Ctrl-C). */
   readonly onCluster?: (cluster: StartedCluster, runtime: Runtime) => void;
   /** Called after every nemesis start, with what it did (tests probe the fault here). */
-  readonly onFault?: (f: string, value: unknown, cluster: StartedCluster) => Promise<void>;
+  readonly onFault?: (f: string, value: unknown, cluster: StartedCluster, system: PreparedSystem) => Promise<void>;
+  /** The runtime to use instead of `makeRuntime(config.runtime)` (the simulator passes its own). */
+  readonly runtime?: Runtime;
 }
 
-export class HarnessError extends Error {
-  override readonly name = 'HarnessError';
-}
-
-function utcStamp(d = new Date()): string {
+function utcStamp(d: Date): string {
   return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 }
 
@@ -98,155 +112,155 @@ function gitRevision(): string | null {
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-interface StatusBody {
-  id?: string;
-  role?: string;
-  term?: number;
-  leader?: string | null;
-  commit?: number;
-  applied?: number;
-}
-
-async function status(url: string, timeoutMs = 1000): Promise<StatusBody | null> {
-  const out = await call(url, '/v1/status', { timeoutMs });
-  return out.kind === 'ok' ? (out.body as StatusBody) : null;
-}
-
-/** Wait until every node answers and one of them leads (set-up phase). */
-export async function waitForCluster(cluster: StartedCluster, timeoutMs: number): Promise<NodeId> {
-  const deadline = Date.now() + timeoutMs;
+/** Wait until every node answers and exactly one of them leads (set-up phase). */
+export async function waitForCluster(cluster: StartedCluster, system: PreparedSystem, timeoutMs: number): Promise<NodeId> {
+  const clock = cluster.clock;
+  const deadline = clock.now() + timeoutMs;
   let last = 'no answer yet';
-  while (Date.now() < deadline) {
-    const all = await Promise.all(cluster.nodes.map((n) => status(n.clientUrl)));
-    const leaders = all.filter((s) => s?.role === 'leader');
+  while (clock.now() < deadline) {
+    const all = await Promise.all(cluster.nodes.map((n) => system.status(n, 1000, cluster)));
+    const leaders = all.map((s, i) => ({ s, id: cluster.nodes[i]?.id })).filter((x) => x.s?.role === 'leader');
     if (all.every((s) => s !== null) && leaders.length === 1 && typeof leaders[0]?.id === 'string') return leaders[0].id;
     last = all.map((s, i) => `${cluster.nodes[i]?.id}=${s === null ? 'down' : `${s.role}@${s.term}`}`).join(' ');
-    await sleep(100);
+    await clock.sleep(100);
   }
   throw new HarnessError(`cluster not ready after ${timeoutMs} ms: ${last}`);
+}
+
+/** The current leader (highest term among nodes that say they lead), or null. */
+async function currentLeader(cluster: StartedCluster, system: PreparedSystem): Promise<NodeId | null> {
+  const all = await Promise.all(cluster.nodes.filter((n) => n.state === 'running').map(async (n) => ({ id: n.id, s: await system.status(n, 800, cluster) })));
+  const leaders = all.filter((x) => x.s?.role === 'leader').sort((a, b) => (b.s?.term ?? 0) - (a.s?.term ?? 0));
+  return leaders[0]?.id ?? null;
 }
 
 export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<RunOutcome> {
   const workload = workloadByName(config.workload);
   const nemeses = parseNemeses(config.nemesis, config.knobs);
-  const runtime = makeRuntime(config.runtime, config.storeNodeBundle);
-  const runId = `${utcStamp().toLowerCase().replace(/[^0-9a-z]/g, '')}${randomBytes(3).toString('hex')}`;
-  const dir = join(config.resultsDir, `${config.workload}-${config.nemesis.replace(/,/g, '+')}`, utcStamp());
+  const system: System = systemByName(config.system ?? 'raftstore');
+  const readConsistency = config.readConsistency ?? 'linearizable';
+  const clientMode = config.clientMode ?? 'single-attempt';
+  validateRun({ system, workload, nemeses, config: { ...config, readConsistency, clientMode } });
+
+  const runtime = hooks.runtime ?? makeRuntime(config.runtime);
+  const wallStart = new Date();
+  const runId = `${utcStamp(wallStart).toLowerCase().replace(/[^0-9a-z]/g, '')}${randomBytes(3).toString('hex')}`;
+  const dir = join(config.resultsDir, `${config.workload}-${config.nemesis.replace(/,/g, '+')}`, utcStamp(wallStart));
   mkdirSync(dir, { recursive: true });
   const total = config.timeLimitS + config.recoveryS + 10;
   const progress = new Progress(total, process.stderr, hooks.quiet === true);
   const log = (line: string): void => progress.log(line);
   const clusterSecret = randomBytes(12).toString('hex');
+  const systemName = system.name;
   const runJson = {
     runId,
-    config,
+    config: { ...config, system: systemName, readConsistency, clientMode },
+    system: systemName,
     seed: config.seed,
-    startedAt: new Date().toISOString(),
+    startedAt: wallStart.toISOString(),
     workload: { name: workload.name, description: workload.description },
     nemeses: nemeses.map((n) => n.name),
     versions: { harness: packageVersion(), node: process.version, git: gitRevision() } as Record<string, string | null>,
     command: process.argv.slice(1).join(' '),
   };
-  writeFileSync(join(dir, 'run.json'), `${JSON.stringify(runJson, null, 2)}\n`);
+  const writeRunJson = (extra: Record<string, unknown> = {}): void => writeFileSync(join(dir, 'run.json'), `${JSON.stringify({ ...runJson, ...extra }, null, 2)}\n`);
+  writeRunJson();
   linkLatest(config.resultsDir, dir);
 
   await runtime.checkPrerequisites();
   const runtimeVersions = await runtime.versions().catch(() => ({}));
   Object.assign(runJson.versions, runtimeVersions);
-  writeFileSync(join(dir, 'run.json'), `${JSON.stringify(runJson, null, 2)}\n`);
-  log(`run ${runId}: ${workload.name} with nemesis ${config.nemesis} on ${config.nodes} nodes (${config.runtime}), seed ${config.seed}`);
+  const ids = nodeIds(config.nodes);
+  const systemOptions: SystemRunOptions = {
+    nodeIds: ids,
+    clusterSecret,
+    logLevel: config.logLevel,
+    unsafe: config.unsafe,
+    storageFaultMode: config.storageFaultMode === true,
+    ...(config.snapshotEntries !== undefined ? { snapshotEntries: config.snapshotEntries } : {}),
+    enableFaultInjection: nemeses.some(needsFaultInjection),
+    systemOptions: config.systemOptions ?? {},
+  };
+  const prepared = await system.prepare(runtime.name, systemOptions, log);
+  Object.assign(runJson.versions, prepared.versions);
+  writeRunJson();
+  log(`run ${runId}: ${systemName} ${workload.name} with nemesis ${config.nemesis} on ${config.nodes} nodes (${runtime.name}), seed ${config.seed}`);
   log(`results in ${dir}`);
 
-  const history = new HistoryWriter(join(dir, 'history.jsonl'));
+  let cluster: StartedCluster | null = null;
+  const history = new HistoryWriter(join(dir, 'history.jsonl'), { clock: runtime.clock });
+  const h = history;
   const events: NodeEvent[] = [];
   const eventsPath = join(dir, 'events.jsonl');
   const addEvent = (e: NodeEvent): void => {
     events.push(e);
     appendFileSync(eventsPath, `${JSON.stringify(e)}\n`);
   };
+  const collectionProblems: string[] = [];
+  const recoveryNotes: string[] = [];
 
-  let cluster: StartedCluster | null = null;
   // Whatever happens to this process from here on, the run's containers/processes go.
-  const stopReaper = startReaper(REPO_ROOT, runId, config.runtime);
+  const stopReaper = runtime.name === 'sim' ? () => {} : startReaper(REPO_ROOT, runId, runtime.name);
   const abort = new AbortController();
   hooks.signal?.addEventListener('abort', () => abort.abort(), { once: true });
   const rng = new Rng(config.seed);
-  let sampler: NodeJS.Timeout | null = null;
+  let sampler: { cancel(): void } | null = null;
   try {
-    const t0 = Date.now();
-    cluster = await runtime.start(
-      {
-        runId,
-        nodeIds: nodeIds(config.nodes),
-        clusterSecret,
-        unsafe: config.unsafe,
-        enableFaultInjection: nemeses.some(needsFaultInjection),
-        logLevel: config.logLevel,
-        extraNodeArgs: [
-          ...(config.storageFaultMode === true ? ['--storage-fault-mode'] : []),
-          ...(config.snapshotEntries !== undefined ? ['--snapshot-entries', String(config.snapshotEntries)] : []),
-        ],
-      },
-      log,
-    );
+    const t0 = performance.now();
+    cluster = await runtime.start({ runId, nodeIds: ids, system: prepared }, log);
     hooks.onCluster?.(cluster, runtime);
+    const c = cluster;
+    const clock = c.clock;
     let firstLeader: NodeId;
     try {
-      firstLeader = await waitForCluster(cluster, 30_000);
+      firstLeader = await waitForCluster(c, prepared, 30_000);
     } catch (e) {
       // A node that exited at once (bad flag, bad data dir) says why in its log.
-      await cluster.collectLogs(join(dir, 'nodes')).catch(() => {});
+      await c.collectLogs(join(dir, 'nodes')).catch(() => {});
       throw new HarnessError(`${(e as Error).message}; node logs in ${join(dir, 'nodes')}`);
     }
-    const c = cluster;
-    log(`cluster ready in ${Date.now() - t0} ms, leader ${firstLeader}`);
+    log(`cluster ready in ${Math.round(performance.now() - t0)} ms, leader ${firstLeader}`);
     progress.state.leader = firstLeader;
     progress.start();
 
     // Status sampling: NodeEvent 'status' for the election/replica checkers, and the leader shown.
-    sampler = setInterval(() => {
-      void (async () => {
-        await Promise.all(
-          c.nodes
-            .filter((n) => n.state === 'running')
-            .map(async (n) => {
-              const s = await status(n.clientUrl, 800);
-              if (s === null || typeof s.term !== 'number') return;
-              addEvent({ kind: 'status', time: history.now(), node: n.id, role: s.role ?? 'unknown', term: s.term, leader: s.leader ?? null, commit: s.commit ?? 0, applied: s.applied ?? 0 });
-              if (s.role === 'leader') progress.state.leader = n.id;
-            }),
-        );
-      })();
-    }, 1000);
+    sampler = clock.every(1000, () => {
+      void Promise.all(
+        c.nodes
+          .filter((n) => n.state === 'running')
+          .map(async (n) => {
+            const s = await prepared.status(n, 800, c);
+            if (s === null) return;
+            addEvent({ kind: 'status', time: h.now(), node: n.id, role: s.role, term: s.term, leader: s.leader, commit: s.commit, applied: s.applied });
+            if (s.role === 'leader') progress.state.leader = n.id;
+          }),
+      );
+    });
 
     const ctx: NemesisContext = {
       cluster: c,
+      system: prepared,
       rng: rng.fork(1),
       clusterSecret,
       log,
       // A killed or paused node leads nothing from here on: end its leader interval now
       // (checkers/election/README.md), not at its next event, which may be long after.
-      nodeDown: (id) => addEvent({ kind: 'role', time: history.now(), node: id, role: 'down', term: 0, leader: null }),
-      leader: async () => {
-        const all = await Promise.all(c.nodes.filter((n) => n.state === 'running').map(async (n) => ({ id: n.id, s: await status(n.clientUrl, 800) })));
-        const leaders = all.filter((x) => x.s?.role === 'leader').sort((a, b) => (b.s?.term ?? 0) - (a.s?.term ?? 0));
-        return leaders[0]?.id ?? null;
-      },
+      nodeDown: (id) => addEvent({ kind: 'role', time: h.now(), node: id, role: 'down', term: 0, leader: null }),
+      leader: () => currentLeader(c, prepared),
     };
 
     // --- main phase ---------------------------------------------------------------------
     progress.state.phase = 'main';
-    const mainDeadline = Date.now() + config.timeLimitS * 1000;
+    const mainDeadline = clock.now() + config.timeLimitS * 1000;
     const clientsStop = new AbortController();
     abort.signal.addEventListener('abort', () => clientsStop.abort(), { once: true });
-    const pool = new ClientPool(c, workload, history, config, progress);
+    const clientOptions: ClientOptions = { opTimeoutMs: config.opTimeoutMs, readConsistency, mode: clientMode };
+    const pool = new ClientPool(c, prepared, workload, h, config, clientOptions, progress);
     const clients = pool.run(clientsStop.signal);
     const nemesisDone = runSchedule({
-      nemeses: wrapWithHook(nemeses, hooks, c),
+      nemeses: wrapWithHook(nemeses, hooks, c, prepared),
       ctx,
-      history,
+      history: h,
       intervalMs: config.nemesisIntervalS * 1000,
       deadline: mainDeadline,
       signal: abort.signal,
@@ -254,37 +268,52 @@ export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<
         progress.state.activeFault = a;
       },
     });
-    const mainTimer = setTimeout(() => clientsStop.abort(), config.timeLimitS * 1000);
+    const mainTimer = clock.after(config.timeLimitS * 1000, () => clientsStop.abort());
     await clients;
-    clearTimeout(mainTimer);
+    mainTimer.cancel();
     // The schedule ends on its own by the deadline; a fault still active then is stopped by the heal.
     const active = await nemesisDone;
 
     // --- heal and recovery --------------------------------------------------------------
     progress.state.phase = 'heal';
-    await healAll(ctx, history, active);
+    await healAll(ctx, h, active);
     progress.state.activeFault = null;
     if (abort.signal.aborted) throw new HarnessError('interrupted');
     progress.state.phase = 'recovery';
-    await sleep(config.recoveryS * 1000);
+    await clock.sleep(config.recoveryS * 1000, abort.signal);
 
     // --- final reads --------------------------------------------------------------------
     progress.state.phase = 'final-reads';
-    await pool.finalReads(workload.finalReads());
+    const finals = await pool.finalReads(workload.finalReads(), abort.signal);
+    if (finals.failed.length > 0) {
+      const leader = await currentLeader(c, prepared);
+      recoveryNotes.push(
+        `the cluster never recovered after the heal: ${finals.failed.length} of ${finals.total} final reads failed ${FINAL_READ_ATTEMPTS} times each (last error: ${finals.lastError}); ${leader === null ? 'no node says it leads' : `node ${leader} says it leads`}`,
+      );
+      log(`warning: ${recoveryNotes.at(-1) ?? ''}`);
+    }
 
     // --- collection ---------------------------------------------------------------------
     progress.state.phase = 'collect';
-    if (sampler !== null) clearInterval(sampler);
+    sampler.cancel();
     sampler = null;
-    await collectDigests(c, history, addEvent);
     const nodesDir = join(dir, 'nodes');
-    await c.collectLogs(nodesDir);
-    for (const id of c.nodes.map((n) => n.id)) {
-      for (const e of readRoleEvents(join(nodesDir, `${id}.events.jsonl`), history.startedAtMs)) addEvent(e);
+    try {
+      await c.collectLogs(nodesDir);
+    } catch (e) {
+      collectionProblems.push(`node logs: ${(e as Error).message}`);
     }
+    try {
+      const collected = await prepared.collect(c, nodesDir, { startedAtMs: h.startedAtMs, now: () => h.now() });
+      for (const e of collected.events) addEvent(e);
+      collectionProblems.push(...collected.problems);
+    } catch (e) {
+      collectionProblems.push(`collection failed: ${(e as Error).message}`);
+    }
+    for (const p of collectionProblems) log(`warning: could not collect: ${p}`);
     progress.stop();
   } finally {
-    if (sampler !== null) clearInterval(sampler);
+    sampler?.cancel();
     progress.stop();
     history.close();
     if (cluster !== null) {
@@ -295,21 +324,23 @@ export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<
 
   // --- checking -------------------------------------------------------------------------
   log('checking');
+  const ops = history.ops;
   const results: CheckResult[] = [];
-  for (const checker of workload.checkers()) {
+  for (const checker of workload.checkers({ readConsistency })) {
     try {
-      results.push(await checker.check({ history: history.ops, events }));
+      results.push(await checker.check({ history: ops, events, collectionProblems }));
     } catch (e) {
       results.push({ checker: checker.name, valid: 'unknown', summary: `checker failed: ${e instanceof Error ? e.message : String(e)}` });
     }
   }
+  if (recoveryNotes.length > 0) results.push({ checker: 'recovery', valid: 'unknown', summary: recoveryNotes.join('; ') });
   const valid = mergeValidity(results.map((r) => r.valid));
-  const counts = countCompletions(history);
+  const counts = countCompletions(ops);
   writeFileSync(
     join(dir, 'results.json'),
-    `${JSON.stringify({ valid, runId, counts, checkers: Object.fromEntries(results.map((r) => [r.checker, r])) }, null, 2)}\n`,
+    `${JSON.stringify({ valid, runId, counts, ...(collectionProblems.length > 0 ? { collectionProblems } : {}), checkers: Object.fromEntries(results.map((r) => [r.checker, r])) }, null, 2)}\n`,
   );
-  writeFileSync(join(dir, 'run.json'), `${JSON.stringify({ ...runJson, finishedAt: new Date().toISOString(), valid }, null, 2)}\n`);
+  writeRunJson({ finishedAt: new Date().toISOString(), valid });
   for (const r of results) log(`  ${r.checker}: ${String(r.valid)} — ${r.summary}`);
   // report.html, and the run recorded in PostgreSQL for comparisons across releases. Never
   // throws: the verdict on disk decides the exit status; failures are warning lines.
@@ -318,57 +349,26 @@ export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<
   return { valid, dir, runId, results, counts };
 }
 
-function wrapWithHook(nemeses: readonly Nemesis[], hooks: RunHooks, cluster: StartedCluster): Nemesis[] {
+function wrapWithHook(nemeses: readonly Nemesis[], hooks: RunHooks, cluster: StartedCluster, system: PreparedSystem): Nemesis[] {
   const onFault = hooks.onFault;
   if (onFault === undefined) return [...nemeses];
   return nemeses.map((n) => ({
-    name: n.name,
+    ...n,
     start: async (ctx: NemesisContext) => {
       const v = await n.start(ctx);
-      await onFault(`start-${n.name}`, v, cluster);
+      await onFault(`start-${n.name}`, v, cluster, system);
       return v;
     },
-    stop: (ctx: NemesisContext) => n.stop(ctx),
   }));
 }
 
-function countCompletions(history: HistoryWriter): { ok: number; fail: number; info: number } {
+function countCompletions(ops: readonly { process: unknown; type: string }[]): { ok: number; fail: number; info: number } {
   const c = { ok: 0, fail: 0, info: 0 };
-  for (const op of history.ops) {
+  for (const op of ops) {
     if (op.process === 'nemesis') continue;
     if (op.type === 'ok' || op.type === 'fail' || op.type === 'info') c[op.type]++;
   }
   return c;
-}
-
-async function collectDigests(cluster: StartedCluster, history: HistoryWriter, addEvent: (e: NodeEvent) => void): Promise<void> {
-  await Promise.all(
-    cluster.nodes.map(async (n) => {
-      const s = await status(n.clientUrl, 2000);
-      const applied = s?.applied ?? 0;
-      if (applied < 1) return;
-      const out = await call(n.clientUrl, `/v1/digest?from=1&to=${applied}`, { timeoutMs: 5000 });
-      if (out.kind !== 'ok' || !Array.isArray(out.body.entries)) return;
-      addEvent({ kind: 'digest', time: history.now(), node: n.id, entries: out.body.entries as { index: number; term: number; hash: string }[] });
-    }),
-  );
-}
-
-/** The node's own role log (`{"kind":"role","ts":<unix ms>,...}`) on the history's clock. */
-export function readRoleEvents(path: string, startedAtMs: number): NodeEvent[] {
-  if (!existsSync(path)) return [];
-  const out: NodeEvent[] = [];
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    if (line.trim() === '') continue;
-    try {
-      const e = JSON.parse(line) as { kind?: string; ts?: number; node?: string; role?: string; term?: number; leader?: string | null };
-      if (e.kind !== 'role' || typeof e.ts !== 'number' || typeof e.node !== 'string' || typeof e.term !== 'number') continue;
-      out.push({ kind: 'role', time: (e.ts - startedAtMs) * 1e6, node: e.node, role: e.role ?? 'unknown', term: e.term, leader: e.leader ?? null });
-    } catch {
-      // A torn last line from a killed node: skip it.
-    }
-  }
-  return out;
 }
 
 function packageVersion(): string {
@@ -389,71 +389,58 @@ function linkLatest(resultsDir: string, dir: string): void {
   }
 }
 
+/** Final reads: each op by a fresh process, retried (as new ops) until ok, at most this many times. */
+const FINAL_READ_ATTEMPTS = 20;
+
 /** The logical client processes: each draws ops from its own seeded stream. */
 class ClientPool {
   private nextValue = 1;
-  private readonly urls: Map<NodeId, string>;
+  private readonly runTag = randomBytes(3).toString('hex');
 
   constructor(
     private readonly cluster: StartedCluster,
+    private readonly system: PreparedSystem,
     private readonly workload: Workload,
     private readonly history: HistoryWriter,
     private readonly config: RunConfig,
+    private readonly clientOptions: ClientOptions,
     private readonly progress: Progress,
-  ) {
-    this.urls = new Map(cluster.nodes.map((n) => [n.id, n.clientUrl]));
-  }
+  ) {}
 
-  session(process: number, node: NodeId): ClientSession {
-    let seq = 0;
-    const timeoutMs = this.config.opTimeoutMs;
+  private context(process: number, node: NodeId): ClientContext {
+    const client: SystemClient = this.system.openClient(process, this.cluster.node(node), this.clientOptions, this.cluster);
     return {
       process,
-      clientId: `p${process}-${randomBytes(3).toString('hex')}`,
-      nextSeq: () => ++seq,
-      node,
-      opTimeoutMs: timeoutMs,
+      client,
+      holder: `p${process}-${this.runTag}`,
       uniqueValue: () => this.nextValue++,
       memory: new Map(),
-      urlOf: (id: NodeId) => this.urls.get(id) ?? this.cluster.node(id).clientUrl,
-      request: async (path: string, opts: Omit<CallOptions, 'timeoutMs'>) => {
-        const deadline = Date.now() + timeoutMs;
-        let target = node;
-        for (let hop = 0; ; hop++) {
-          const url = this.urls.get(target) ?? this.cluster.node(target).clientUrl;
-          const outcome = await call(url, path, { ...opts, timeoutMs: Math.max(1, deadline - Date.now()) });
-          if (outcome.kind === 'error' && outcome.code === 'not-leader' && outcome.leaderHint !== null && this.urls.has(outcome.leaderHint) && hop < 2 && Date.now() < deadline) {
-            target = outcome.leaderHint;
-            continue;
-          }
-          return { outcome, node: target };
-        }
-      },
     };
   }
 
-  private record(process: number, op: OpSpec, outcome: Outcome): void {
-    const base = { process, f: op.f, ...(op.key !== undefined ? { key: op.key } : {}), node: outcome.node };
+  private record(process: number, op: OpSpec, outcome: Outcome, node: NodeId): void {
+    const base = { process, f: op.f, ...(op.key !== undefined ? { key: op.key } : {}), node: outcome.node ?? node };
     if (outcome.type === 'ok') this.history.record({ ...base, type: 'ok', value: outcome.value });
     else this.history.record({ ...base, type: outcome.type, value: op.value, error: outcome.error });
     this.progress.state[outcome.type]++;
   }
 
-  private async once(session: ClientSession, spec: OpSpec): Promise<Outcome> {
-    const op = this.workload.prepare(session, spec);
-    this.history.record({ process: session.process, type: 'invoke', f: op.f, ...(op.key !== undefined ? { key: op.key } : {}), value: op.value, node: session.node });
+  private async once(ctx: ClientContext, spec: OpSpec): Promise<Outcome> {
+    const op = this.workload.prepare(ctx, spec);
+    this.history.record({ process: ctx.process, type: 'invoke', f: op.f, ...(op.key !== undefined ? { key: op.key } : {}), value: op.value, node: ctx.client.node });
     let outcome: Outcome;
     try {
-      outcome = await this.workload.invoke(session, op);
+      outcome = await this.workload.invoke(ctx, op);
     } catch (e) {
-      outcome = { type: 'info', error: `client error: ${e instanceof Error ? e.message : String(e)}`, node: session.node };
+      outcome = { type: 'info', error: `client error: ${e instanceof Error ? e.message : String(e)}` };
     }
-    this.record(session.process, op, outcome);
+    this.record(ctx.process, op, outcome, ctx.client.node);
     return outcome;
   }
 
   async run(stop: AbortSignal): Promise<void> {
     const { concurrency, seed, rate } = this.config;
+    const clock = this.cluster.clock;
     const ids = this.cluster.nodes.map((n) => n.id);
     const arb = this.workload.operations();
     const perWorkerGapMs = rate === null ? 0 : (concurrency * 1000) / rate;
@@ -461,37 +448,48 @@ class ClientPool {
       Array.from({ length: concurrency }, async (_, slot) => {
         const next = opStream(arb, seed, slot);
         let process = slot;
-        let session = this.session(process, ids[slot % ids.length] as NodeId);
+        const home = ids[slot % ids.length] as NodeId;
+        let ctx = this.context(process, home);
         // Stagger the first ops so processes do not move in lockstep.
-        let nextAt = Date.now() + (perWorkerGapMs * slot) / concurrency;
+        let nextAt = clock.now() + (perWorkerGapMs * slot) / concurrency;
         while (!stop.aborted) {
-          const wait = nextAt - Date.now();
-          if (wait > 0) await sleep(wait);
+          const wait = nextAt - clock.now();
+          if (wait > 0) await clock.sleep(wait, stop);
           if (stop.aborted) break;
-          nextAt = Math.max(nextAt + perWorkerGapMs, Date.now());
-          const outcome = await this.once(session, next());
+          nextAt = Math.max(nextAt + perWorkerGapMs, clock.now());
+          const outcome = await this.once(ctx, next());
           if (outcome.type === 'info') {
             // Jepsen: a process that may still have an op in flight is never reused.
+            void ctx.client.close().catch(() => {});
             process += concurrency;
-            session = this.session(process, ids[slot % ids.length] as NodeId);
+            ctx = this.context(process, home);
           }
         }
+        await ctx.client.close().catch(() => {});
       }),
     );
   }
 
-  /** Each final op by a fresh process, retried (as new ops) until ok, at most 20 tries. */
-  async finalReads(ops: readonly OpSpec[]): Promise<void> {
+  /** Each final op by fresh processes, retried (as new ops) until ok. */
+  async finalReads(ops: readonly OpSpec[], signal: AbortSignal): Promise<{ total: number; failed: OpSpec[]; lastError: string }> {
     const ids = this.cluster.nodes.map((n) => n.id);
+    const failed: OpSpec[] = [];
+    let lastError = '';
     let process = 1_000_000;
     for (const [i, op] of ops.entries()) {
-      for (let attempt = 0; attempt < 20; attempt++) {
-        const session = this.session(process++, ids[(i + attempt) % ids.length] as NodeId);
-        const outcome = await this.once(session, op);
-        if (outcome.type === 'ok') break;
-        await sleep(250);
+      let done = false;
+      for (let attempt = 0; attempt < FINAL_READ_ATTEMPTS && !done && !signal.aborted; attempt++) {
+        const ctx = this.context(process++, ids[(i + attempt) % ids.length] as NodeId);
+        const outcome = await this.once(ctx, op);
+        await ctx.client.close().catch(() => {});
+        if (outcome.type === 'ok') done = true;
+        else {
+          lastError = typeof outcome.error === 'string' ? outcome.error : outcome.error.code;
+          await this.cluster.clock.sleep(250, signal);
+        }
       }
+      if (!done) failed.push(op);
     }
+    return { total: ops.length, failed, lastError };
   }
 }
-

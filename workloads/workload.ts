@@ -1,12 +1,14 @@
 /**
  * What clients do during a run. A workload draws operations from a fast-check arbitrary
- * (seeded by `--seed`), turns each into calls on the store, classifies the outcome as Jepsen
- * does, and names the checkers that judge the history it produces.
+ * (seeded by `--seed`), resolves what depends on the run (unique values, the version this
+ * process last saw), performs each through the abstract client operations of whichever system
+ * is under test (workloads/client.ts), and names the checkers that judge the history it
+ * produces. Workloads never import the harness or name a URL: the same workload runs against
+ * every system whose client supports the operations it `requires`.
  */
 import fc from 'fast-check';
 import type { Checker } from '../checkers/checker.ts';
-import type { NodeId } from '../harness/runtime/runtime.ts';
-import type { CallOptions, CallOutcome } from '../harness/store-http.ts';
+import type { OpError, OpName, OpResult, ReadConsistency, SystemClient } from './client.ts';
 
 /** An operation before it runs: what the history's invoke records. */
 export interface OpSpec {
@@ -15,49 +17,50 @@ export interface OpSpec {
   readonly value: unknown;
 }
 
+/** A completed operation, as the history records it. */
 export type Outcome =
-  | { readonly type: 'ok'; readonly value: unknown; readonly node: NodeId }
-  | { readonly type: 'fail' | 'info'; readonly error: unknown; readonly node: NodeId };
+  | { readonly type: 'ok'; readonly value: unknown; readonly node?: string }
+  | { readonly type: 'fail' | 'info'; readonly error: OpError | string; readonly node?: string };
 
-/** One logical client process's view of the cluster. */
-export interface ClientSession {
+/** One logical client process, as a workload sees it. */
+export interface ClientContext {
   /** The history's process number; a fresh one after every `info` (Jepsen semantics). */
   readonly process: number;
-  /** Exactly-once id of this process (impl/API.md); new with the process. */
-  readonly clientId: string;
-  /** The next request sequence number for this client id. */
-  nextSeq(): number;
-  /** The node this process talks to first. */
-  readonly node: NodeId;
-  readonly opTimeoutMs: number;
+  /** This process's client, bound to its node. */
+  readonly client: SystemClient;
+  /** A name unique to this process in this run (lease holder, watcher id). */
+  readonly holder: string;
   /** A value no other write in this run uses. */
   uniqueValue(): number;
-  /**
-   * Call the bound node; on `not-leader` with a hint, retry at the hinted node (same
-   * request id, so it never applies twice). Returns the last outcome and who answered.
-   */
-  request(path: string, opts: Omit<CallOptions, 'timeoutMs'>): Promise<{ readonly outcome: CallOutcome; readonly node: NodeId }>;
-  /** Base URL of a node's client proxy (for streaming calls the workload makes itself). */
-  urlOf(node: NodeId): string;
   /** Remembered per-process state for the workload (e.g. last version seen per key). */
   readonly memory: Map<string, unknown>;
+}
+
+/** What a workload's checkers may depend on. */
+export interface CheckerOptions {
+  /** How reads were served: a stale-read-permitting consistency still gets checked against the strict models (and is expected to fail). */
+  readonly readConsistency: ReadConsistency;
+  /** Budget for searches (linearizability), ms. */
+  readonly budgetMs?: number;
 }
 
 export interface Workload {
   readonly name: string;
   readonly description: string;
+  /** The client operations it uses; a system lacking one is refused at start-up. */
+  readonly requires: readonly OpName[];
   /** The stream of operations each process draws from. */
   operations(): fc.Arbitrary<OpSpec>;
   /**
    * Resolve what depends on the run (unique values, the version this process last saw)
    * before the invocation is recorded: the history records exactly what is invoked.
    */
-  prepare(session: ClientSession, op: OpSpec): OpSpec;
-  invoke(session: ClientSession, op: OpSpec): Promise<Outcome>;
+  prepare(ctx: ClientContext, op: OpSpec): OpSpec;
+  invoke(ctx: ClientContext, op: OpSpec): Promise<Outcome>;
   /** Reads after heal and recovery; each retried until it completes ok (bounded). */
   finalReads(): OpSpec[];
   /** The checkers that judge this workload's history. */
-  checkers(): Checker[];
+  checkers(options: CheckerOptions): Checker[];
 }
 
 /**
@@ -78,13 +81,9 @@ export function opStream(arb: fc.Arbitrary<OpSpec>, seed: number, slot: number):
   };
 }
 
-/**
- * Map a call outcome to a history completion. `readOnly` ops had no effect whatever
- * happened, so an indefinite error on a read is a `fail` (as Jepsen records crashed reads),
- * and the process carries on.
- */
-export function classify(outcome: CallOutcome, node: NodeId, readOnly: boolean, okValue: (body: Record<string, unknown>) => unknown): Outcome {
-  if (outcome.kind === 'ok') return { type: 'ok', value: okValue(outcome.body), node };
-  const error = outcome.status === null ? outcome.code : { code: outcome.code, status: outcome.status };
-  return { type: outcome.definite || readOnly ? 'fail' : 'info', error, node };
+/** A client result as a history completion, with the ok value shaped for the checkers. */
+export function complete<T>(result: OpResult<T>, okValue: (value: T) => unknown): Outcome {
+  const node = result.node !== undefined ? { node: result.node } : {};
+  if (result.type === 'ok') return { type: 'ok', value: okValue(result.value), ...node };
+  return { type: result.type, error: result.error, ...node };
 }

@@ -120,12 +120,17 @@ export function checkReplicas(input: CheckInput, options: ReplicasOptions = {}):
     summary = `${c.node}'s applied entry ${c.index} changed from term ${c.first.term} hash ${c.first.hash} to term ${c.later.term} hash ${c.later.hash}`;
   } else if (valid === 'unknown') {
     summary = digests.length === 0 ? 'no digest events to check' : 'no index reported twice: nothing to compare';
+  } else if (perNode.size < new Set((input.events ?? []).map((e) => e.node)).size) {
+    summary = `${nodes.length} nodes agree at all ${sharedIndexes} shared indexes (the others gave no digest)`;
   } else {
     summary = `${nodes.length} nodes agree at all ${sharedIndexes} shared indexes`;
   }
   if (changedCount > 0 && firstDivergence !== null) summary += `; ${changedCount} entries changed on a node`;
+  // Say exactly what could not be collected, so "nothing to compare" never hides why.
+  const problems = input.collectionProblems ?? [];
+  if (problems.length > 0) summary += `; could not collect: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (${problems.length - 5} more)` : ''}`;
 
-  return { checker: 'replicas', valid, summary, nodes, sharedIndexes, divergentCount, firstDivergence, divergences, changedCount, changed };
+  return { checker: 'replicas', valid, summary, nodes, sharedIndexes, divergentCount, firstDivergence, divergences, changedCount, changed, ...(problems.length > 0 ? { collectionProblems: problems } : {}) };
 }
 
 export class ReplicasChecker implements Checker {

@@ -11,7 +11,6 @@ import { DEFAULT_NETWORK_KNOBS, networkNemeses } from './network.ts';
 import type { NetworkKnobs } from './network.ts';
 import type { ClockKnobs } from './clock.ts';
 import { processNemeses } from './process.ts';
-import { setTimeout as delay } from 'node:timers/promises';
 
 /** Every nemesis knob (`--knob name=value`), with its default and its allowed range. */
 export type NemesisKnobs = NetworkKnobs & ClockKnobs;
@@ -83,7 +82,7 @@ export interface ScheduleOptions {
   readonly ctx: NemesisContext;
   readonly history: HistoryWriter;
   readonly intervalMs: number;
-  /** Stop starting faults once fewer than `intervalMs` remain before this (Date.now() ms). */
+  /** Stop starting faults once too little remains before this (ms on the cluster's clock). */
   readonly deadline: number;
   readonly signal: AbortSignal;
   readonly onActive: (active: string | null) => void;
@@ -100,20 +99,16 @@ async function recorded(history: HistoryWriter, f: string, act: () => Promise<un
   }
 }
 
-/** Wait `ms`, or less if `signal` aborts first (resolves either way). */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return delay(ms, undefined, { signal }).catch(() => undefined);
-}
-
 /** Runs faults until the deadline; returns the fault still active (the heal phase stops it). */
 /** The shortest fault worth starting before the main phase ends. */
 const MIN_FAULT_MS = 2_000;
 
 export async function runSchedule(o: ScheduleOptions): Promise<Nemesis | null> {
   if (o.nemeses.length === 0) return null;
-  const remaining = (): number => Math.max(0, o.deadline - Date.now());
+  const clock = o.ctx.cluster.clock;
+  const remaining = (): number => Math.max(0, o.deadline - clock.now());
   for (;;) {
-    await sleep(Math.min(o.intervalMs, remaining()), o.signal);
+    await clock.sleep(Math.min(o.intervalMs, remaining()), o.signal);
     // Start a fault whenever enough of the main phase is left for it to matter, even if less
     // than a whole interval: a fault still active at the deadline is stopped by the heal
     // phase (the caller passes the returned nemesis to healAll). Requiring a whole interval
@@ -122,7 +117,7 @@ export async function runSchedule(o: ScheduleOptions): Promise<Nemesis | null> {
     const n = o.ctx.rng.pick(o.nemeses);
     await recorded(o.history, `start-${n.name}`, () => n.start(o.ctx));
     o.onActive(n.name);
-    await sleep(Math.min(o.intervalMs, remaining()), o.signal);
+    await clock.sleep(Math.min(o.intervalMs, remaining()), o.signal);
     if (o.signal.aborted || remaining() === 0) return n;
     await recorded(o.history, `stop-${n.name}`, () => n.stop(o.ctx));
     o.onActive(null);

@@ -5,9 +5,12 @@
  */
 import type { Rng } from '../rng.ts';
 import type { NodeId, StartedCluster } from '../runtime/runtime.ts';
+import type { PreparedSystem, SystemFeature } from '../systems/system.ts';
 
 export interface NemesisContext {
   readonly cluster: StartedCluster;
+  /** The system under test: its hooks (clock, membership, admin, data files). */
+  readonly system: PreparedSystem;
   readonly rng: Rng;
   /** The current leader, asked of the nodes now (null when none answers as leader). */
   leader(): Promise<NodeId | null>;
@@ -24,13 +27,11 @@ export interface Nemesis {
   start(ctx: NemesisContext): Promise<unknown>;
   /** Undo what `start` did; resolves with what was undone. */
   stop(ctx: NemesisContext): Promise<unknown>;
+  /** What the system must support for this fault; the harness refuses the run (exit 64) otherwise. */
+  readonly requires?: readonly SystemFeature[];
 }
 
-/** A fault that needs the nodes started with `--enable-fault-injection`. */
-export interface NeedsFaultInjection {
-  readonly needsFaultInjection: true;
-}
-
+/** A fault that needs the nodes started with their fault-injection hooks on (the clock). */
 export function needsFaultInjection(n: Nemesis): boolean {
-  return (n as Partial<NeedsFaultInjection>).needsFaultInjection === true;
+  return n.requires?.includes('clock') === true;
 }

@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerRuntime, listLabelled } from './docker-runtime.ts';
 import type { StartedCluster } from './runtime.ts';
 import { RUN_LABEL } from './runtime.ts';
+import { observeOneWayCut, ONE_WAY } from './testing/one-way.ts';
+import { prepareStandin } from './testing/standin-system.ts';
 import { nodeIds } from './topology.ts';
-
-const STANDIN = join(import.meta.dirname, 'testdata', 'standin-node.mjs');
 
 async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
@@ -30,16 +30,13 @@ async function waitHealthy(url: string): Promise<void> {
 }
 
 describe('docker runtime topology (stand-in node)', () => {
-  const runtime = new DockerRuntime(STANDIN);
+  const runtime = new DockerRuntime();
   const runId = `t${Date.now().toString(36)}`;
   let cluster: StartedCluster;
 
   beforeAll(async () => {
     await runtime.checkPrerequisites();
-    cluster = await runtime.start(
-      { runId, nodeIds: nodeIds(3), clusterSecret: 's', unsafe: [], enableFaultInjection: false, logLevel: 'info', extraNodeArgs: [] },
-      () => {},
-    );
+    cluster = await runtime.start({ runId, nodeIds: nodeIds(3), system: await prepareStandin('docker', 'per-peer') }, () => {});
     await Promise.all(cluster.nodes.map((n) => waitHealthy(n.clientUrl)));
   });
   afterAll(async () => {
@@ -51,16 +48,18 @@ describe('docker runtime topology (stand-in node)', () => {
     expect(r.body).toEqual({ reply: 'n2' });
   });
 
-  it('cuts a→b while b→a still flows (one-way)', async () => {
-    await cluster.network.cut({ from: 'n1', to: 'n2' });
-    const ab = await getJson(`${cluster.node('n1').clientUrl}/probe?peer=n2`);
-    const ba = await getJson(`${cluster.node('n2').clientUrl}/probe?peer=n1`);
-    const ac = await getJson(`${cluster.node('n1').clientUrl}/probe?peer=n3`);
-    expect(ab.status).not.toBe(200);
-    expect(ba.body).toEqual({ reply: 'n1' });
-    expect(ac.body).toEqual({ reply: 'n3' });
-    await cluster.network.healAll();
-    expect((await getJson(`${cluster.node('n1').clientUrl}/probe?peer=n2`)).body).toEqual({ reply: 'n2' });
+  it('cuts a→b at the byte level while b→a still flows (one-way)', async () => {
+    expect(await observeOneWayCut(cluster, 'n1', 'n2', 'n3')).toEqual(ONE_WAY);
+  });
+
+  it('reads and writes a stopped node\'s data files (through the archive API)', async () => {
+    const n2 = cluster.node('n2');
+    await n2.kill();
+    await n2.writeDataFile('sub/file.bin', Buffer.from([1, 2, 3]));
+    expect(await n2.listDataFiles()).toContainEqual({ path: 'sub/file.bin', size: 3 });
+    expect([...(await n2.readDataFile('sub/file.bin'))]).toEqual([1, 2, 3]);
+    await n2.start();
+    await waitHealthy(n2.clientUrl);
   });
 
   it('restarts a killed node on its own volume', async () => {
@@ -82,6 +81,36 @@ describe('docker runtime topology (stand-in node)', () => {
     const { readFileSync } = await import('node:fs');
     expect(readFileSync(join(dir, 'n3.events.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
     expect(readFileSync(join(dir, 'n1.log'), 'utf8')).toContain('standin up');
+    await cluster.teardown();
+    expect(await listLabelled(runtime.docker, `${RUN_LABEL}=${runId}`)).toEqual([]);
+  });
+});
+
+describe('docker runtime, advertised peer addresses (one proxy container per source node)', () => {
+  const runtime = new DockerRuntime();
+  const runId = `a${Date.now().toString(36)}`;
+  let cluster: StartedCluster;
+
+  beforeAll(async () => {
+    await runtime.checkPrerequisites();
+    cluster = await runtime.start({ runId, nodeIds: nodeIds(3), system: await prepareStandin('docker', 'advertised') }, () => {});
+    await Promise.all(cluster.nodes.map((n) => waitHealthy(n.clientUrl)));
+  });
+  afterAll(async () => {
+    await cluster?.teardown();
+  });
+
+  it('every node reaches every peer by the peer\'s own name, through its own proxy', async () => {
+    for (const [a, b] of [['n1', 'n2'], ['n2', 'n3'], ['n3', 'n1']] as const) {
+      expect((await getJson(`${cluster.node(a).clientUrl}/probe?peer=${b}`)).body).toEqual({ reply: b });
+    }
+  });
+
+  it('cuts a→b at the byte level while b→a still flows (one-way)', async () => {
+    expect(await observeOneWayCut(cluster, 'n2', 'n3', 'n1')).toEqual(ONE_WAY);
+  });
+
+  it('leaves nothing behind after teardown', async () => {
     await cluster.teardown();
     expect(await listLabelled(runtime.docker, `${RUN_LABEL}=${runId}`)).toEqual([]);
   });

@@ -1,30 +1,43 @@
 /**
- * The docker runtime: a private network, one Toxiproxy container, N store-node containers
- * with named volumes (data survives a kill and restart). Containers start through
- * testcontainers; kill, pause, volumes, networks and cleanup go through dockerode.
+ * The docker runtime: a private network, Toxiproxy in containers, one container per node of
+ * the system under test with a named volume on its data directory (data survives a kill and
+ * restart). Containers start through testcontainers; kill, pause, volumes, networks, data-file
+ * access and cleanup go through dockerode.
  *
- * Nothing is ever pulled: images are built locally (docker/images.ts). Every object carries
- * the labels `jepsen-ts=true` and `jepsen-ts.run=<runId>` so `--cleanup` can find leftovers.
+ * Two peer topologies, chosen by the system (`PreparedSystem.peerAddressing`):
+ * - `per-peer` (the store: each node is told one address per peer): one Toxiproxy container
+ *   carries every link, a proxy per ordered pair (`peer-<a>-<b>`, what a dials to reach b);
+ * - `advertised` (etcd: each member advertises one peer URL that every other member dials):
+ *   one Toxiproxy container per source node (`toxiproxy-<a>`), and node a's /etc/hosts maps
+ *   every peer's name to its own proxy container, which listens on each peer's (unique) peer
+ *   port and forwards to the real peer. So a→b is still one proxy of its own.
+ * Either way a `client-<id>` proxy per node, published to the host, carries the clients.
+ *
+ * Nothing is ever pulled: images are built locally (docker/images.ts, and the system's own).
+ * Every object carries the labels `jepsen-ts=true` and `jepsen-ts.run=<runId>` so `--cleanup`
+ * can find leftovers.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, posix } from 'node:path';
+import { promisify } from 'node:util';
 import Dockerode from 'dockerode';
-import { ensureImages, MissingBundleError, MissingToxiproxyError, toxiproxyBinary, toxiproxyModuleVersion, STORE_NODE_BUNDLE } from '../../docker/images.ts';
+import { ensureToxiproxyImage, MissingToxiproxyError, toxiproxyBinary, toxiproxyModuleVersion } from '../../docker/images.ts';
+import type { NodeAddressing, PreparedSystem } from '../systems/system.ts';
+import { realClock } from '../time.ts';
 import type { ClusterSpec, NodeHandle, NodeId, NodeState, Runtime, StartedCluster } from './runtime.ts';
 import { LABEL, PrerequisiteError, RUN_LABEL } from './runtime.ts';
-import type { ProxySpec } from './topology.ts';
+import type { LinkProxy, ProxySpec } from './topology.ts';
 import { allLinks, clientProxyName, clientProxyPort, peerProxyName, peerProxyPort } from './topology.ts';
 import { ToxiproxyLinks } from './toxiproxy-links.ts';
-import { existsSync } from 'node:fs';
 
 // testcontainers offline: no Ryuk (its image cannot be pulled), reach mapped ports on loopback.
 process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
 process.env.TESTCONTAINERS_HOST_OVERRIDE ??= 'localhost';
 
-const NODE_CLIENT_PORT = 8000;
-const NODE_PEER_PORT = 7000;
 const TOXIPROXY_API_PORT = 8474;
+const run = promisify(execFile);
 
 export function runLabels(runId: string): Record<string, string> {
   return { [LABEL]: 'true', [RUN_LABEL]: runId };
@@ -32,38 +45,32 @@ export function runLabels(runId: string): Record<string, string> {
 
 export class DockerRuntime implements Runtime {
   readonly name = 'docker' as const;
+  readonly clock = realClock;
   readonly docker = new Dockerode();
-
-  /** `bundle`: the store node bundle to run (the runtime's own plumbing test passes a stand-in). */
-  constructor(private readonly bundle: string = STORE_NODE_BUNDLE) {}
 
   async checkPrerequisites(): Promise<void> {
     try {
       await withTimeout(this.docker.ping(), 5000, 'docker ping');
     } catch (e) {
-      throw new PrerequisiteError(
-        `Docker engine unreachable (${errorText(e)}). Start it (as root: bash scripts/setup-host.sh), or use --runtime local.`,
-      );
+      throw new PrerequisiteError(`Docker engine unreachable (${errorText(e)}). Start it (as root: bash scripts/setup-host.sh), or use --runtime local.`);
     }
     if (toxiproxyBinary() === null) {
       throw new PrerequisiteError('toxiproxy-server not found (needed to build the Toxiproxy image). Install it: bash scripts/setup-host.sh');
     }
-    if (!existsSync(this.bundle)) {
-      throw new PrerequisiteError(`${this.bundle} is missing: run \`npm run build:node\``);
-    }
   }
 
   async start(spec: ClusterSpec, log: (line: string) => void): Promise<StartedCluster> {
-    let images;
+    if (spec.system.image === undefined) throw new PrerequisiteError(`${spec.system.system.name} has no image for the docker runtime`);
+    let toxiproxyImage: string;
     try {
-      images = await ensureImages(this.docker, log, this.bundle);
+      toxiproxyImage = await ensureToxiproxyImage(this.docker, log);
     } catch (e) {
-      if (e instanceof MissingBundleError || e instanceof MissingToxiproxyError) throw new PrerequisiteError(e.message);
+      if (e instanceof MissingToxiproxyError) throw new PrerequisiteError(e.message);
       throw e;
     }
     const cluster = new DockerCluster(this.docker, spec);
     try {
-      await cluster.up(images.storeNode, images.toxiproxy, log);
+      await cluster.up(spec.system.image, toxiproxyImage, log);
     } catch (e) {
       await cluster.teardown().catch(() => {});
       throw e;
@@ -122,6 +129,7 @@ class DockerNode implements NodeHandle {
     readonly id: NodeId,
     readonly clientUrl: string,
     readonly container: Dockerode.Container,
+    private readonly dataDir: string,
   ) {}
 
   async kill(): Promise<void> {
@@ -144,23 +152,57 @@ class DockerNode implements NodeHandle {
     await this.container.unpause();
     this.state = 'running';
   }
+
+  /** Works on a stopped container too: the archive API reads the container's filesystem, volumes included. */
+  async listDataFiles(): Promise<{ path: string; size: number }[]> {
+    const archive = await this.container.getArchive({ path: `${this.dataDir}/.` });
+    const listing = await pipeThrough(archive, 'tar', ['-tvf', '-']);
+    const out: { path: string; size: number }[] = [];
+    for (const line of listing.toString('utf8').split('\n')) {
+      // -rw-r--r-- 0/0   1234 2026-12-04 03:40 ./wal/0000.wal
+      const m = /^-\S+\s+\S+\s+(\d+)\s+\S+\s+\S+\s+(.+)$/.exec(line.trim());
+      if (m === null) continue;
+      out.push({ path: (m[2] ?? '').replace(/^\.\//, ''), size: Number(m[1]) });
+    }
+    return out;
+  }
+  async readDataFile(path: string): Promise<Buffer> {
+    const archive = await this.container.getArchive({ path: posix.join(this.dataDir, safeRelative(path)) });
+    return pipeThrough(archive, 'tar', ['-xOf', '-']);
+  }
+  async writeDataFile(path: string, data: Buffer): Promise<void> {
+    const rel = safeRelative(path);
+    const tmp = mkdtempSync(join(tmpdir(), 'jepsen-datafile-'));
+    try {
+      mkdirSync(join(tmp, dirname(rel)), { recursive: true });
+      writeFileSync(join(tmp, rel), data);
+      const { stdout } = await run('tar', ['-C', tmp, '-cf', '-', rel], { encoding: 'buffer', maxBuffer: 1 << 30 });
+      await this.container.putArchive(stdout, { path: this.dataDir });
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }
 }
 
 class DockerCluster implements StartedCluster {
   readonly runtime = 'docker' as const;
   readonly runId: string;
+  readonly clock = realClock;
+  readonly fetch = globalThis.fetch;
   nodes: DockerNode[] = [];
   private links: ToxiproxyLinks | null = null;
-  private toxiproxyContainer: Dockerode.Container | null = null;
+  private readonly proxyContainers: [string, Dockerode.Container][] = [];
   private tornDown = false;
   private readonly labels: Record<string, string>;
   private readonly networkName: string;
+  private readonly system: PreparedSystem;
 
   constructor(
     private readonly docker: Dockerode,
     private readonly spec: ClusterSpec,
   ) {
     this.runId = spec.runId;
+    this.system = spec.system;
     this.labels = runLabels(spec.runId);
     this.networkName = `jepsen-${spec.runId}`;
   }
@@ -176,70 +218,98 @@ class DockerCluster implements StartedCluster {
     return n;
   }
 
-  async up(storeNodeImage: string, toxiproxyImage: string, log: (line: string) => void): Promise<void> {
+  private async startToxiproxy(image: string, name: string, alias: string, exposed: number[]): Promise<{ api: string; container: Dockerode.Container; mapped: (p: number) => number; ip: string }> {
     const { GenericContainer, Wait } = await import('testcontainers');
-    const ids = this.spec.nodeIds;
-    await this.docker.createNetwork({ Name: this.networkName, Driver: 'bridge', Labels: this.labels, CheckDuplicate: true });
-
-    const clientPorts = ids.map((id) => clientProxyPort(id, ids));
-    log(`starting toxiproxy (${toxiproxyImage})`);
-    const toxi = await new GenericContainer(toxiproxyImage)
-      .withName(`jepsen-${this.runId}-toxiproxy`)
+    const c = await new GenericContainer(image)
+      .withName(`jepsen-${this.runId}-${name}`)
       .withNetworkMode(this.networkName)
-      .withNetworkAliases('toxiproxy')
+      .withNetworkAliases(alias)
       .withLabels(this.labels)
-      .withExposedPorts(TOXIPROXY_API_PORT, ...clientPorts)
+      .withExposedPorts(TOXIPROXY_API_PORT, ...exposed)
       .withWaitStrategy(Wait.forHttp('/version', TOXIPROXY_API_PORT))
       .withStartupTimeout(30_000)
       .start();
-    this.toxiproxyContainer = this.docker.getContainer(toxi.getId());
-    const host = '127.0.0.1';
+    const container = this.docker.getContainer(c.getId());
+    this.proxyContainers.push([name, container]);
+    return { api: `http://127.0.0.1:${c.getMappedPort(TOXIPROXY_API_PORT)}`, container, mapped: (p) => c.getMappedPort(p), ip: c.getIpAddress(this.networkName) };
+  }
 
-    const proxies = new Map<string, ProxySpec>();
-    for (const id of ids) {
-      const name = clientProxyName(id);
-      proxies.set(name, { name, listen: `0.0.0.0:${clientProxyPort(id, ids)}`, upstream: `${id}:${NODE_CLIENT_PORT}` });
+  async up(nodeImage: string, toxiproxyImage: string, log: (line: string) => void): Promise<void> {
+    const { GenericContainer } = await import('testcontainers');
+    const ids = this.spec.nodeIds;
+    const sys = this.system;
+    const advertised = sys.peerAddressing === 'advertised';
+    await this.docker.createNetwork({ Name: this.networkName, Driver: 'bridge', Labels: this.labels, CheckDuplicate: true });
+
+    // Advertised addressing needs a distinct peer port per node (a source's proxy container
+    // tells destinations apart by port); per-peer addressing keeps the system's own port.
+    const peerPort = (id: NodeId): number => (advertised ? sys.containerPorts.peer + ids.indexOf(id) + 1 : sys.containerPorts.peer);
+    const clientPort = sys.containerPorts.client;
+
+    const clientPorts = ids.map((id) => clientProxyPort(id, ids));
+    log(`starting toxiproxy (${toxiproxyImage})${advertised ? `, and one per node for peer links` : ''}`);
+    const main = await this.startToxiproxy(toxiproxyImage, 'toxiproxy', 'toxiproxy', clientPorts);
+    const perSource = new Map<NodeId, Awaited<ReturnType<DockerCluster['startToxiproxy']>>>();
+    if (advertised) {
+      const started = await Promise.all(ids.map((id) => this.startToxiproxy(toxiproxyImage, `toxiproxy-${id}`, `toxiproxy-${id}`, [])));
+      ids.forEach((id, i) => perSource.set(id, started[i] as Awaited<ReturnType<DockerCluster['startToxiproxy']>>));
     }
+
+    const proxies: LinkProxy[] = [];
+    const byApi = new Map<string, ProxySpec[]>();
+    const add = (api: string, p: ProxySpec, link: LinkProxy['link']): void => {
+      byApi.set(api, [...(byApi.get(api) ?? []), p]);
+      proxies.push({ api, name: p.name, listen: p.listen, upstream: p.upstream, link });
+    };
+    for (const id of ids) add(main.api, { name: clientProxyName(id), listen: `0.0.0.0:${clientProxyPort(id, ids)}`, upstream: `${id}:${clientPort}` }, null);
     for (const link of allLinks(ids)) {
-      const name = peerProxyName(link);
-      proxies.set(name, { name, listen: `0.0.0.0:${peerProxyPort(link, ids)}`, upstream: `${link.to}:${NODE_PEER_PORT}` });
+      if (advertised) {
+        const src = perSource.get(link.from);
+        if (src === undefined) throw new Error(`no proxy container for ${link.from}`);
+        add(src.api, { name: peerProxyName(link), listen: `0.0.0.0:${peerPort(link.to)}`, upstream: `${link.to}:${peerPort(link.to)}` }, link);
+      } else {
+        add(main.api, { name: peerProxyName(link), listen: `0.0.0.0:${peerProxyPort(link, ids)}`, upstream: `${link.to}:${peerPort(link.to)}` }, link);
+      }
     }
-    this.links = new ToxiproxyLinks(`http://${host}:${toxi.getMappedPort(TOXIPROXY_API_PORT)}`, proxies);
+    this.links = new ToxiproxyLinks(proxies);
     await this.links.populate();
 
-    log(`starting ${ids.length} nodes (${storeNodeImage})`);
+    const clientUrls = new Map(ids.map((id) => [id, `http://127.0.0.1:${main.mapped(clientProxyPort(id, ids))}`]));
+    log(`starting ${ids.length} ${sys.system.name} nodes (${nodeImage})`);
     const started = await Promise.all(
       ids.map(async (id) => {
         const volume = `jepsen-${this.runId}-${id}-data`;
         await this.docker.createVolume({ Name: volume, Labels: this.labels });
-        const clientUrl = `http://${host}:${toxi.getMappedPort(clientProxyPort(id, ids))}`;
-        const peers = ids
-          .filter((p) => p !== id)
-          .map((p) => `${p}=toxiproxy:${peerProxyPort({ from: id, to: p }, ids)}`)
-          .join(',');
-        const args = [
-          '--id', id,
-          '--peers', peers,
-          '--data-dir', '/data',
-          '--client-port', String(NODE_CLIENT_PORT),
-          '--peer-port', String(NODE_PEER_PORT),
-          '--cluster-secret', this.spec.clusterSecret,
-          '--advertise-client-url', clientUrl,
-          '--log-level', this.spec.logLevel,
-          ...(this.spec.enableFaultInjection ? ['--enable-fault-injection'] : []),
-          ...(this.spec.unsafe.length > 0 ? ['--unsafe', this.spec.unsafe.join(',')] : []),
-          ...this.spec.extraNodeArgs,
-        ];
-        const c = await new GenericContainer(storeNodeImage)
+        const clientUrl = clientUrls.get(id) as string;
+        const addr: NodeAddressing = {
+          id,
+          members: ids,
+          dataDir: sys.containerDataDir,
+          clientListen: { host: '0.0.0.0', port: clientPort },
+          peerListen: { host: '0.0.0.0', port: peerPort(id) },
+          advertisedClientUrl: clientUrl,
+          clientUrls,
+          peerAddress: (to) => (advertised ? { host: to, port: peerPort(to) } : { host: 'toxiproxy', port: peerProxyPort({ from: id, to }, ids) }),
+          advertisedPeer: (of) => ({ host: of, port: peerPort(of) }),
+        };
+        const program = sys.nodeProgram(addr);
+        let container = new GenericContainer(nodeImage)
           .withName(`jepsen-${this.runId}-${id}`)
+          .withHostname(id)
           .withNetworkMode(this.networkName)
           .withNetworkAliases(id)
           .withLabels(this.labels)
-          .withBindMounts([{ source: volume, target: '/data', mode: 'rw' }])
-          .withCommand(args)
-          .withStartupTimeout(30_000)
-          .start();
-        return new DockerNode(id, clientUrl, this.docker.getContainer(c.getId()));
+          .withBindMounts([{ source: volume, target: sys.containerDataDir, mode: 'rw' }])
+          .withCommand([...program.args])
+          .withEnvironment({ ...program.env })
+          .withStartupTimeout(30_000);
+        const source = perSource.get(id);
+        if (source !== undefined) {
+          // Every peer's name resolves, in this node only, to this node's own proxy container.
+          container = container.withExtraHosts(ids.filter((p) => p !== id).map((p) => ({ host: p, ipAddress: source.ip })));
+        }
+        const c = await container.start();
+        return new DockerNode(id, clientUrl, this.docker.getContainer(c.getId()), sys.containerDataDir);
       }),
     );
     this.nodes = started;
@@ -247,22 +317,21 @@ class DockerCluster implements StartedCluster {
 
   async collectLogs(dir: string): Promise<void> {
     mkdirSync(dir, { recursive: true });
-    const targets: [string, Dockerode.Container][] = this.nodes.map((n) => [n.id, n.container]);
-    if (this.toxiproxyContainer !== null) targets.push(['toxiproxy', this.toxiproxyContainer]);
+    const targets: [string, Dockerode.Container][] = [...this.nodes.map((n): [string, Dockerode.Container] => [n.id, n.container]), ...this.proxyContainers];
     await Promise.all(
       targets.map(async ([name, c]) => {
         try {
-          const buf = (await c.logs({ stdout: true, stderr: true, follow: false, timestamps: false })) as unknown as Buffer;
+          const buf = (await withTimeout(c.logs({ stdout: true, stderr: true, follow: false, timestamps: false }), 30_000, `logs of ${name}`)) as unknown as Buffer;
           writeFileSync(join(dir, `${name}.log`), demuxDockerLog(buf));
         } catch (e) {
           writeFileSync(join(dir, `${name}.log`), `could not collect logs: ${errorText(e)}\n`);
         }
-        if (name === 'toxiproxy') return;
+        if (name.startsWith('toxiproxy')) return;
         try {
-          const archive = await c.getArchive({ path: '/data/events.jsonl' });
-          writeFileSync(join(dir, `${name}.events.jsonl`), await untarSingleFile(archive));
+          const archive = await c.getArchive({ path: posix.join(this.system.containerDataDir, 'events.jsonl') });
+          writeFileSync(join(dir, `${name}.events.jsonl`), await pipeThrough(archive, 'tar', ['-xO']));
         } catch {
-          // No events file: the node never changed role, or never started.
+          // No events file: the node never changed role, never started, or the system keeps none.
         }
       }),
     );
@@ -289,15 +358,25 @@ export function demuxDockerLog(buf: Buffer): Buffer {
   return Buffer.concat(parts);
 }
 
-function untarSingleFile(archive: NodeJS.ReadableStream): Promise<Buffer> {
+/** Pipe a stream through a command (tar) and collect its stdout. */
+function pipeThrough(input: NodeJS.ReadableStream, cmd: string, args: string[]): Promise<Buffer> {
   return new Promise((resolveDone, reject) => {
-    const tar = spawn('tar', ['-xO'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
-    tar.stdout.on('data', (d: Buffer) => out.push(d));
-    tar.on('error', reject);
-    tar.on('close', (code) => (code === 0 ? resolveDone(Buffer.concat(out)) : reject(new Error(`tar exited ${code}`))));
-    archive.pipe(tar.stdin);
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => out.push(d));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('error', reject);
+    p.on('close', (code) => (code === 0 ? resolveDone(Buffer.concat(out)) : reject(new Error(`${cmd} exited ${code}: ${err.trim()}`))));
+    input.pipe(p.stdin);
   });
+}
+
+/** A data-file path must stay inside the data directory. */
+export function safeRelative(path: string): string {
+  const norm = posix.normalize(path).replace(/^\/+/, '');
+  if (norm === '' || norm === '.' || norm.startsWith('..')) throw new Error(`data file path ${JSON.stringify(path)} is outside the data directory`);
+  return norm;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

@@ -1,15 +1,17 @@
+import { UsageError } from '../errors.ts';
 import { DockerRuntime } from './docker-runtime.ts';
 import { LocalRuntime } from './local-runtime.ts';
 import type { Runtime, RuntimeName } from './runtime.ts';
 
 export const RUNTIME_NAMES: readonly RuntimeName[] = ['docker', 'local'];
 
-/** `bundle`: the store node bundle to run (default dist/store-node.mjs). */
-export function makeRuntime(name: RuntimeName, bundle?: string): Runtime {
+export function makeRuntime(name: RuntimeName): Runtime {
   switch (name) {
     case 'docker':
-      return new DockerRuntime(bundle);
+      return new DockerRuntime();
     case 'local':
-      return new LocalRuntime(bundle);
+      return new LocalRuntime();
+    case 'sim':
+      throw new UsageError('--runtime sim is not available yet');
   }
 }

@@ -3,15 +3,15 @@
  * through per-pair proxies on loopback, a cut is one-way, SIGKILL and restart keep the data
  * dir, and teardown leaves no labelled process.
  */
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalRuntime, listLabelledProcesses, localPorts } from './local-runtime.ts';
 import type { StartedCluster } from './runtime.ts';
 import { PrerequisiteError } from './runtime.ts';
+import { observeOneWayCut, ONE_WAY } from './testing/one-way.ts';
+import { prepareStandin } from './testing/standin-system.ts';
 import { nodeIds } from './topology.ts';
 import { createServer } from 'node:net';
 
-const STANDIN = join(import.meta.dirname, 'testdata', 'standin-node.mjs');
 const BASE = 36000 + (process.pid % 1000) * 2;
 
 async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -29,29 +29,33 @@ async function waitHealthy(url: string): Promise<void> {
   }
   throw new Error(`${url} never became healthy`);
 }
-const spec = (runId: string) => ({ runId, nodeIds: nodeIds(3), clusterSecret: 's', unsafe: [], enableFaultInjection: false, logLevel: 'info' as const, extraNodeArgs: [] });
+const spec = async (runId: string) => ({ runId, nodeIds: nodeIds(3), system: await prepareStandin('local', 'per-peer') });
 
 describe('local runtime topology (stand-in node)', () => {
-  const runtime = new LocalRuntime(STANDIN, BASE);
+  const runtime = new LocalRuntime(BASE);
   const runId = `l${Date.now().toString(36)}`;
   let cluster: StartedCluster;
 
   beforeAll(async () => {
     await runtime.checkPrerequisites();
-    cluster = await runtime.start(spec(runId), () => {});
+    cluster = await runtime.start(await spec(runId), () => {});
     await Promise.all(cluster.nodes.map((n) => waitHealthy(n.clientUrl)));
   });
   afterAll(async () => {
     await cluster?.teardown();
   });
 
-  it('cuts a→b while b→a flows, and heals', async () => {
+  it('cuts a→b at the byte level while b→a flows, and heals', async () => {
     expect((await getJson(`${cluster.node('n1').clientUrl}/probe?peer=n2`)).body).toEqual({ reply: 'n2' });
-    await cluster.network.cut({ from: 'n1', to: 'n2' });
-    expect((await getJson(`${cluster.node('n1').clientUrl}/probe?peer=n2`)).status).not.toBe(200);
-    expect((await getJson(`${cluster.node('n2').clientUrl}/probe?peer=n1`)).body).toEqual({ reply: 'n1' });
-    await cluster.network.healAll();
-    expect((await getJson(`${cluster.node('n1').clientUrl}/probe?peer=n2`)).body).toEqual({ reply: 'n2' });
+    expect(await observeOneWayCut(cluster, 'n1', 'n2', 'n3')).toEqual(ONE_WAY);
+  });
+
+  it('reads and writes a node\'s data files', async () => {
+    const n3 = cluster.node('n3');
+    await n3.writeDataFile('sub/file.bin', Buffer.from([1, 2, 3]));
+    expect(await n3.listDataFiles()).toContainEqual({ path: 'sub/file.bin', size: 3 });
+    expect([...(await n3.readDataFile('sub/file.bin'))]).toEqual([1, 2, 3]);
+    await expect(n3.readDataFile('../../etc/passwd')).rejects.toThrow(/outside the data directory/);
   });
 
   it('SIGKILL and restart keep the data dir', async () => {
@@ -68,7 +72,7 @@ describe('local runtime topology (stand-in node)', () => {
     const port = localPorts(BASE + 500, nodeIds(3)).api;
     await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', () => r()));
     try {
-      await expect(new LocalRuntime(STANDIN, BASE + 500).start(spec(`${runId}b`), () => {})).rejects.toThrow(PrerequisiteError);
+      await expect(new LocalRuntime(BASE + 500).start(await spec(`${runId}b`), () => {})).rejects.toThrow(PrerequisiteError);
     } finally {
       blocker.close();
     }

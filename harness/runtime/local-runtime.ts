@@ -1,8 +1,10 @@
 /**
  * The local runtime: the docker topology as child processes on loopback ports. One
  * `toxiproxy-server` child carries every link (a client proxy per node, a peer proxy per
- * ordered pair); store nodes run as `node dist/store-node.mjs` with their own data dirs;
- * process faults are signals (SIGKILL, SIGSTOP/SIGCONT).
+ * ordered pair); nodes run as the system's local command (the store: `node
+ * dist/store-node.mjs`) with their own data dirs; process faults are signals (SIGKILL,
+ * SIGSTOP/SIGCONT). Only systems that take one address per peer (`peerAddressing:
+ * 'per-peer'`) can run here: on one loopback there is no per-node name resolution.
  *
  * Every process carries the run's label in its environment (`JEPSEN_TS_RUN=<runId>`) and is
  * listed in `<state dir>/pids.json`, so `--cleanup` can find what a crashed run left without
@@ -10,14 +12,18 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { copyFileSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { STORE_NODE_BUNDLE, toxiproxyBinary, toxiproxyModuleVersion } from '../../docker/images.ts';
+import { dirname, join, relative } from 'node:path';
+import { toxiproxyBinary, toxiproxyModuleVersion } from '../../docker/images.ts';
+import type { NodeAddressing } from '../systems/system.ts';
+import { realClock } from '../time.ts';
+import { safeRelative } from './docker-runtime.ts';
 import type { ClusterSpec, NodeHandle, NodeId, NodeState, Runtime, StartedCluster } from './runtime.ts';
 import { PrerequisiteError } from './runtime.ts';
-import type { ProxySpec } from './topology.ts';
+import type { LinkProxy } from './topology.ts';
 import { allLinks, clientProxyName, clientProxyPort, peerProxyName, peerProxyPort } from './topology.ts';
 import { ToxiproxyLinks } from './toxiproxy-links.ts';
 
@@ -48,26 +54,26 @@ function portFree(port: number): Promise<boolean> {
 
 export class LocalRuntime implements Runtime {
   readonly name = 'local' as const;
+  readonly clock = realClock;
 
-  constructor(
-    private readonly bundle: string = STORE_NODE_BUNDLE,
-    private readonly basePort: number = Number(process.env.JEPSEN_LOCAL_BASE_PORT ?? 31000),
-  ) {}
+  constructor(private readonly basePort: number = Number(process.env.JEPSEN_LOCAL_BASE_PORT ?? 31000)) {}
 
   checkPrerequisites(): Promise<void> {
     if (toxiproxyBinary() === null) return Promise.reject(new PrerequisiteError('toxiproxy-server not found on PATH. Install it: bash scripts/setup-host.sh'));
-    if (!existsSync(this.bundle)) return Promise.reject(new PrerequisiteError(`${this.bundle} is missing: run \`npm run build:node\``));
     return Promise.resolve();
   }
 
   async start(spec: ClusterSpec, log: (line: string) => void): Promise<StartedCluster> {
+    if (spec.system.localCommand === undefined || spec.system.peerAddressing !== 'per-peer') {
+      throw new PrerequisiteError(`${spec.system.system.name} cannot run on the local runtime (it needs one address per member and per-node name resolution): use --runtime docker`);
+    }
     const ports = localPorts(this.basePort, spec.nodeIds);
     const busy: number[] = [];
     for (const p of ports.all) if (!(await portFree(p))) busy.push(p);
     if (busy.length > 0) {
       throw new PrerequisiteError(`ports busy on 127.0.0.1: ${busy.slice(0, 10).join(', ')}${busy.length > 10 ? ', ...' : ''} (set JEPSEN_LOCAL_BASE_PORT to move the range, or run --cleanup)`);
     }
-    const cluster = new LocalCluster(spec, this.bundle, ports);
+    const cluster = new LocalCluster(spec, ports);
     try {
       await cluster.up(log);
     } catch (e) {
@@ -142,6 +148,7 @@ class LocalNode implements NodeHandle {
   constructor(
     readonly id: NodeId,
     readonly clientUrl: string,
+    private readonly dataDir: string,
     private readonly launch: () => ChildProcess,
   ) {}
 
@@ -172,11 +179,33 @@ class LocalNode implements NodeHandle {
     this.state = 'running';
     return Promise.resolve();
   }
+  listDataFiles(): Promise<{ path: string; size: number }[]> {
+    const out: { path: string; size: number }[] = [];
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const full = join(dir, e.name);
+        if (e.isDirectory()) walk(full);
+        else if (e.isFile()) out.push({ path: relative(this.dataDir, full), size: statSync(full).size });
+      }
+    };
+    if (existsSync(this.dataDir)) walk(this.dataDir);
+    return Promise.resolve(out);
+  }
+  async readDataFile(path: string): Promise<Buffer> {
+    return readFile(join(this.dataDir, safeRelative(path)));
+  }
+  async writeDataFile(path: string, data: Buffer): Promise<void> {
+    const target = join(this.dataDir, safeRelative(path));
+    await mkdir(dirname(target), { recursive: true });
+    await writeFile(target, data);
+  }
 }
 
 class LocalCluster implements StartedCluster {
   readonly runtime = 'local' as const;
   readonly runId: string;
+  readonly clock = realClock;
+  readonly fetch = globalThis.fetch;
   nodes: LocalNode[] = [];
   private links: ToxiproxyLinks | null = null;
   private toxiproxy: ChildProcess | null = null;
@@ -186,7 +215,6 @@ class LocalCluster implements StartedCluster {
 
   constructor(
     private readonly spec: ClusterSpec,
-    private readonly bundle: string,
     private readonly ports: ReturnType<typeof localPorts>,
   ) {
     this.runId = spec.runId;
@@ -204,9 +232,9 @@ class LocalCluster implements StartedCluster {
     return n;
   }
 
-  private spawnLabelled(cmd: string, args: string[], logName: string): ChildProcess {
+  private spawnLabelled(cmd: string, args: readonly string[], logName: string, env: Readonly<Record<string, string>> = {}): ChildProcess {
     const out = createWriteStream(join(this.dir, `${logName}.log`), { flags: 'a' });
-    const p = spawn(cmd, args, { env: { ...process.env, [RUN_ENV]: this.runId }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(cmd, args, { env: { ...process.env, ...env, [RUN_ENV]: this.runId }, stdio: ['ignore', 'pipe', 'pipe'] });
     p.stdout?.pipe(out, { end: false });
     p.stderr?.pipe(out, { end: false });
     if (p.pid !== undefined) this.pids.add(p.pid);
@@ -216,6 +244,9 @@ class LocalCluster implements StartedCluster {
 
   async up(log: (line: string) => void): Promise<void> {
     const ids = this.spec.nodeIds;
+    const sys = this.spec.system;
+    const [program, ...leading] = sys.localCommand ?? [];
+    if (program === undefined) throw new Error(`${sys.system.name} has no local command`);
     mkdirSync(this.dir, { recursive: true });
     const bin = toxiproxyBinary() as string;
     log(`starting toxiproxy-server on 127.0.0.1:${this.ports.api}`);
@@ -223,41 +254,34 @@ class LocalCluster implements StartedCluster {
     const apiUrl = `http://127.0.0.1:${this.ports.api}`;
     await waitFor(async () => (await fetch(`${apiUrl}/version`, { signal: AbortSignal.timeout(500) })).ok, 10_000, 'toxiproxy-server');
 
-    const proxies = new Map<string, ProxySpec>();
+    const proxies: LinkProxy[] = [];
     for (const id of ids) {
-      const name = clientProxyName(id);
-      proxies.set(name, { name, listen: `127.0.0.1:${this.ports.client(id)}`, upstream: `127.0.0.1:${this.ports.nodeClient(id)}` });
+      proxies.push({ api: apiUrl, name: clientProxyName(id), listen: `127.0.0.1:${this.ports.client(id)}`, upstream: `127.0.0.1:${this.ports.nodeClient(id)}`, link: null });
     }
     for (const l of allLinks(ids)) {
-      const name = peerProxyName(l);
-      proxies.set(name, { name, listen: `127.0.0.1:${this.ports.peerProxy(l.from, l.to)}`, upstream: `127.0.0.1:${this.ports.nodePeer(l.to)}` });
+      proxies.push({ api: apiUrl, name: peerProxyName(l), listen: `127.0.0.1:${this.ports.peerProxy(l.from, l.to)}`, upstream: `127.0.0.1:${this.ports.nodePeer(l.to)}`, link: l });
     }
-    this.links = new ToxiproxyLinks(apiUrl, proxies);
+    this.links = new ToxiproxyLinks(proxies);
     await this.links.populate();
 
-    log(`starting ${ids.length} nodes (local processes)`);
+    const clientUrls = new Map(ids.map((id) => [id, `http://127.0.0.1:${this.ports.client(id)}`]));
+    log(`starting ${ids.length} ${sys.system.name} nodes (local processes)`);
     for (const id of ids) {
       const dataDir = join(this.dir, `${id}-data`);
       mkdirSync(dataDir, { recursive: true });
-      const clientUrl = `http://127.0.0.1:${this.ports.client(id)}`;
-      const peers = ids.filter((p) => p !== id).map((p) => `${p}=127.0.0.1:${this.ports.peerProxy(id, p)}`).join(',');
-      const args = [
-        this.bundle,
-        '--id', id,
-        '--peers', peers,
-        '--data-dir', dataDir,
-        '--client-host', '127.0.0.1',
-        '--client-port', String(this.ports.nodeClient(id)),
-        '--peer-host', '127.0.0.1',
-        '--peer-port', String(this.ports.nodePeer(id)),
-        '--cluster-secret', this.spec.clusterSecret,
-        '--advertise-client-url', clientUrl,
-        '--log-level', this.spec.logLevel,
-        ...(this.spec.enableFaultInjection ? ['--enable-fault-injection'] : []),
-        ...(this.spec.unsafe.length > 0 ? ['--unsafe', this.spec.unsafe.join(',')] : []),
-        ...this.spec.extraNodeArgs,
-      ];
-      const node = new LocalNode(id, clientUrl, () => this.spawnLabelled(process.execPath, args, id));
+      const addr: NodeAddressing = {
+        id,
+        members: ids,
+        dataDir,
+        clientListen: { host: '127.0.0.1', port: this.ports.nodeClient(id) },
+        peerListen: { host: '127.0.0.1', port: this.ports.nodePeer(id) },
+        advertisedClientUrl: clientUrls.get(id) as string,
+        clientUrls,
+        peerAddress: (to) => ({ host: '127.0.0.1', port: this.ports.peerProxy(id, to) }),
+        advertisedPeer: (of) => ({ host: '127.0.0.1', port: this.ports.nodePeer(of) }),
+      };
+      const nodeProgram = sys.nodeProgram(addr);
+      const node = new LocalNode(id, addr.advertisedClientUrl, dataDir, () => this.spawnLabelled(program, [...leading, ...nodeProgram.args], id, nodeProgram.env));
       this.nodes.push(node);
       await node.start();
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DockerRuntime } from './docker-runtime.ts';
-import { LocalRuntime } from './local-runtime.ts';
+import { raftstore } from '../systems/raftstore/index.ts';
 import { PrerequisiteError } from './runtime.ts';
 
 describe('prerequisite checks', () => {
@@ -18,6 +18,8 @@ describe('prerequisite checks', () => {
   });
 
   it('a missing store node bundle names the file and the build command', async () => {
-    await expect(new LocalRuntime('/nonexistent/store-node.mjs').checkPrerequisites()).rejects.toThrow(/\/nonexistent\/store-node.mjs is missing: run `npm run build:node`/);
+    const options = { nodeIds: ['n1'], clusterSecret: 'secret-1', logLevel: 'info' as const, unsafe: [], storageFaultMode: false, enableFaultInjection: false, systemOptions: { bundle: '/nonexistent/store-node.mjs' } };
+    await expect(raftstore.prepare('local', options, () => {})).rejects.toThrow(PrerequisiteError);
+    await expect(raftstore.prepare('local', options, () => {})).rejects.toThrow(/\/nonexistent\/store-node.mjs is missing: run `npm run build:node`/);
   });
 });

@@ -1,9 +1,15 @@
 /**
- * The seam between the harness and whatever runs the cluster. `docker` and `local` implement
- * it today; an in-process simulated runtime can implement it later, because nothing here
- * names a container, a process or a port: only nodes, links between them, and what a nemesis
- * may do to each.
+ * The seam between the harness and whatever runs the cluster. `docker` and `local` run real
+ * processes behind Toxiproxy; `sim` runs the store in one process in virtual time. Nothing
+ * here names a container, a process or a port: only nodes, links between them, what a
+ * nemesis may do to each, and the clock and client network the run must use. What a node
+ * runs comes from the system under test (harness/systems/system.ts).
  */
+import type { PreparedSystem } from '../systems/system.ts';
+import type { HarnessClock } from '../time.ts';
+import { PrerequisiteError } from '../errors.ts';
+
+export { PrerequisiteError };
 
 export type NodeId = string;
 
@@ -12,14 +18,8 @@ export interface ClusterSpec {
   /** Unique per run; every container, network, volume and process carries it as a label. */
   readonly runId: string;
   readonly nodeIds: readonly NodeId[];
-  readonly clusterSecret: string;
-  /** `--unsafe` names passed through to every node (impl/API.md). */
-  readonly unsafe: readonly string[];
-  /** Start nodes with `--enable-fault-injection` (needed by the clock nemesis). */
-  readonly enableFaultInjection: boolean;
-  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
-  /** Extra `--flag value` pairs for every node (tick, election ticks...). */
-  readonly extraNodeArgs: readonly string[];
+  /** The system under test, prepared: its image or program and each node's command line. */
+  readonly system: PreparedSystem;
 }
 
 /** A directed link a→b: what node `from` uses to reach node `to`. */
@@ -38,7 +38,10 @@ export type LinkToxic =
 
 /** Control over the links between nodes (peer links only; client links are never cut). */
 export interface NetworkControl {
-  /** Drop everything on a→b: open connections are closed and new ones refused. */
+  /**
+   * Nothing `from` sends reaches `to` (one way, at the byte level, on connections either side
+   * opened), until healed; the other direction still flows. Cut both for a full partition.
+   */
   cut(link: Link): Promise<void>;
   /** Add a toxic to a→b, in both stream directions of that link's connections. */
   addToxic(link: Link, name: string, toxic: LinkToxic): Promise<void>;
@@ -61,6 +64,11 @@ export interface NodeHandle {
   pause(): Promise<void>;
   /** SIGCONT (or container unpause). */
   resume(): Promise<void>;
+  /** Regular files under the node's data directory (paths relative to it), for the file-corruption nemeses. */
+  listDataFiles(): Promise<readonly { readonly path: string; readonly size: number }[]>;
+  readDataFile(path: string): Promise<Buffer>;
+  /** Replace a data file's contents (the node must be killed first). */
+  writeDataFile(path: string, data: Buffer): Promise<void>;
 }
 
 export interface StartedCluster {
@@ -69,16 +77,22 @@ export interface StartedCluster {
   readonly nodes: readonly NodeHandle[];
   readonly network: NetworkControl;
   node(id: NodeId): NodeHandle;
+  /** The clock the run must use with this cluster (virtual in simulation). */
+  readonly clock: HarnessClock;
+  /** How clients reach the nodes' client URLs (the real `fetch`, or an in-process link in simulation). */
+  readonly fetch: typeof fetch;
   /** Copy node logs (`<id>.log`) and event logs (`<id>.events.jsonl`) into `dir`. */
   collectLogs(dir: string): Promise<void>;
   /** Remove every container, network, volume and process of this run. Idempotent. */
   teardown(): Promise<void>;
 }
 
-export type RuntimeName = 'docker' | 'local';
+export type RuntimeName = 'docker' | 'local' | 'sim';
 
 export interface Runtime {
   readonly name: RuntimeName;
+  /** The clock runs on this runtime use (virtual in simulation). */
+  readonly clock: HarnessClock;
   /** Throws PrerequisiteError naming what is missing and how to get it. */
   checkPrerequisites(): Promise<void>;
   start(spec: ClusterSpec, log: (line: string) => void): Promise<StartedCluster>;
@@ -88,10 +102,6 @@ export interface Runtime {
   cleanupLeftovers(runId?: string): Promise<string[]>;
 }
 
-/** A missing prerequisite: the CLI exits 69 with this message. */
-export class PrerequisiteError extends Error {
-  override readonly name = 'PrerequisiteError';
-}
 
 export const LABEL = 'jepsen-ts';
 export const RUN_LABEL = 'jepsen-ts.run';

@@ -48,3 +48,10 @@ export interface ProxySpec {
   readonly listen: string;
   readonly upstream: string;
 }
+
+/** One proxy of a cluster's topology: which Toxiproxy server holds it, and which peer link it carries (null: a client link). */
+export interface LinkProxy extends ProxySpec {
+  /** Base URL of the Toxiproxy API that holds this proxy. */
+  readonly api: string;
+  readonly link: Link | null;
+}

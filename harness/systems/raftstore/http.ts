@@ -2,7 +2,14 @@
  * The harness's own minimal HTTP calls to a store node (impl/API.md), classifying every
  * outcome as Jepsen does: ok, a definite error (it did not happen: `fail`), or an indefinite
  * one (it may have happened: `info`). When in doubt, indefinite.
+ *
+ * The harness keeps this single-attempt client on purpose instead of the store's own
+ * `StoreClient`, which retries (Jepsen records one attempt per operation). `fetch` and the
+ * timeout clock are injected, so the same calls run over real sockets and, in simulation, over
+ * an in-process link in virtual time.
  */
+import type { HarnessClock } from '../../time.ts';
+import { realClock } from '../../time.ts';
 
 export type CallOutcome =
   | { readonly kind: 'ok'; readonly status: number; readonly body: Record<string, unknown> }
@@ -23,23 +30,43 @@ export interface CallOptions {
   readonly headers?: Record<string, string>;
 }
 
-export async function call(baseUrl: string, path: string, opts: CallOptions): Promise<CallOutcome> {
+/** How calls reach nodes: the real `fetch` and clock, or a simulation's. */
+export interface HttpEnv {
+  readonly fetch: typeof fetch;
+  readonly clock: HarnessClock;
+}
+
+export const REAL_HTTP: HttpEnv = { fetch: globalThis.fetch, clock: realClock };
+
+/** An AbortSignal that fires after `ms` on `clock` (AbortSignal.timeout would use the real clock). */
+export function timeoutSignal(clock: HarnessClock, ms: number): { signal: AbortSignal; cancel: () => void } {
+  const ac = new AbortController();
+  const t = clock.after(ms, () => ac.abort(new DOMException(`timed out after ${ms} ms`, 'TimeoutError')));
+  return { signal: ac.signal, cancel: () => t.cancel() };
+}
+
+export async function call(baseUrl: string, path: string, opts: CallOptions, env: HttpEnv = REAL_HTTP): Promise<CallOutcome> {
   let res: Response;
-  try {
-    res = await fetch(`${baseUrl}${path}`, {
-      method: opts.method ?? 'GET',
-      headers: { 'content-type': 'application/json', ...opts.headers },
-      ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-      signal: AbortSignal.timeout(opts.timeoutMs),
-    });
-  } catch (e) {
-    return transportError(e);
-  }
+  const timeout = timeoutSignal(env.clock, opts.timeoutMs);
   let text: string;
   try {
-    text = await res.text();
-  } catch (e) {
-    return transportError(e);
+    try {
+      res = await env.fetch(`${baseUrl}${path}`, {
+        method: opts.method ?? 'GET',
+        headers: { 'content-type': 'application/json', ...opts.headers },
+        ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+        signal: timeout.signal,
+      });
+    } catch (e) {
+      return transportError(e);
+    }
+    try {
+      text = await res.text();
+    } catch (e) {
+      return transportError(e);
+    }
+  } finally {
+    timeout.cancel();
   }
   let body: Record<string, unknown> | null = null;
   try {

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { parseNemeses } from './nemesis/index.ts';
+import { raftstore } from './systems/raftstore/index.ts';
+import type { System } from './systems/system.ts';
+import { runProblems } from './validate.ts';
+import { registerWorkload } from '../workloads/register.ts';
+import { setWorkload } from '../workloads/set.ts';
+
+const base = { runtime: 'docker' as const, unsafe: [], readConsistency: 'linearizable' as const, clientMode: 'single-attempt' as const };
+
+/** A system with no clock hook, no membership, set operations only, docker only. */
+const minimal: System = {
+  name: 'minimal',
+  description: 'test double',
+  supports: { ops: new Set(['set-add', 'set-read']), runtimes: new Set(['docker']), features: new Set(), readConsistency: new Set(['linearizable']), unsafe: [] },
+  prepare: () => Promise.reject(new Error('not used')),
+};
+
+describe('what a system cannot do is refused, naming it', () => {
+  it('the store can run every existing workload and nemesis', () => {
+    for (const w of [registerWorkload(), setWorkload()]) {
+      expect(runProblems({ system: raftstore, workload: w, nemeses: parseNemeses('all'), config: { ...base, unsafe: ['no-fsync'], storageFaultMode: true } })).toEqual([]);
+    }
+  });
+  it('a nemesis needing a hook the system lacks, a workload operation, a runtime, a flag', () => {
+    const problems = runProblems({
+      system: minimal,
+      workload: registerWorkload(),
+      nemeses: parseNemeses('partition,clock,membership'),
+      config: { ...base, runtime: 'local', unsafe: ['stale-reads'], storageFaultMode: true, readConsistency: 'serializable', clientMode: 'retrying' },
+    });
+    expect(problems).toEqual([
+      '--runtime local: minimal runs on docker only',
+      '--workload register needs the operation(s) read, put, which minimal\'s client does not support',
+      '--nemesis clock needs clock, which minimal does not support',
+      '--nemesis membership needs membership, which minimal does not support',
+      '--unsafe: minimal has no unsafe switches',
+      '--storage-fault-mode: minimal cannot lose unsynced writes on a kill',
+      '--read-consistency serializable: minimal supports linearizable',
+      '--client retrying: minimal has no retrying client library wired in',
+    ]);
+    expect(runProblems({ system: minimal, workload: setWorkload(), nemeses: parseNemeses('partition,kill'), config: base })).toEqual([]);
+  });
+});
