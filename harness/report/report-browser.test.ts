@@ -4,12 +4,13 @@
  * shows, and the page asked nothing of the network. Screenshots go to a temp dir (printed).
  * Skipped, saying so, only when /usr/bin/chromium is missing (scripts/setup-host.sh installs it).
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Op } from '../../checkers/history/types.ts';
 import { writeRunReport } from './report.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -20,6 +21,11 @@ interface BrowserElement {
   points?: { numberOfItems: number };
 }
 declare const getComputedStyle: (el: BrowserElement) => { backgroundColor: string };
+interface BrowserCanvas {
+  width: number;
+  getBoundingClientRect(): { width: number };
+  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } };
+}
 const background = (el: BrowserElement): string => getComputedStyle(el).backgroundColor;
 const here = dirname(fileURLToPath(import.meta.url));
 const haveChromium = existsSync(CHROMIUM);
@@ -101,6 +107,65 @@ describe.skipIf(!haveChromium)('report in Chromium', () => {
     expect(await pre.innerText()).toContain('leaderIntervals');
 
     await page.screenshot({ path: join(shots, 'valid-run.png'), fullPage: true });
+    expect(offsite).toEqual([]);
+    await page.close();
+  });
+
+  it('draws the per-process timeline: one column per process, ok bars green where they belong, the fault across it', async () => {
+    const { page, offsite } = await open('valid-run');
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    const history = readFileSync(join(here, 'testdata', 'valid-run', 'history.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Op);
+    const processes = [...new Set(history.filter((o) => o.process !== 'nemesis').map((o) => o.process as number))].sort((a, b) => a - b);
+    expect(processes.length).toBe(12); // 0..9 and the replacements 12, 13 of crashed processes
+
+    const canvas = page.locator('#tl-canvas');
+    await expect.poll(() => canvas.getAttribute('data-drawn')).toBe('true');
+    expect(await canvas.getAttribute('data-columns')).toBe(String(processes.length));
+    expect(await page.locator('#tl-head .tl-col').allInnerTexts()).toEqual(processes.map(String));
+    expect(Number(await canvas.getAttribute('data-ops'))).toBe(history.filter((o) => o.process !== 'nemesis' && o.type === 'invoke').length);
+
+    // The longest ok op of process 12: where the layout says it is, the canvas is green.
+    const col = processes.indexOf(12);
+    let best = { from: 0, to: 0 };
+    const open12 = new Map<number, Op>();
+    for (const o of history) {
+      if (o.process !== 12) continue;
+      if (o.type === 'invoke') open12.set(12, o);
+      else if (o.type === 'ok') {
+        const inv = open12.get(12) as Op;
+        if (o.time - inv.time > best.to - best.from) best = { from: inv.time / 1e6, to: o.time / 1e6 };
+      }
+    }
+    const num = async (name: string): Promise<number> => Number(await canvas.getAttribute(`data-${name}`));
+    const [left, top, height, colW, w0, w1] = [await num('left'), await num('top'), await num('height'), await num('col-w'), await num('w0'), await num('w1')];
+    const yOf = (ms: number): number => top + ((ms - w0) / (w1 - w0)) * height;
+    const x = left + (col + 0.5) * colW;
+    const y = (yOf(best.from) + yOf(best.to)) / 2;
+    const pixel = (px: number, py: number): Promise<number[]> =>
+      canvas.evaluate((el: BrowserCanvas, [cx, cy]: [number, number]) => {
+        const scale = el.width / el.getBoundingClientRect().width;
+        return Array.from(el.getContext('2d').getImageData(Math.round(cx * scale), Math.round(cy * scale), 1, 1).data).slice(0, 3);
+      }, [px, py] as [number, number]);
+    // Within 3 per channel: canvas colour management may round a channel by one.
+    const near = (rgb: number[], want: number[]): boolean => rgb.length === 3 && rgb.every((c, i) => Math.abs(c - (want[i] as number)) <= 3);
+    expect(near(await pixel(x, y), [26, 127, 55])).toBe(true);
+    // The partition (8.0 s to 15.0 s) is marked in the left gutter, and across the columns.
+    expect(near(await pixel(left - 5, yOf(11_500)), [244, 162, 97])).toBe(true);
+    expect(near(await pixel(left - 5, yOf(4_000)), [244, 162, 97])).toBe(false);
+
+    // Hovering the bar names the op and its process.
+    // (hover positions are from the padding box; the canvas has a 1 px border)
+    await canvas.hover({ position: { x: x - 1, y: y - 1 } });
+    const tip = page.locator('#tl-tip');
+    await expect.poll(() => tip.isVisible()).toBe(true);
+    expect(await tip.innerText()).toMatch(/ok · column 12\n/);
+
+    // A 1 s window redraws just that second.
+    await page.locator('#tl-span').selectOption('1000');
+    await expect.poll(async () => (await num('w1')) - (await num('w0'))).toBe(1000);
+    await page.locator('#timeline').screenshot({ path: join(shots, 'valid-run-timeline.png') });
+    expect(errors).toEqual([]);
     expect(offsite).toEqual([]);
     await page.close();
   });

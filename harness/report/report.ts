@@ -17,6 +17,7 @@ import { renderLinearizabilityHtml } from '../../checkers/linearizability/html.t
 import { checkPerf, type PerfResult } from '../../checkers/perf/perf.ts';
 import { loadRun, type LoadedRun } from './load-run.ts';
 import { esc, laneChart, lineChart, type Band, type LaneBar, type Marker } from './svg.ts';
+import { TIMELINE_CSS, timelineData, timelineSection } from './timeline.ts';
 
 const NS = 1e9;
 
@@ -68,12 +69,13 @@ export function renderLoadedRun(run: LoadedRun): string {
   body.push(chartsSection(perf, xMax, bands, markers));
   body.push(faultsSection(perf, xMax));
   body.push(leaderSection(run.events, xMax, bands, markers));
+  body.push(timelineOf(run, perf));
   body.push(linearizabilitySection(run));
   const title = `${workload} / ${nemesis}: ${verdict}`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${esc(title)}</title>
-<style>${CSS}</style></head>
+<style>${CSS}${TIMELINE_CSS}</style></head>
 <body>
 ${body.join('\n')}
 <footer>jepsen-ts run report · ${esc(run.dir)} · generated ${esc(new Date().toISOString())}</footer>
@@ -315,6 +317,14 @@ function leaderSection(events: readonly NodeEvent[], xMax: number, bands: readon
     .join('');
   return `<section id="leaders"><h2>Leaders</h2>${chart}
 <table style="width:auto"><tr><th class="num">term</th><th>leader</th><th class="num">first seen, s</th></tr>${rows}</table></section>`;
+}
+
+/** The per-process timeline (timeline.ts), with the same fault windows and nemesis markers as the charts. */
+function timelineOf(run: LoadedRun, perf: PerfResult): string {
+  const faults = perf.faults.map((w) => ({ fromMs: w.from / 1e6, toMs: w.to / 1e6, label: w.name, detail: JSON.stringify(w.value), open: !w.closed }));
+  const markers = perf.nemesisEvents.map((e) => ({ atMs: e.time / 1e6, label: e.f }));
+  const concurrency = run.run.config.concurrency;
+  return timelineSection(timelineData(run.history, faults, markers, typeof concurrency === 'number' ? concurrency : undefined));
 }
 
 function linearizabilitySection(run: LoadedRun): string {
