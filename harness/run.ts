@@ -297,6 +297,14 @@ export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<
     progress.state.phase = 'collect';
     sampler.cancel();
     sampler = null;
+    // One last status sample of every node, after the final reads: the election checker's
+    // evidence of whether (and how) the cluster recovered, however short --recovery was.
+    await Promise.all(
+      c.nodes.map(async (n) => {
+        const s = n.state === 'running' ? await prepared.status(n, 2000, c) : null;
+        if (s !== null) addEvent({ kind: 'status', time: h.now(), node: n.id, role: s.role, term: s.term, leader: s.leader, commit: s.commit, applied: s.applied });
+      }),
+    );
     const nodesDir = join(dir, 'nodes');
     try {
       await c.collectLogs(nodesDir);

@@ -26,6 +26,7 @@ import Dockerode from 'dockerode';
 import { ensureToxiproxyImage, MissingToxiproxyError, toxiproxyBinary, toxiproxyModuleVersion } from '../../docker/images.ts';
 import type { NodeAddressing, PreparedSystem } from '../systems/system.ts';
 import { realClock } from '../time.ts';
+import { realTransport } from './http-transport.ts';
 import type { ClusterSpec, NodeHandle, NodeId, NodeState, Runtime, StartedCluster } from './runtime.ts';
 import { LABEL, PrerequisiteError, RUN_LABEL } from './runtime.ts';
 import type { LinkProxy, ProxySpec } from './topology.ts';
@@ -188,11 +189,13 @@ class DockerCluster implements StartedCluster {
   readonly runtime = 'docker' as const;
   readonly runId: string;
   readonly clock = realClock;
-  readonly fetch = globalThis.fetch;
+  readonly http = realTransport();
   nodes: DockerNode[] = [];
   private links: ToxiproxyLinks | null = null;
   private readonly proxyContainers: [string, Dockerode.Container][] = [];
   private tornDown = false;
+  /** Whether the host reaches containers by their bridge IP (decided once, at the first container). */
+  private direct: boolean | null = null;
   private readonly labels: Record<string, string>;
   private readonly networkName: string;
   private readonly system: PreparedSystem;
@@ -218,7 +221,7 @@ class DockerCluster implements StartedCluster {
     return n;
   }
 
-  private async startToxiproxy(image: string, name: string, alias: string, exposed: number[]): Promise<{ api: string; container: Dockerode.Container; mapped: (p: number) => number; ip: string }> {
+  private async startToxiproxy(image: string, name: string, alias: string, exposed: number[]): Promise<{ api: string; container: Dockerode.Container; clientBase: (port: number) => string; ip: string }> {
     const { GenericContainer, Wait } = await import('testcontainers');
     const c = await new GenericContainer(image)
       .withName(`jepsen-${this.runId}-${name}`)
@@ -231,7 +234,18 @@ class DockerCluster implements StartedCluster {
       .start();
     const container = this.docker.getContainer(c.getId());
     this.proxyContainers.push([name, container]);
-    return { api: `http://127.0.0.1:${c.getMappedPort(TOXIPROXY_API_PORT)}`, container, mapped: (p) => c.getMappedPort(p), ip: c.getIpAddress(this.networkName) };
+    const ip = c.getIpAddress(this.networkName);
+    // On Linux the host reaches a bridge network's containers directly: that skips
+    // docker-proxy, the userland process behind published ports, which cost as much CPU
+    // per request as the store's leader under load. Elsewhere (Docker Desktop) published ports.
+    if (this.direct === null) this.direct = process.env.JEPSEN_DOCKER_PUBLISHED_PORTS !== '1' && (await reachable(`http://${ip}:${TOXIPROXY_API_PORT}/version`));
+    const direct = this.direct;
+    return {
+      api: direct ? `http://${ip}:${TOXIPROXY_API_PORT}` : `http://127.0.0.1:${c.getMappedPort(TOXIPROXY_API_PORT)}`,
+      container,
+      clientBase: (p) => (direct ? `http://${ip}:${p}` : `http://127.0.0.1:${c.getMappedPort(p)}`),
+      ip,
+    };
   }
 
   async up(nodeImage: string, toxiproxyImage: string, log: (line: string) => void): Promise<void> {
@@ -274,7 +288,7 @@ class DockerCluster implements StartedCluster {
     this.links = new ToxiproxyLinks(proxies);
     await this.links.populate();
 
-    const clientUrls = new Map(ids.map((id) => [id, `http://127.0.0.1:${main.mapped(clientProxyPort(id, ids))}`]));
+    const clientUrls = new Map(ids.map((id) => [id, main.clientBase(clientProxyPort(id, ids))]));
     log(`starting ${ids.length} ${sys.system.name} nodes (${nodeImage})`);
     const started = await Promise.all(
       ids.map(async (id) => {
@@ -356,6 +370,14 @@ export function demuxDockerLog(buf: Buffer): Buffer {
     i += 8 + size;
   }
   return Buffer.concat(parts);
+}
+
+async function reachable(url: string): Promise<boolean> {
+  try {
+    return (await fetch(url, { signal: AbortSignal.timeout(1000) })).ok;
+  } catch {
+    return false;
+  }
 }
 
 /** Pipe a stream through a command (tar) and collect its stdout. */

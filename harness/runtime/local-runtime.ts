@@ -20,6 +20,7 @@ import { dirname, join, relative } from 'node:path';
 import { toxiproxyBinary, toxiproxyModuleVersion } from '../../docker/images.ts';
 import type { NodeAddressing } from '../systems/system.ts';
 import { realClock } from '../time.ts';
+import { realTransport } from './http-transport.ts';
 import { safeRelative } from './docker-runtime.ts';
 import type { ClusterSpec, NodeHandle, NodeId, NodeState, Runtime, StartedCluster } from './runtime.ts';
 import { PrerequisiteError } from './runtime.ts';
@@ -205,7 +206,7 @@ class LocalCluster implements StartedCluster {
   readonly runtime = 'local' as const;
   readonly runId: string;
   readonly clock = realClock;
-  readonly fetch = globalThis.fetch;
+  readonly http = realTransport();
   nodes: LocalNode[] = [];
   private links: ToxiproxyLinks | null = null;
   private toxiproxy: ChildProcess | null = null;

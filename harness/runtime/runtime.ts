@@ -7,6 +7,7 @@
  */
 import type { PreparedSystem } from '../systems/system.ts';
 import type { HarnessClock } from '../time.ts';
+import type { HttpTransport } from './http-transport.ts';
 import { PrerequisiteError } from '../errors.ts';
 
 export { PrerequisiteError };
@@ -79,8 +80,8 @@ export interface StartedCluster {
   node(id: NodeId): NodeHandle;
   /** The clock the run must use with this cluster (virtual in simulation). */
   readonly clock: HarnessClock;
-  /** How clients reach the nodes' client URLs (the real `fetch`, or an in-process link in simulation). */
-  readonly fetch: typeof fetch;
+  /** How HTTP clients reach the nodes' client URLs (real sockets, or in-process links in simulation). */
+  readonly http: HttpTransport;
   /** Copy node logs (`<id>.log`) and event logs (`<id>.events.jsonl`) into `dir`. */
   collectLogs(dir: string): Promise<void>;
   /** Remove every container, network, volume and process of this run. Idempotent. */

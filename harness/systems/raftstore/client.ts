@@ -9,7 +9,7 @@
 import type { ClientOptions, LeaseGrant, MicroOp, OpError, OpResult, Precondition, RangeItem, SystemClient, Versioned, WatchEvent, WatchOutcome, WriteResult } from '../../../workloads/client.ts';
 import { unsupported } from '../../../workloads/client.ts';
 import type { CallOptions, CallOutcome, HttpEnv } from './http.ts';
-import { call, timeoutSignal } from './http.ts';
+import { call } from './http.ts';
 
 /** At most this many redirects per operation (a hint can be stale during an election). */
 const MAX_HOPS = 2;
@@ -132,38 +132,30 @@ export class RaftstoreClient implements SystemClient {
     if (url === undefined) throw new Error(`no client URL for node ${node}`);
     const events: WatchEvent[] = [];
     let progressRevision: number | undefined;
-    let error: string | undefined;
-    const stop = timeoutSignal(this.env.clock, durationMs);
-    try {
-      const q = `prefix=${encodeURIComponent(prefix)}${fromRevision !== undefined ? `&fromRevision=${fromRevision}` : ''}`;
-      const res = await this.env.fetch(`${url}/v1/watch?${q}`, { signal: stop.signal });
-      if (!res.ok || res.body === null) {
-        error = `http-${res.status}`;
-        await res.body?.cancel().catch(() => {});
-      } else {
-        const decoder = new TextDecoder();
-        let buf = '';
-        for await (const chunk of res.body) {
-          buf += decoder.decode(chunk as Uint8Array, { stream: true });
-          let nl: number;
-          while ((nl = buf.indexOf('\n')) >= 0) {
-            const line = buf.slice(0, nl).trim();
-            buf = buf.slice(nl + 1);
-            if (line === '') continue;
-            const e = JSON.parse(line) as { type?: string; revision?: number; key?: string; value?: unknown; version?: number };
-            if (e.type === 'progress') progressRevision = e.revision;
-            else if ((e.type === 'put' || e.type === 'delete') && typeof e.revision === 'number' && typeof e.key === 'string') {
-              events.push({ type: e.type, key: e.key, revision: e.revision, ...(e.value !== undefined ? { value: e.value } : {}), ...(typeof e.version === 'number' ? { version: e.version } : {}) });
-            }
-          }
+    let buf = '';
+    let parseError: string | undefined;
+    const q = `prefix=${encodeURIComponent(prefix)}${fromRevision !== undefined ? `&fromRevision=${fromRevision}` : ''}`;
+    const out = await this.env.http.stream(`${url}/v1/watch?${q}`, durationMs, (text) => {
+      buf += text;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (line === '') continue;
+        let e: { type?: string; revision?: number; key?: string; value?: unknown; version?: number };
+        try {
+          e = JSON.parse(line) as typeof e;
+        } catch {
+          parseError = `unparseable watch line: ${line.slice(0, 80)}`;
+          continue;
         }
-        error = 'stream ended';
+        if (e.type === 'progress') progressRevision = e.revision;
+        else if ((e.type === 'put' || e.type === 'delete') && typeof e.revision === 'number' && typeof e.key === 'string') {
+          events.push({ type: e.type, key: e.key, revision: e.revision, ...(e.value !== undefined ? { value: e.value } : {}), ...(typeof e.version === 'number' ? { version: e.version } : {}) });
+        }
       }
-    } catch (e) {
-      if (!stop.signal.aborted) error = e instanceof Error ? e.message : String(e);
-    } finally {
-      stop.cancel();
-    }
+    });
+    const error = parseError ?? out.error;
     return { type: 'ok', value: { events, ...(progressRevision !== undefined ? { progressRevision } : {}), ...(error !== undefined ? { error } : {}) }, node };
   }
 

@@ -4,10 +4,12 @@
  * one (it may have happened: `info`). When in doubt, indefinite.
  *
  * The harness keeps this single-attempt client on purpose instead of the store's own
- * `StoreClient`, which retries (Jepsen records one attempt per operation). `fetch` and the
- * timeout clock are injected, so the same calls run over real sockets and, in simulation, over
- * an in-process link in virtual time.
+ * `StoreClient`, which retries (Jepsen records one attempt per operation). The transport and
+ * the timeout clock are injected, so the same calls run over real sockets and, in simulation,
+ * over an in-process link in virtual time.
  */
+import type { HttpTransport } from '../../runtime/http-transport.ts';
+import { HttpTransportError, realTransport } from '../../runtime/http-transport.ts';
 import type { HarnessClock } from '../../time.ts';
 import { realClock } from '../../time.ts';
 
@@ -30,43 +32,32 @@ export interface CallOptions {
   readonly headers?: Record<string, string>;
 }
 
-/** How calls reach nodes: the real `fetch` and clock, or a simulation's. */
+/** How calls reach nodes: a transport and a clock (real sockets, or a simulation's). */
 export interface HttpEnv {
-  readonly fetch: typeof fetch;
+  readonly http: HttpTransport;
   readonly clock: HarnessClock;
 }
 
-export const REAL_HTTP: HttpEnv = { fetch: globalThis.fetch, clock: realClock };
-
-/** An AbortSignal that fires after `ms` on `clock` (AbortSignal.timeout would use the real clock). */
-export function timeoutSignal(clock: HarnessClock, ms: number): { signal: AbortSignal; cancel: () => void } {
-  const ac = new AbortController();
-  const t = clock.after(ms, () => ac.abort(new DOMException(`timed out after ${ms} ms`, 'TimeoutError')));
-  return { signal: ac.signal, cancel: () => t.cancel() };
+/** Real sockets, real clock (one shared keep-alive agent). */
+export function realHttp(): HttpEnv {
+  return { http: realTransport(), clock: realClock };
 }
 
-export async function call(baseUrl: string, path: string, opts: CallOptions, env: HttpEnv = REAL_HTTP): Promise<CallOutcome> {
-  let res: Response;
-  const timeout = timeoutSignal(env.clock, opts.timeoutMs);
+export async function call(baseUrl: string, path: string, opts: CallOptions, env: HttpEnv = realHttp()): Promise<CallOutcome> {
+  let status: number;
   let text: string;
   try {
-    try {
-      res = await env.fetch(`${baseUrl}${path}`, {
-        method: opts.method ?? 'GET',
-        headers: { 'content-type': 'application/json', ...opts.headers },
-        ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-        signal: timeout.signal,
-      });
-    } catch (e) {
-      return transportError(e);
-    }
-    try {
-      text = await res.text();
-    } catch (e) {
-      return transportError(e);
-    }
-  } finally {
-    timeout.cancel();
+    const res = await env.http.request({
+      method: opts.method ?? 'GET',
+      url: `${baseUrl}${path}`,
+      ...(opts.headers !== undefined ? { headers: opts.headers } : {}),
+      ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+      timeoutMs: opts.timeoutMs,
+    });
+    status = res.status;
+    text = res.body;
+  } catch (e) {
+    return transportError(e);
   }
   let body: Record<string, unknown> | null = null;
   try {
@@ -75,28 +66,25 @@ export async function call(baseUrl: string, path: string, opts: CallOptions, env
   } catch {
     body = null;
   }
-  if (res.ok && body !== null) return { kind: 'ok', status: res.status, body };
+  if (status >= 200 && status < 300 && body !== null) return { kind: 'ok', status, body };
   const err = body?.error as { code?: unknown; definite?: unknown; leaderHint?: { id?: unknown } | null } | undefined;
   if (err === undefined || typeof err.code !== 'string') {
     // A proxy or a dying process answered, not the store: it may have applied the request.
-    return { kind: 'error', definite: false, code: `http-${res.status}`, status: res.status, body, leaderHint: null };
+    return { kind: 'error', definite: false, code: `http-${status}`, status, body, leaderHint: null };
   }
   return {
     kind: 'error',
     definite: err.definite === true,
     code: err.code,
-    status: res.status,
+    status,
     body,
     leaderHint: typeof err.leaderHint?.id === 'string' ? err.leaderHint.id : null,
   };
 }
 
 function transportError(e: unknown): CallOutcome {
-  const cause = (e as { cause?: { code?: unknown } }).cause;
-  const causeCode = typeof cause?.code === 'string' ? cause.code : null;
-  const name = e instanceof Error ? e.name : '';
+  if (!(e instanceof HttpTransportError)) throw e;
   // Refused: nothing listened, so nothing was sent. Everything else may have been delivered.
-  const definite = causeCode === 'ECONNREFUSED';
-  const code = name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : (causeCode ?? 'connection-lost').toLowerCase();
-  return { kind: 'error', definite, code, status: null, body: null, leaderHint: null };
+  const code = e.code === 'refused' ? 'econnrefused' : e.code;
+  return { kind: 'error', definite: e.code === 'refused', code, status: null, body: null, leaderHint: null };
 }

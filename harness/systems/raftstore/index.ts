@@ -66,7 +66,7 @@ async function prepareRaftstore(runtime: RuntimeName, options: SystemRunOptions,
     }
   }
 
-  const env = (cluster: StartedCluster): HttpEnv => ({ fetch: cluster.fetch, clock: cluster.clock });
+  const env = (cluster: StartedCluster): HttpEnv => ({ http: cluster.http, clock: cluster.clock });
   const runTag = options.clusterSecret.slice(0, 6);
 
   const prepared: PreparedSystem = {
