@@ -1,0 +1,264 @@
+/**
+ * `npm run jepsen:nightly [-- --config FILE] [--base REV] [--results-dir DIR] [--dry-run]`:
+ * the nightly matrix (harness/nightly/nightly.yml by default) run end to end: every entry
+ * checked first (exit 64 naming the file, line and reason), then each run in turn with a
+ * progress line, each recorded (report.html, PostgreSQL), then a summary table and a
+ * comparison of every run with the same system × workload × nemesis at the previous release
+ * (the newest recorded run at another git revision, or at `--base REV`).
+ *
+ * Exit status: 0 all valid and no regression; 1 an invalid verdict or a regression; 2 a run
+ * ended unknown (and nothing worse); 64 a bad matrix; 69 a missing prerequisite; 70 the
+ * harness failed; 130 interrupted.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import type { Validity } from '../../checkers/checker.ts';
+import { PrerequisiteError, UsageError } from '../errors.ts';
+import { loadRun } from '../report/load-run.ts';
+import { compareRuns, showValidity } from '../results-db/compare.ts';
+import type { RunComparison } from '../results-db/compare.ts';
+import { connect, databaseUrlFromEnv, withDefaultDatabase } from '../results-db/db.ts';
+import type { Sql } from '../results-db/db.ts';
+import { listRuns, summarize } from '../results-db/runs.ts';
+import type { RunSummary } from '../results-db/runs.ts';
+import { migrate } from '../results-db/schema.ts';
+import { REPO_ROOT, runTest } from '../run.ts';
+import { makeRuntime } from '../runtime/index.ts';
+import type { NightlyPlan, NightlyRun } from './config.ts';
+import { loadNightlyPlan } from './config.ts';
+
+export const DEFAULT_CONFIG = join(REPO_ROOT, 'harness', 'nightly', 'nightly.yml');
+
+export interface NightlyRow {
+  readonly run: NightlyRun;
+  readonly valid: Validity | 'error';
+  readonly dir: string | null;
+  readonly error?: string;
+  readonly summary: Omit<RunSummary, 'id'> | null;
+  readonly wallS: number;
+  readonly comparison: RunComparison | null;
+  /** Why there is no comparison. */
+  readonly noComparison?: string;
+}
+
+function stripDirty(rev: string | null): string | null {
+  return rev === null ? null : rev.replace(/-dirty$/, '');
+}
+
+/** The run to compare with: same system, workload and nemesis, newest at another revision (or at `base`). */
+export async function previousRelease(sql: Sql, head: Omit<RunSummary, 'id'>, base: string | undefined): Promise<RunSummary | null> {
+  const candidates = await listRuns(sql, { system: head.system, workload: head.workload, nemesis: head.nemesis, limit: 200, ...(base !== undefined ? { gitRevision: base } : {}) });
+  const headRev = stripDirty(head.gitRevision);
+  return candidates.find((r) => r.runId !== head.runId && (base !== undefined || stripDirty(r.gitRevision) !== headRev)) ?? null;
+}
+
+function fmt(n: number | null, digits = 0): string {
+  return n === null ? '–' : n.toFixed(digits);
+}
+
+export function summaryTable(rows: readonly NightlyRow[]): string {
+  const header = ['#', 'system', 'workload', 'nemesis', 'verdict', 'ok ops', 'ok/s', 'p99 ms', 'time', 'vs previous release'];
+  const lines = rows.map((r, i) => {
+    const s = r.summary;
+    const cmp = r.comparison;
+    const vs =
+      cmp === null
+        ? (r.noComparison ?? '–')
+        : `${(cmp.base.gitRevision ?? '?').slice(0, 10)}: ${showValidity(cmp.base.valid)} → ${showValidity(cmp.head.valid)}${cmp.regressions.length > 0 ? `; REGRESSED: ${cmp.regressions.join('; ')}` : '; no regression'}`;
+    return [
+      String(i + 1),
+      r.run.system,
+      r.run.workload,
+      r.run.nemesis,
+      r.valid === 'error' ? `ERROR: ${r.error ?? ''}` : showValidity(r.valid),
+      s === null ? '–' : String(s.okCount),
+      fmt(s?.okPerS ?? null, 1),
+      fmt(s?.latencyP99Ms ?? null),
+      `${r.wallS.toFixed(0)} s`,
+      vs,
+    ];
+  });
+  const all = [header, ...lines];
+  const widths = header.map((_, c) => Math.max(...all.map((l) => (l[c] ?? '').length)));
+  const row = (l: readonly string[]): string => `| ${l.map((x, c) => x.padEnd(widths[c] ?? 0)).join(' | ')} |`;
+  return [row(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...lines.map(row)].join('\n');
+}
+
+/** 1 on an invalid verdict or a regression, 2 on an unknown (or a harness error), else 0. */
+export function nightlyExitStatus(rows: readonly NightlyRow[]): number {
+  if (rows.some((r) => r.valid === false || (r.comparison?.regressions.length ?? 0) > 0)) return 1;
+  if (rows.some((r) => r.valid === 'unknown' || r.valid === 'error')) return 2;
+  return 0;
+}
+
+function buildProgram(): Command {
+  return new Command('jepsen:nightly')
+    .description('Run the nightly matrix of systems × workloads × nemeses, record every run, compare with the previous release.')
+    .addOption(new Option('--config <file>', 'the matrix (YAML)').default(DEFAULT_CONFIG))
+    .addOption(new Option('--base <rev>', 'compare with the runs at this git revision (default: the newest run at another revision)'))
+    .addOption(new Option('--results-dir <dir>', 'where runs and the summary go').default(join(REPO_ROOT, 'results')))
+    .option('--dry-run', 'check the matrix and list the runs, run nothing', false)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+}
+
+async function openDatabase(log: (l: string) => void): Promise<Sql | null> {
+  const env = withDefaultDatabase(process.env);
+  if ((env.JEPSEN_DATABASE_URL ?? '').trim() === '') {
+    log('nightly: JEPSEN_DATABASE_URL is empty: runs are not recorded and not compared with the previous release');
+    return null;
+  }
+  try {
+    const sql = await connect(databaseUrlFromEnv(env), { connectTimeoutS: 5 });
+    await migrate(sql);
+    return sql;
+  } catch (e) {
+    log(`nightly: warning: no results database (${(e as Error).message}): runs are not compared with the previous release`);
+    return null;
+  }
+}
+
+export async function runNightly(plan: NightlyPlan, opts: { base?: string; summaryDir: string; signal?: AbortSignal; log?: (l: string) => void }): Promise<{ rows: NightlyRow[]; exit: number; table: string }> {
+  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const sql = await openDatabase(log);
+  const rows: NightlyRow[] = [];
+  const t0 = performance.now();
+  try {
+    for (const [i, run] of plan.runs.entries()) {
+      if (opts.signal?.aborted === true) break;
+      const elapsed = (performance.now() - t0) / 1000;
+      const eta = i === 0 ? '' : `, about ${Math.round((elapsed / i) * (plan.runs.length - i))} s left`;
+      log(`[${i + 1}/${plan.runs.length}] ${run.system} ${run.workload} ${run.nemesis} (${run.where}; ${Math.round(elapsed)} s elapsed${eta})`);
+      const started = performance.now();
+      let row: NightlyRow;
+      try {
+        const out = await runTest(run.config, { quiet: true, ...(opts.signal !== undefined ? { signal: opts.signal } : {}) });
+        const summary = summarize(loadRun(out.dir));
+        let comparison: RunComparison | null = null;
+        let noComparison: string | undefined;
+        if (sql === null) noComparison = 'no results database';
+        else {
+          const base = await previousRelease(sql, summary, opts.base);
+          if (base === null) noComparison = opts.base !== undefined ? `no run at ${opts.base}` : 'no earlier release recorded';
+          else comparison = compareRuns(base, { ...summary, id: -1 }, { threshold: plan.regressionThreshold });
+        }
+        row = { run, valid: out.valid, dir: out.dir, summary, wallS: (performance.now() - started) / 1000, comparison, ...(noComparison !== undefined ? { noComparison } : {}) };
+      } catch (e) {
+        if (e instanceof UsageError || e instanceof PrerequisiteError) throw e;
+        row = { run, valid: 'error', dir: null, error: (e as Error).message.split('\n')[0] ?? '', summary: null, wallS: (performance.now() - started) / 1000, comparison: null, noComparison: 'the run failed' };
+      }
+      rows.push(row);
+      const regressions = row.comparison?.regressions ?? [];
+      log(`      → ${row.valid === 'error' ? `harness error: ${row.error ?? ''}` : showValidity(row.valid)}${row.summary !== null ? `, ${row.summary.okCount} ok ops` : ''}, ${row.wallS.toFixed(0)} s${regressions.length > 0 ? `; REGRESSED vs ${row.comparison?.base.gitRevision?.slice(0, 10) ?? '?'}: ${regressions.join('; ')}` : ''}${row.dir !== null ? `  ${row.dir}` : ''}`);
+    }
+  } finally {
+    await sql?.end({ timeout: 5 });
+  }
+  const table = summaryTable(rows);
+  const exit = nightlyExitStatus(rows);
+  mkdirSync(opts.summaryDir, { recursive: true });
+  writeFileSync(join(opts.summaryDir, 'summary.md'), `# Nightly ${new Date().toISOString()}\n\nmatrix: ${plan.file}\n\n${table}\n\nexit status ${exit}\n`);
+  writeFileSync(
+    join(opts.summaryDir, 'summary.json'),
+    `${JSON.stringify(
+      {
+        matrix: plan.file,
+        exit,
+        runs: rows.map((r) => ({
+          system: r.run.system,
+          workload: r.run.workload,
+          nemesis: r.run.nemesis,
+          valid: r.valid,
+          dir: r.dir,
+          error: r.error,
+          okOps: r.summary?.okCount ?? null,
+          okPerS: r.summary?.okPerS ?? null,
+          p99Ms: r.summary?.latencyP99Ms ?? null,
+          wallS: Number(r.wallS.toFixed(1)),
+          base: r.comparison === null ? null : { gitRevision: r.comparison.base.gitRevision, valid: r.comparison.base.valid, resultsDir: r.comparison.base.resultsDir },
+          regressions: r.comparison?.regressions ?? [],
+          noComparison: r.noComparison ?? null,
+        })),
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  return { rows, exit, table };
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  let o: { config: string; base?: string; resultsDir: string; dryRun: boolean };
+  try {
+    program.parse(argv as string[], { from: 'user' });
+    o = program.opts();
+  } catch (e) {
+    if (e instanceof CommanderError) return e.code === 'commander.helpDisplayed' ? 0 : 64;
+    throw e;
+  }
+  const resultsDir = resolve(o.resultsDir);
+  let plan: NightlyPlan;
+  try {
+    plan = loadNightlyPlan(resolve(o.config), resultsDir);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`jepsen:nightly: ${e.message}\n`);
+      return 64;
+    }
+    throw e;
+  }
+  process.stderr.write(`jepsen:nightly: ${plan.runs.length} runs from ${plan.file}\n`);
+  if (o.dryRun) {
+    for (const [i, r] of plan.runs.entries()) process.stdout.write(`${i + 1}. ${r.system} ${r.workload} ${r.nemesis} (${r.config.timeLimitS} s, ${r.config.nodes} nodes, ${r.config.runtime}; ${r.where})\n`);
+    return 0;
+  }
+  // Prerequisites once, before the first run (the host set-up runs here as root if needed).
+  for (const name of new Set(plan.runs.map((r) => r.config.runtime))) {
+    try {
+      await makeRuntime(name).checkPrerequisites();
+    } catch (e) {
+      if (e instanceof PrerequisiteError) {
+        process.stderr.write(`jepsen:nightly: ${e.message}\n`);
+        return 69;
+      }
+      throw e;
+    }
+  }
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const summaryDir = join(resultsDir, 'nightly', stamp);
+  try {
+    const { table, exit } = await runNightly(plan, { ...(o.base !== undefined ? { base: o.base } : {}), summaryDir, signal: abort.signal });
+    process.stdout.write(`\n${table}\n\nsummary: ${join(summaryDir, 'summary.md')}\n`);
+    return abort.signal.aborted ? 130 : exit;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`jepsen:nightly: ${e.message}\n`);
+      return 64;
+    }
+    if (e instanceof PrerequisiteError) {
+      process.stderr.write(`jepsen:nightly: ${e.message}\n`);
+      return 69;
+    }
+    process.stderr.write(`jepsen:nightly: harness failure: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return 70;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+if (process.argv[1]?.endsWith('harness/nightly/cli.ts') === true) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`jepsen:nightly: harness failure: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exit(70);
+    },
+  );
+}

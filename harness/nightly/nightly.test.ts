@@ -1,0 +1,123 @@
+/**
+ * The nightly matrix: a bad entry is refused with the file, the line and the reason before
+ * anything runs; the checked-in default parses and fits the time budget; and one real run
+ * end to end (docker, a throwaway PostgreSQL) is recorded, summarised and compared with an
+ * earlier release's run of the same system × workload × nemesis.
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '../results-db/db.ts';
+import { recordRun } from '../results-db/runs.ts';
+import { migrate } from '../results-db/schema.ts';
+import { postgresBinDir, startThrowawayPostgres, type StartedPostgres } from '../results-db/testing/throwaway-postgres.ts';
+import { buildPrivateBundle } from '../testing/bundle.ts';
+import { DEFAULT_CONFIG, main, nightlyExitStatus, runNightly } from './cli.ts';
+import type { NightlyRow } from './cli.ts';
+import { ConfigError, loadNightlyPlan, parseNightlyPlan } from './config.ts';
+
+const F = 'matrix.yml';
+const parse = (text: string): ReturnType<typeof parseNightlyPlan> => parseNightlyPlan(text, F, '/tmp/r');
+const refused = (text: string): string => {
+  try {
+    parse(text);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as Error).message;
+  }
+  throw new Error('accepted');
+};
+
+describe('nightly matrix: refused before anything runs, naming the file, the line and the reason', () => {
+  it('expands systems × workloads × nemeses with defaults and per-entry options', () => {
+    const plan = parse(['defaults: { nodes: 3, time-limit: 20 }', 'matrix:', '  - systems: [raftstore]', '    workloads: [register, set]', '    nemeses: [partition, kill]', '    options: { time-limit: 10 }'].join('\n'));
+    expect(plan.runs.map((r) => `${r.workload}/${r.nemesis}`)).toEqual(['register/partition', 'register/kill', 'set/partition', 'set/kill']);
+    expect(plan.runs[0]?.config).toMatchObject({ system: 'raftstore', nodes: 3, timeLimitS: 10, resultsDir: '/tmp/r' });
+    expect(plan.runs[0]?.where).toBe('matrix.yml:3');
+  });
+  it('unknown keys, names and values', () => {
+    expect(refused('matrix:\n  - systems: [raftstore]\n    workloads: [register]\n    nemesis: [kill]\n')).toBe('matrix.yml:4: unknown key "nemesis" in a matrix entry (known: systems, workloads, nemeses, options)');
+    expect(refused('matrix:\n  - systems: [raftstore]\n    workloads: [regster]\n    nemeses: [kill]\n')).toMatch(/^matrix\.yml:3: raftstore × regster × kill: --workload: unknown workload "regster"/);
+    expect(refused('matrix:\n  - systems: [raftstore]\n    workloads: [register]\n    nemeses: [kill, flood]\n')).toMatch(/^matrix\.yml:4: raftstore × register × flood: --nemesis: unknown nemesis "flood"/);
+    expect(refused('matrix:\n  - systems: [mongo]\n    workloads: [register]\n    nemeses: [kill]\n')).toMatch(/^matrix\.yml:2: mongo × register × kill: --system: unknown system "mongo"/);
+    expect(refused('defaults:\n  nodes: 3\n  time-limt: 5\nmatrix:\n  - systems: [raftstore]\n    workloads: [register]\n    nemeses: [kill]\n')).toMatch(/^matrix\.yml:3: defaults: unknown option "time-limt"/);
+    expect(refused('defaults:\n  nodes: 0\nmatrix:\n  - systems: [raftstore]\n    workloads: [register]\n    nemeses: [kill]\n')).toMatch(/^matrix\.yml:2: raftstore × register × kill: .*--nodes: expected an integer from 1 to 15, got 0/);
+    expect(refused('matrix:\n  - systems: [raftstore]\n    workloads: [register]\n    nemeses: [kill]\n    options: { client: retrying }\n')).toMatch(/^matrix\.yml:\d: raftstore × register × kill: --client retrying: raftstore has no retrying client/);
+    expect(refused('matrix: [\n')).toMatch(/^matrix\.yml:\d+: not valid YAML/);
+    expect(refused('defaults: {}\n')).toMatch(/^matrix\.yml:1: no `matrix:`/);
+    expect(refused('matrix: []\n')).toMatch(/^matrix\.yml:1: `matrix:` must be a non-empty list/);
+  });
+  it('the CLI exits 64 on a bad matrix and runs nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nightly-bad-'));
+    writeFileSync(join(dir, 'bad.yml'), 'matrix:\n  - systems: [raftstore]\n    workloads: [register]\n    nemeses: [nope]\n');
+    expect(await main(['--config', join(dir, 'bad.yml'), '--results-dir', dir])).toBe(64);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  it('the checked-in default parses and fits 30 minutes on 2 cores', () => {
+    const plan = loadNightlyPlan(DEFAULT_CONFIG, '/tmp/r');
+    expect(plan.runs.length).toBeGreaterThan(5);
+    // Each run: its time limit, its recovery, and about 15 s of set-up, collection and checking.
+    const estimateS = plan.runs.reduce((s, r) => s + r.config.timeLimitS + r.config.recoveryS + 15, 0);
+    expect(estimateS).toBeLessThan(30 * 60);
+  });
+  it('exit status: 1 on an invalid verdict or a regression, 2 on unknown, else 0', () => {
+    const row = (valid: NightlyRow['valid'], regressions: string[] = []): NightlyRow =>
+      ({ run: {} as never, valid, dir: null, summary: null, wallS: 1, comparison: regressions.length === 0 ? null : ({ regressions } as never) }) as NightlyRow;
+    expect(nightlyExitStatus([row(true), row(true)])).toBe(0);
+    expect(nightlyExitStatus([row(true), row('unknown')])).toBe(2);
+    expect(nightlyExitStatus([row('unknown'), row(false)])).toBe(1);
+    expect(nightlyExitStatus([row(true, ['throughput (ok/s) 100 → 50 (-50.0%)'])])).toBe(1);
+  });
+});
+
+const haveServer = postgresBinDir() !== null;
+
+describe.skipIf(!haveServer)('nightly end to end (docker, throwaway PostgreSQL)', () => {
+  let pg: StartedPostgres;
+  let bundle: string;
+  const resultsDir = mkdtempSync(join(tmpdir(), 'nightly-results-'));
+  const saved = process.env.JEPSEN_DATABASE_URL;
+
+  beforeAll(async () => {
+    pg = await startThrowawayPostgres();
+    bundle = buildPrivateBundle('nightly');
+    process.env.JEPSEN_DATABASE_URL = pg.url;
+    // An earlier release's run of the same system × workload × nemesis (another git revision).
+    const earlier = join(resultsDir, 'earlier');
+    cpSync(join(import.meta.dirname, '..', 'report', 'testdata', 'valid-run'), earlier, { recursive: true });
+    const sql = await connect(pg.url);
+    await migrate(sql);
+    await recordRun(sql, earlier);
+    await sql.end();
+  });
+  afterAll(async () => {
+    if (saved === undefined) delete process.env.JEPSEN_DATABASE_URL;
+    else process.env.JEPSEN_DATABASE_URL = saved;
+    await pg?.stop();
+    rmSync(bundle, { force: true });
+    rmSync(resultsDir, { recursive: true, force: true });
+  });
+
+  it('runs the matrix, records each run, prints the summary and compares with the previous release', async () => {
+    const plan = parseNightlyPlan(
+      ['defaults: { nodes: 3, time-limit: 6, recovery: 1, nemesis-interval: 3, rate: 50 }', 'matrix:', '  - systems: [raftstore]', '    workloads: [register]', '    nemeses: [partition]', `    options: { bundle: ${JSON.stringify(bundle)} }`].join('\n'),
+      'test.yml',
+      resultsDir,
+    );
+    const lines: string[] = [];
+    const out = await runNightly(plan, { summaryDir: join(resultsDir, 'nightly'), log: (l) => lines.push(l) });
+    expect(out.rows).toHaveLength(1);
+    const row = out.rows[0]!;
+    expect(row.valid).toBe(true);
+    expect(lines[0]).toMatch(/^\[1\/1\] raftstore register partition \(test\.yml:3/);
+    expect(row.comparison?.base.gitRevision).toBe('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa');
+    expect(out.table).toMatch(/\| 1 +\| raftstore \| register \| partition \| valid +\|/);
+    expect(out.table).toContain('aaaaaaaaaa: valid → valid');
+    const summary = JSON.parse(readFileSync(join(resultsDir, 'nightly', 'summary.json'), 'utf8')) as { runs: { valid: unknown; base: { gitRevision: string } | null }[] };
+    expect(summary.runs[0]?.valid).toBe(true);
+    expect(summary.runs[0]?.base?.gitRevision).toBe('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa');
+    // The earlier run had 5 nodes and ran locally: the comparison says the setups differ.
+    expect(row.comparison?.setupDifferences.join('; ')).toMatch(/nodes: 5 → 3/);
+  });
+});
