@@ -5,9 +5,12 @@
  * npm run runs -- compare --base REV --head REV [--workload W] [--nemesis N] [--json]
  *                                                    the latest run at each git revision
  * npm run runs -- migrate
+ * npm run runs -- serve [--port P] [--host H] [--results-root DIR]...
+ *                                                    a local web page: runs, filters, comparisons, reports
  *
  * Database: JEPSEN_DATABASE_URL. Exit status: 0 done, 64 usage, 66 a bad run directory or an
- * unknown run (the message names it), 69 database unset or unreachable, 70 anything else.
+ * unknown run (the message names it), 69 database unset or unreachable (or serve's port
+ * taken), 70 anything else.
  */
 import { Command, CommanderError, Option } from 'commander';
 import { HistoryError } from '../../checkers/history/errors.ts';
@@ -16,8 +19,12 @@ import { compareRuns, formatComparison } from './compare.ts';
 import { connect, databaseUrlFromEnv, DatabaseUnavailableError, withDefaultDatabase, type Sql } from './db.ts';
 import { findRun, latestRunAt, listRuns, recordRun, RunNotFoundError, type RunSummary } from './runs.ts';
 import { migrate } from './schema.ts';
+import { startRunsServer } from './serve.ts';
 
 class UsageError extends Error {}
+
+/** Something the command needs is not available (exit 69), like a port already in use. */
+class UnavailableError extends Error {}
 
 async function withDb<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
   const sql = await connect(databaseUrlFromEnv(withDefaultDatabase()));
@@ -40,7 +47,7 @@ function listLine(r: RunSummary): string {
   return [
     String(r.id).padStart(5),
     r.startedAt.toISOString().slice(0, 19).replace('T', ' '),
-    `${r.workload}/${r.nemesis}`.padEnd(28),
+    `${r.system === 'raftstore' ? '' : `${r.system} `}${r.workload}/${r.nemesis}`.padEnd(28),
     v.padEnd(8),
     (r.gitRevision ?? '?').slice(0, 12).padEnd(12),
     `${r.okPerS === null ? '–' : r.okPerS.toFixed(1)} ok/s`.padStart(12),
@@ -85,19 +92,21 @@ program
   .option('--workload <name>')
   .option('--nemesis <name>')
   .option('--revision <rev>', 'git revision prefix')
+  .option('--system <name>', 'system under test (runs recorded before systems were named are raftstore)')
   .addOption(new Option('--limit <n>', 'at most this many').default(50).argParser((v) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) throw new UsageError(`--limit must be a positive integer, got ${JSON.stringify(v)}`);
     return n;
   }))
   .option('--json', 'JSON output')
-  .action(async (o: { workload?: string; nemesis?: string; revision?: string; limit: number; json?: boolean }) => {
+  .action(async (o: { workload?: string; nemesis?: string; revision?: string; system?: string; limit: number; json?: boolean }) => {
     await withDb(async (sql) => {
       const runs = await listRuns(sql, {
         limit: o.limit,
         ...(o.workload !== undefined ? { workload: o.workload } : {}),
         ...(o.nemesis !== undefined ? { nemesis: o.nemesis } : {}),
         ...(o.revision !== undefined ? { gitRevision: o.revision } : {}),
+        ...(o.system !== undefined ? { system: o.system } : {}),
       });
       if (o.json === true) out(JSON.stringify(runs, null, 2));
       else if (runs.length === 0) out('no runs recorded (yet)');
@@ -129,6 +138,32 @@ program
     });
   });
 
+program
+  .command('serve')
+  .description('a local web page: recorded runs (newest first, by verdict, filterable), each linked to its report, and comparisons of two runs or two releases')
+  .addOption(new Option('--port <n>', 'port (0: any free one)').default(8080).argParser((v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--port must be an integer from 0 to 65535, got ${JSON.stringify(v)}`);
+    return n;
+  }))
+  .option('--host <address>', 'address to listen on (default 127.0.0.1: only this machine; anything else shows the runs to the network)', '127.0.0.1')
+  .option('--results-root <dir...>', 'directories whose run directories may be served (default: results/)')
+  .action(async (o: { port: number; host: string; resultsRoot?: string[] }) => {
+    await withDb(async (sql) => {
+      const server = await startRunsServer({ sql, port: o.port, host: o.host, ...(o.resultsRoot !== undefined ? { resultsRoots: o.resultsRoot } : {}) }).catch((e: unknown) => {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'EACCES') throw new UnavailableError(`cannot listen on ${o.host}:${o.port} (${code}); choose another with --port or --host`);
+        throw e;
+      });
+      out(`serving recorded runs at ${server.url} (Ctrl-C to stop)`);
+      await new Promise<void>((stop) => {
+        process.once('SIGINT', () => stop());
+        process.once('SIGTERM', () => stop());
+      });
+      await server.close();
+    });
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
@@ -142,7 +177,7 @@ try {
     process.stderr.write(`runs: ${msg}\n`);
     process.exit(66);
   }
-  if (e instanceof DatabaseUnavailableError) {
+  if (e instanceof DatabaseUnavailableError || e instanceof UnavailableError) {
     process.stderr.write(`runs: ${msg}\n`);
     process.exit(69);
   }

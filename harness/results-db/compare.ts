@@ -57,7 +57,7 @@ function rankValidity(v: Validity | null): number {
   return v === true ? 2 : v === 'unknown' ? 1 : v === false ? 0 : -1;
 }
 
-function showValidity(v: Validity | null): string {
+export function showValidity(v: Validity | null): string {
   return v === null ? 'absent' : v === true ? 'valid' : v === false ? 'invalid' : 'unknown';
 }
 
@@ -91,6 +91,7 @@ export function compareRuns(base: RunSummary, head: RunSummary, options: Compare
   const threshold = options.threshold ?? 0.1;
   const setupDifferences: string[] = [];
   const setup: [string, unknown, unknown][] = [
+    ['system', base.system, head.system],
     ['workload', base.workload, head.workload],
     ['nemesis', base.nemesis, head.nemesis],
     ['nodes', base.nodes, head.nodes],
@@ -122,6 +123,8 @@ export function compareRuns(base: RunSummary, head: RunSummary, options: Compare
     metric('throughput during faults (ok/s)', 'ops/s', base.faultOkPerS, head.faultOkPerS, 'higher-is-better', rel),
     metric('latency p99 during faults', 'ms', base.faultP99Ms, head.faultP99Ms, 'lower-is-better', latency),
     metric('indeterminate (info) ops', '%', infoShare(base), infoShare(head), 'lower-is-better', { relative: 0, absolute: 1 }),
+    // Failover: an election takes a few hundred ms, so under 250 ms more is noise.
+    metric('longest time without a leader', 'ms', base.leaderlessMaxMs, head.leaderlessMaxMs, 'lower-is-better', { relative: threshold, absolute: 250 }),
   ];
   const regressions: string[] = [];
   if (verdict.regression) regressions.push(`verdict ${showValidity(verdict.base)} → ${showValidity(verdict.head)}`);
@@ -141,6 +144,21 @@ function sign(x: number): string {
   return `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
 }
 
+/** A figure as the comparison prints it: "15 ops/s", "9.91 %", "–" when missing. */
+export function formatFigure(v: number | null, unit: string): string {
+  return fmt(v, unit);
+}
+
+/**
+ * The change column as the comparison prints it ("+20.0 (+50.0%) worse  REGRESSION",
+ * "(-20.0 points) worse"), empty when either side is missing. The terminal and the
+ * `runs serve` page both print this, so they show the same numbers.
+ */
+export function formatChange(m: MetricChange): string {
+  if (m.change === 'n/a') return '';
+  return `${m.unit === '%' ? '' : m.delta !== null ? sign(m.delta) : ''}${movement(m)} ${m.change}${m.regression ? '  REGRESSION' : ''}`.trim();
+}
+
 function fmt(v: number | null, unit: string): string {
   if (v === null) return '–';
   const n = Number.isInteger(v) || Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
@@ -153,7 +171,7 @@ function pad(s: string, n: number): string {
 
 /** The comparison as a person reads it in a terminal. */
 export function formatComparison(c: RunComparison): string {
-  const id = (r: RunSummary): string => `#${r.id} ${r.runId} @ ${r.gitRevision?.slice(0, 12) ?? '?'} (${r.workload}/${r.nemesis}, ${r.startedAt.toISOString()})`;
+  const id = (r: RunSummary): string => `#${r.id} ${r.runId} @ ${r.gitRevision?.slice(0, 12) ?? '?'} (${r.system} ${r.workload}/${r.nemesis}, ${r.startedAt.toISOString()})`;
   const lines: string[] = [`base ${id(c.base)}`, `head ${id(c.head)}`];
   if (c.setupDifferences.length > 0) lines.push(`setup differs (figures may not be comparable): ${c.setupDifferences.join('; ')}`);
   lines.push('');
@@ -161,10 +179,7 @@ export function formatComparison(c: RunComparison): string {
   for (const ch of c.checkers) lines.push(`${pad(`  ${ch.checker}`, 34)}${pad(showValidity(ch.base), 14)}${pad(showValidity(ch.head), 14)}${ch.regression ? 'REGRESSION' : ch.changed ? 'changed' : ''}`);
   lines.push('');
   lines.push(`${pad('metric', 34)}${pad('base', 14)}${pad('head', 14)}change`);
-  for (const m of c.metrics) {
-    const change = m.change === 'n/a' ? '' : `${m.unit === '%' ? '' : m.delta !== null ? sign(m.delta) : ''}${movement(m)} ${m.change}${m.regression ? '  REGRESSION' : ''}`.trim();
-    lines.push(`${pad(m.metric, 34)}${pad(fmt(m.base, m.unit), 14)}${pad(fmt(m.head, m.unit), 14)}${change}`);
-  }
+  for (const m of c.metrics) lines.push(`${pad(m.metric, 34)}${pad(fmt(m.base, m.unit), 14)}${pad(fmt(m.head, m.unit), 14)}${formatChange(m)}`);
   lines.push('');
   lines.push(c.regressions.length === 0 ? 'no regressions' : `${c.regressions.length} regression(s): ${c.regressions.join('; ')}`);
   return lines.join('\n');

@@ -4,7 +4,7 @@
  * binaries are not installed.
  */
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +15,7 @@ import { publishRun } from '../report/publish.ts';
 import { compareRuns, formatComparison } from './compare.ts';
 import { connect, databaseUrlFromEnv, DatabaseUnavailableError, type Sql, withDefaultDatabase } from './db.ts';
 import { checkerResults, findRun, latestRunAt, listRuns, recordRun, RunNotFoundError, type RunSummary } from './runs.ts';
-import { migrate } from './schema.ts';
+import { migrate, MIGRATIONS } from './schema.ts';
 import { postgresBinDir, startThrowawayPostgres, type StartedPostgres } from './testing/throwaway-postgres.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -27,10 +27,10 @@ if (!haveServer) console.warn('results-db.test.ts: database tests SKIPPED — Po
 
 function summary(over: Partial<RunSummary>): RunSummary {
   return {
-    id: 1, runId: 'r', startedAt: new Date(0), finishedAt: null, workload: 'register', nemesis: 'partition', nodes: 5, concurrency: 10, rate: 100,
+    id: 1, runId: 'r', system: 'raftstore', startedAt: new Date(0), finishedAt: null, workload: 'register', nemesis: 'partition', nodes: 5, concurrency: 10, rate: 100,
     seed: 1, runtime: 'docker', unsafe: [], gitRevision: 'a', storeVersion: null, harnessVersion: '0.1.0', valid: true, durationS: 60, historyS: 60,
     ops: 1000, okCount: 900, failCount: 100, infoCount: 0, okPerS: 15, availability: 0.9, latencyP50Ms: 5, latencyP90Ms: 10, latencyP99Ms: 40,
-    latencyMaxMs: 90, faultCount: 2, faultAvailability: 0.7, faultOkPerS: 10, faultP99Ms: 200,
+    latencyMaxMs: 90, faultCount: 2, faultAvailability: 0.7, faultOkPerS: 10, faultP99Ms: 200, leaderlessMaxMs: 900,
     checkers: { linearizability: { valid: true, summary: 'ok' }, election: { valid: true, summary: 'ok' } }, resultsDir: '/r',
     ...over,
   };
@@ -56,6 +56,10 @@ describe('compareRuns', () => {
     const better = compareRuns(summary({ valid: 'unknown' }), summary({}));
     expect(better.verdict).toMatchObject({ changed: true, regression: false });
     expect(better.regressions).toEqual([]);
+  });
+
+  it('a different system under test is a setup difference', () => {
+    expect(compareRuns(summary({}), summary({ system: 'etcd' })).setupDifferences).toEqual(['system: raftstore → etcd']);
   });
 
   it('says when the setups differ, and treats availability during faults as a figure that matters', () => {
@@ -97,7 +101,7 @@ describe.skipIf(!haveServer)('with a real PostgreSQL', () => {
   });
 
   it('migrates once, and a second migrate changes nothing', async () => {
-    expect(await migrate(sql)).toEqual([1]);
+    expect(await migrate(sql)).toEqual([1, 2]);
     expect(await migrate(sql)).toEqual([]);
     const tables = await sql<{ table_name: string }[]>`select table_name from information_schema.tables where table_schema = 'public' order by table_name`;
     expect(tables.map((t) => t.table_name)).toEqual(['checker_results', 'runs', 'schema_migrations']);
@@ -118,6 +122,8 @@ describe.skipIf(!haveServer)('with a real PostgreSQL', () => {
     expect(valid.okCount + valid.failCount + valid.infoCount).toBe(664);
     expect(valid.latencyP99Ms).toBeGreaterThan(valid.latencyP50Ms ?? Infinity);
     expect(valid.faultAvailability).toBeLessThan(valid.availability ?? 0);
+    // Failover: the election checker saw no leaderless gap in this fixture (0, not "unknown").
+    expect(valid.leaderlessMaxMs).toBe(0);
     expect(valid.checkers.election).toEqual({ valid: true, summary: expect.stringMatching(/^one leader per term/) as string });
 
     const rows = await checkerResults(sql, b.id);
@@ -134,6 +140,45 @@ describe.skipIf(!haveServer)('with a real PostgreSQL', () => {
     expect(all.map((r) => r.runId)).toEqual(['20260101t000100zinvalid', '20260101t000000zvalid0']);
     expect(await listRuns(sql, { workload: 'set' })).toEqual([]);
     expect((await listRuns(sql, { gitRevision: 'bbbb' })).map((r) => r.valid)).toEqual([false]);
+  });
+
+  it('records the system under test: run.json config.system, else raftstore; lists filter by it and by release', async () => {
+    expect((await findRun(sql, '20260101t000000zvalid0')).system).toBe('raftstore');
+    const dir = join(scratch, 'etcd-run');
+    cpSync(VALID, dir, { recursive: true });
+    const runJson = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as { runId: string; config: Record<string, unknown>; versions: Record<string, unknown> };
+    runJson.runId = 'etcd-run';
+    runJson.config.system = 'etcd';
+    runJson.versions.store = 'etcd 3.4.33';
+    writeFileSync(join(dir, 'run.json'), JSON.stringify(runJson));
+    const rec = await recordRun(sql, dir);
+    expect((await findRun(sql, String(rec.id))).system).toBe('etcd');
+    expect((await listRuns(sql, { system: 'etcd' })).map((r) => r.runId)).toEqual(['etcd-run']);
+    expect((await listRuns(sql, { system: 'raftstore' })).length).toBe(2);
+    expect((await listRuns(sql, { release: 'etcd 3.4.33' })).map((r) => r.runId)).toEqual(['etcd-run']);
+    expect((await listRuns(sql, { release: 'bbbb' })).map((r) => r.runId)).toEqual(['20260101t000100zinvalid']);
+    await sql`delete from runs where id = ${rec.id}`;
+  });
+
+  it('migration 2 gives runs recorded before it system raftstore, or the config.system they carried', async () => {
+    await sql.unsafe('create database before_systems');
+    const old = await connect(pg.url.replace(/\/postgres$/, '/before_systems'));
+    try {
+      await old.unsafe(MIGRATIONS[0]!.sql);
+      await old`create table schema_migrations (version integer primary key, name text not null, applied_at timestamptz not null default now())`;
+      await old`insert into schema_migrations (version, name) values (1, 'runs and checker_results')`;
+      for (const [runId, config] of [['plain', { workload: 'register' }], ['named', { workload: 'register', system: 'etcd' }]] as const) {
+        await old`insert into runs (run_id, started_at, workload, nemesis, valid, ops, ok_count, fail_count, info_count, fault_count, checkers, config, results_dir)
+                  values (${runId}, now(), 'register', 'none', 'true', 0, 0, 0, 0, 0, '{}', ${old.json(config)}, '/nowhere')`;
+      }
+      await old`insert into checker_results (run, checker, valid, summary, details)
+                select id, 'election', 'true', 'ok', ${old.json({ leaderless: { longest: { from: 0, to: 1, durationMs: 1234 } } })} from runs where run_id = 'named'`;
+      expect(await migrate(old)).toEqual([2]);
+      const rows = await old<{ run_id: string; system: string; leaderless_max_ms: number | null }[]>`select run_id, system, leaderless_max_ms from runs order by run_id`;
+      expect(rows.map((r) => [r.run_id, r.system, r.leaderless_max_ms])).toEqual([['named', 'etcd', 1234], ['plain', 'raftstore', null]]);
+    } finally {
+      await old.end({ timeout: 5 });
+    }
   });
 
   it('finds a run by row id, run id or results directory, and compares them', async () => {

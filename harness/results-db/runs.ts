@@ -20,6 +20,8 @@ export interface RunSummary {
   /** Database row id. */
   readonly id: number;
   readonly runId: string;
+  /** The system under test: run.json `config.system`, else "raftstore" (the reference store). */
+  readonly system: string;
   readonly startedAt: Date;
   readonly finishedAt: Date | null;
   readonly workload: string;
@@ -50,6 +52,8 @@ export interface RunSummary {
   readonly faultAvailability: number | null;
   readonly faultOkPerS: number | null;
   readonly faultP99Ms: number | null;
+  /** Failover: the longest time without a leader (the election checker's `leaderless.longest`), ms. */
+  readonly leaderlessMaxMs: number | null;
   readonly checkers: Readonly<Record<string, CheckerVerdict>>;
   readonly resultsDir: string;
 }
@@ -74,6 +78,21 @@ function trimmedDetails(r: CheckResult): unknown {
 
 function num(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+/** The system a run exercised; every run before systems were named was of the reference store. */
+export const DEFAULT_SYSTEM = 'raftstore';
+
+export function systemOf(config: { readonly [k: string]: unknown }): string {
+  const s = config.system;
+  return typeof s === 'string' && s !== '' ? s : DEFAULT_SYSTEM;
+}
+
+/** The election checker's longest leaderless gap in ms: 0 when it saw none, null without the checker. */
+function leaderlessMaxMs(election: CheckResult | undefined): number | null {
+  const leaderless = (election as { leaderless?: { longest?: { durationMs?: unknown } | null } } | undefined)?.leaderless;
+  if (leaderless === undefined) return null;
+  return leaderless.longest === null || leaderless.longest === undefined ? 0 : num(leaderless.longest.durationMs);
 }
 
 /** Everything a `runs` row holds, computed from a loaded run directory. */
@@ -101,6 +120,7 @@ export function summarize(run: LoadedRun): Omit<RunSummary, 'id'> & { readonly c
   const clientS = last > first ? (last - first) / 1e9 : 0;
   return {
     runId: run.run.runId,
+    system: systemOf(c),
     startedAt,
     finishedAt,
     workload: c.workload ?? run.run.workload?.name ?? 'unknown',
@@ -131,6 +151,7 @@ export function summarize(run: LoadedRun): Omit<RunSummary, 'id'> & { readonly c
     faultAvailability: inFaults.all === 0 ? null : inFaults.ok / inFaults.all,
     faultOkPerS: inFaults.s > 0 ? inFaults.ok / inFaults.s : null,
     faultP99Ms: faultP99.length === 0 ? null : Math.max(...faultP99),
+    leaderlessMaxMs: leaderlessMaxMs(run.results.checkers.election),
     checkers: Object.fromEntries(Object.values(run.results.checkers).map((r) => [r.checker, { valid: r.valid, summary: r.summary }])),
     resultsDir: run.dir,
     config: c,
@@ -152,6 +173,7 @@ export async function recordRun(sql: Sql, runDir: string): Promise<RecordOutcome
   return sql.begin(async (tx) => {
     const row = {
       run_id: s.runId,
+      system: s.system,
       started_at: s.startedAt,
       finished_at: s.finishedAt,
       workload: s.workload,
@@ -182,6 +204,7 @@ export async function recordRun(sql: Sql, runDir: string): Promise<RecordOutcome
       fault_availability: s.faultAvailability,
       fault_ok_per_s: s.faultOkPerS,
       fault_p99_ms: s.faultP99Ms,
+      leaderless_max_ms: s.leaderlessMaxMs,
       checkers: tx.json(s.checkers as unknown as postgresJson),
       config: tx.json(s.config as postgresJson),
       results_dir: s.resultsDir,
@@ -207,6 +230,7 @@ type postgresJson = Parameters<Sql['json']>[0];
 interface RunRow {
   id: number;
   run_id: string;
+  system: string;
   started_at: Date;
   finished_at: Date | null;
   workload: string;
@@ -237,6 +261,7 @@ interface RunRow {
   fault_availability: number | null;
   fault_ok_per_s: number | null;
   fault_p99_ms: number | null;
+  leaderless_max_ms: number | null;
   checkers: Record<string, { valid: Validity; summary: string }>;
   results_dir: string;
 }
@@ -245,6 +270,7 @@ function fromRow(r: RunRow): RunSummary {
   return {
     id: r.id,
     runId: r.run_id,
+    system: r.system,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
     workload: r.workload,
@@ -275,6 +301,7 @@ function fromRow(r: RunRow): RunSummary {
     faultAvailability: r.fault_availability,
     faultOkPerS: r.fault_ok_per_s,
     faultP99Ms: r.fault_p99_ms,
+    leaderlessMaxMs: r.leaderless_max_ms,
     checkers: r.checkers,
     resultsDir: r.results_dir,
   };
@@ -286,8 +313,11 @@ const SELECT = 'select runs.*, seed::float8 as seed from runs';
 export interface ListOptions {
   readonly workload?: string;
   readonly nemesis?: string;
+  readonly system?: string;
   /** Prefix of the git revision. */
   readonly gitRevision?: string;
+  /** A release: a git revision prefix, or a store or harness version exactly. */
+  readonly release?: string;
   /** Newest first; default 50. */
   readonly limit?: number;
 }
@@ -295,8 +325,10 @@ export interface ListOptions {
 export async function listRuns(sql: Sql, options: ListOptions = {}): Promise<RunSummary[]> {
   const rows = await sql.unsafe<RunRow[]>(
     `${SELECT} where ($1::text is null or workload = $1) and ($2::text is null or nemesis = $2) and ($3::text is null or git_revision like $3 || '%')
+       and ($5::text is null or system = $5)
+       and ($6::text is null or git_revision like $6 || '%' or store_version = $6 or harness_version = $6)
      order by started_at desc, id desc limit $4`,
-    [options.workload ?? null, options.nemesis ?? null, options.gitRevision ?? null, options.limit ?? 50],
+    [options.workload ?? null, options.nemesis ?? null, options.gitRevision ?? null, options.limit ?? 50, options.system ?? null, options.release ?? null],
   );
   return rows.map(fromRow);
 }

@@ -70,6 +70,22 @@ create table checker_results (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'runs.system and runs.leaderless_max_ms',
+    // Which system under test a run exercised. Runs recorded before this column existed
+    // were all of the reference store ("raftstore"), unless their run.json says otherwise.
+    // And the failover figure: the longest time without a leader (election checker).
+    sql: `
+alter table runs add column system text not null default 'raftstore';
+update runs set system = config->>'system' where jsonb_typeof(config->'system') = 'string' and config->>'system' <> '';
+create index runs_system_started on runs (system, started_at desc);
+alter table runs add column leaderless_max_ms double precision;
+update runs set leaderless_max_ms = coalesce((c.details->'leaderless'->'longest'->>'durationMs')::double precision, 0)
+  from checker_results c
+  where c.run = runs.id and c.checker = 'election' and jsonb_typeof(c.details->'leaderless') = 'object';
+`,
+  },
 ];
 
 /** Arbitrary constant: the advisory lock key for migrations. */
