@@ -127,11 +127,16 @@ describe('election checker', () => {
   });
 
   it("two of a node's status samples going backwards in term is a regression; a sample behind its role log is only stale", () => {
-    const samples = [status(1000, 'n3', 'follower', 5, 'n1'), status(2000, 'n3', 'follower', 2, null)];
+    const samples = [status(1000, 'n3', 'follower', 5, 'n1'), role(1500, 'n3', 'down', 0, null), status(4000, 'n3', 'follower', 2, null)];
     const r = checkElection({ history: [], events: samples });
     expect(r.valid).toBe(false);
-    expect(r.termRegressions[0]).toMatchObject({ node: 'n3', before: { kind: 'status', time: 1000 * MS, term: 5 }, after: { kind: 'status', time: 2000 * MS, term: 2 } });
-    expect(r.summary).toContain("n3's term went backwards from 5 (status sample at 1.0 s, follower) to 2 (status sample at 2.0 s, follower)");
+    expect(r.termRegressions[0]).toMatchObject({ node: 'n3', before: { kind: 'status', time: 1000 * MS, term: 5 }, after: { kind: 'status', time: 4000 * MS, term: 2 } });
+    expect(r.summary).toContain("n3's term went backwards from 5 (status sample at 1.0 s, follower) to 2 (status sample at 4.0 s, follower)");
+    // Far enough apart that both requests cannot have been in flight at once: a regression even without a restart.
+    expect(checkElection({ history: [], events: [status(1000, 'n3', 'follower', 5, 'n1'), status(3500, 'n3', 'follower', 2, null)] }).valid).toBe(false);
+    // Close together with no restart between: the harness's last periodic sample can arrive after its final one.
+    const overlapping = checkElection({ history: [], events: [status(1000, 'n3', 'follower', 5, 'n1'), status(1700, 'n3', 'follower', 6, 'n2'), status(1705, 'n3', 'follower', 5, 'n1'), status(2700, 'n3', 'follower', 6, 'n2')] });
+    expect(overlapping).toMatchObject({ valid: true, termRegressions: [] });
     // Role log and samples interleave: a sample taken before a role change arrives after it.
     const interleaved = [
       status(1000, 'n3', 'follower', 4, 'n1'),

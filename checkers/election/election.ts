@@ -23,6 +23,13 @@ export interface ElectionOptions {
    * (for logs of nodes that were deliberately wiped and re-added).
    */
   readonly termRegressionInvalid?: boolean;
+  /**
+   * Status samples stamped closer together than this (ms) with no restart (`down` event)
+   * of the node between them may have been in flight at once and arrived out of order, so
+   * a lower term in the later one is not taken as a regression. Default 2000: the longest
+   * status timeout the harness uses (its final sample, taken as the periodic ones stop).
+   */
+  readonly sampleOverlapMs?: number;
   /** How many overlap windows and leaderless gaps to list (default 50; totals count all). */
   readonly maxListed?: number;
 }
@@ -175,6 +182,8 @@ export function checkElection(input: CheckInput, options: ElectionOptions = {}):
   // The last observation per node and source, for regressions (see TermRegression).
   const lastOwnRole = new Map<string, TermObservation>();
   const lastSample = new Map<string, TermObservation>();
+  const lastDown = new Map<string, number>();
+  const sampleOverlapNs = (options.sampleOverlapMs ?? 2000) * 1e6;
   const maxTerm = new Map<string, number>();
   const termRegressions: TermRegression[] = [];
   let staleSamples = 0;
@@ -193,14 +202,18 @@ export function checkElection(input: CheckInput, options: ElectionOptions = {}):
     const raftRole = RAFT_ROLES.has(e.role);
     // 'down' (and any non-Raft role) is the harness marking a killed or paused node, term 0
     // by convention: not the node's term, so never compared.
-    if (raftRole) {
+    if (!raftRole) lastDown.set(e.node, e.time);
+    else {
       const seen: TermObservation = { kind: e.kind, time: e.time, term: e.term, role: e.role };
       const last = e.kind === 'role' ? lastOwnRole : lastSample;
       const prev = last.get(e.node);
-      if (prev !== undefined && e.term < prev.term) {
+      // Two samples stamped close together may have been in flight at once and arrived out
+      // of order; without a restart between them the lower one may simply be the older.
+      const mayBeReordered = e.kind === 'status' && prev !== undefined && e.time - prev.time < sampleOverlapNs && (lastDown.get(e.node) ?? -Infinity) <= prev.time;
+      if (prev !== undefined && e.term < prev.term && !mayBeReordered) {
         termRegressions.push({ kind: 'term-regression', node: e.node, time: e.time, fromTerm: prev.term, toTerm: e.term, before: prev, after: seen });
       }
-      last.set(e.node, seen);
+      if (prev === undefined || e.term >= prev.term || !mayBeReordered) last.set(e.node, seen);
     }
     if (healedAt !== null && e.time > healedAt && raftRole) eventsAfterHeal += 1;
     // A status sample is stamped when its response arrived, possibly after a role change it
