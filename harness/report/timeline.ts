@@ -203,14 +203,14 @@ var step=[1,2,5,10,20,50,100,200,500,1000,2000,5000,10000,20000,60000,120000,300
 ctx.fillStyle='#57606a';ctx.strokeStyle='#eaeef2';ctx.textAlign='right';
 for(var t=Math.ceil(w0/step)*step;t<=w1;t+=step){var yy=y(t);ctx.beginPath();ctx.moveTo(L.left,yy);ctx.lineTo(W,yy);ctx.stroke();ctx.fillText(fmt(t),L.left-12,yy+4);}
 D.faults.forEach(function(f){if(f.toMs<w0||f.fromMs>w1)return;var a=Math.max(y(f.fromMs),L.top),b=Math.min(y(f.toMs),L.top+L.height);
-ctx.fillStyle='rgba(244,162,97,0.18)';ctx.fillRect(L.left,a,W-L.left,Math.max(b-a,1));ctx.fillStyle='#f4a261';ctx.fillRect(L.left-8,a,5,Math.max(b-a,2));});
+ctx.fillStyle='#f4a261';ctx.fillRect(L.left-8,a,5,Math.max(b-a,2));});
 var cw=Math.max(L.colW-(L.colW>6?3:1),1),px=(w1-w0)/L.height;
 for(var pass=0;pass<4;pass++){ctx.fillStyle=FILL[pass];ctx.globalAlpha=pass===3?0.45:1;
 for(i=0;i<n;i++){if(K[i]!==pass)continue;var a0=T0[i],a1=T1[i];if(a1<w0||a0>w1)continue;var ya=y(a0),yb=y(a1);if(yb-ya<1)yb=ya+1;
 ctx.fillRect(L.left+COL[i]*L.colW+(L.colW-cw)/2,ya,cw,yb-ya);}}
 ctx.globalAlpha=1;
-// Fault names on top of the bars, with a white halo so they read over any colour.
-D.faults.forEach(function(f){if(f.toMs<w0||f.fromMs>w1)return;var yy=Math.max(y(f.fromMs),L.top)+12;ctx.textAlign='left';ctx.lineWidth=3;ctx.strokeStyle='#fff';ctx.strokeText(f.label,L.left+4,yy);ctx.fillStyle='#b5651d';ctx.fillText(f.label,L.left+4,yy);ctx.lineWidth=1;});
+// Faults across every column, over the bars (dense runs cover the background), named with a white halo.
+D.faults.forEach(function(f){if(f.toMs<w0||f.fromMs>w1)return;var a=Math.max(y(f.fromMs),L.top),b=Math.min(y(f.toMs),L.top+L.height);ctx.fillStyle='rgba(244,162,97,0.25)';ctx.fillRect(L.left,a,L.w-L.left,Math.max(b-a,1));var yy=a+12;ctx.textAlign='left';ctx.lineWidth=3;ctx.strokeStyle='#fff';ctx.strokeText(f.label,L.left+4,yy);ctx.fillStyle='#b5651d';ctx.fillText(f.label,L.left+4,yy);ctx.lineWidth=1;});
 D.markers.forEach(function(m){if(m.atMs<w0||m.atMs>w1)return;var yy=y(m.atMs);ctx.strokeStyle='#6c4ab6';ctx.setLineDash([4,3]);ctx.beginPath();ctx.moveTo(L.left,yy);ctx.lineTo(W,yy);ctx.stroke();ctx.setLineDash([]);ctx.fillStyle='#6c4ab6';ctx.textAlign='right';ctx.fillText(m.label,W-4,yy-3);});
 rangeOut.textContent=fmt(w0)+' – '+fmt(w1)+' of '+fmt(D.endMs);cv.dataset.w0=String(w0);cv.dataset.w1=String(w1);if(cv.dataset.drawn!=='true')cv.dataset.firstDrawnMs=String(performance.now());cv.dataset.drawn='true';}
 function setWindow(a,span){var end=Math.max(D.endMs,1);if(!(span>0)||span>=end){w0=0;w1=end;}else{w0=Math.min(Math.max(a,0),end-span);w1=w0+span;}
