@@ -128,7 +128,7 @@ export function configFromOptions(o: Opts): RunConfig {
   let nemeses;
   try {
     knobs = parseKnobs(o.knob ?? []);
-    nemeses = parseNemeses(o.nemesis, knobs);
+    nemeses = parseNemeses(o.nemesis, knobs, system.supports);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }

@@ -136,8 +136,8 @@ async function currentLeader(cluster: StartedCluster, system: PreparedSystem): P
 
 export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<RunOutcome> {
   const workload = workloadByName(config.workload);
-  const nemeses = parseNemeses(config.nemesis, config.knobs);
   const system: System = systemByName(config.system ?? 'raftstore');
+  const nemeses = parseNemeses(config.nemesis, config.knobs, system.supports);
   const readConsistency = config.readConsistency ?? 'linearizable';
   const clientMode = config.clientMode ?? 'single-attempt';
   validateRun({ system, workload, nemeses, config: { ...config, readConsistency, clientMode } });

@@ -11,6 +11,8 @@ import { DEFAULT_NETWORK_KNOBS, networkNemeses } from './network.ts';
 import type { NetworkKnobs } from './network.ts';
 import type { ClockKnobs } from './clock.ts';
 import { processNemeses } from './process.ts';
+import { adminNemesis, fileNemeses } from './files.ts';
+import type { SystemSupport } from '../systems/system.ts';
 
 /** Every nemesis knob (`--knob name=value`), with its default and its allowed range. */
 export type NemesisKnobs = NetworkKnobs & ClockKnobs;
@@ -53,13 +55,17 @@ export function parseKnobs(settings: readonly string[]): NemesisKnobs {
 }
 
 export function allNemeses(knobs: NemesisKnobs = DEFAULT_KNOBS): Nemesis[] {
-  return [...networkNemeses(knobs), ...processNemeses(), membershipNemesis(), clockNemesis(knobs)];
+  return [...networkNemeses(knobs), ...processNemeses(), membershipNemesis(), clockNemesis(knobs), ...fileNemeses(), adminNemesis()];
 }
 
 export const NEMESIS_NAMES: readonly string[] = [...allNemeses().map((n) => n.name), 'all', 'none'];
 
-/** Parse `--nemesis` into nemeses; throws naming an unknown one. */
-export function parseNemeses(spec: string, knobs: NemesisKnobs = DEFAULT_KNOBS): Nemesis[] {
+/**
+ * Parse `--nemesis` into nemeses; throws naming an unknown one. With `system`, `all` means
+ * every nemesis that system supports (the ones it does not are left out, not refused: naming
+ * one explicitly is what gets refused, by harness/validate.ts).
+ */
+export function parseNemeses(spec: string, knobs: NemesisKnobs = DEFAULT_KNOBS, system?: SystemSupport): Nemesis[] {
   const names = spec.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (names.length === 0) throw new Error('--nemesis: empty list');
   const known = new Map(allNemeses(knobs).map((n) => [n.name, n]));
@@ -67,7 +73,7 @@ export function parseNemeses(spec: string, knobs: NemesisKnobs = DEFAULT_KNOBS):
   for (const name of names) {
     if (name === 'none') continue;
     if (name === 'all') {
-      out.push(...allNemeses(knobs));
+      out.push(...allNemeses(knobs).filter((n) => system === undefined || (n.requires ?? []).every((f) => system.features.has(f))));
       continue;
     }
     const n = known.get(name);

@@ -102,7 +102,7 @@ async function prepareRaftstore(runtime: RuntimeName, options: SystemRunOptions,
       },
     },
     // impl/storage/FORMAT.md: WAL segments and the snapshot files.
-    dataFiles: { log: [/^wal\//, /\.wal$/], snapshot: [/^snap/, /\.snap$/] },
+    dataFiles: { log: [/^wal\/[0-9a-f]{16}\.wal$/], snapshot: [/^snap\/[0-9a-f]{16}-[0-9a-f]{16}\.snap$/] },
   };
   return prepared;
 }
