@@ -19,8 +19,13 @@ const minimal: System = {
 describe('what a system cannot do is refused, naming it', () => {
   it('the store can run every existing workload and nemesis', () => {
     for (const w of [registerWorkload(), setWorkload()]) {
-      expect(runProblems({ system: raftstore, workload: w, nemeses: parseNemeses('all'), config: { ...base, unsafe: ['no-fsync'], storageFaultMode: true } })).toEqual([]);
+      expect(runProblems({ system: raftstore, workload: w, nemeses: parseNemeses('all', undefined, raftstore.supports), config: { ...base, unsafe: ['no-fsync'], storageFaultMode: true } })).toEqual([]);
     }
+  });
+  it('`all` is every nemesis the system supports; naming an unsupported one is refused', () => {
+    expect(parseNemeses('all', undefined, raftstore.supports).map((n) => n.name)).not.toContain('admin');
+    expect(parseNemeses('all', undefined, raftstore.supports).map((n) => n.name)).toContain('bitflip');
+    expect(runProblems({ system: raftstore, workload: registerWorkload(), nemeses: parseNemeses('admin'), config: base })).toEqual(['--nemesis admin needs admin, which raftstore does not support']);
   });
   it('a nemesis needing a hook the system lacks, a workload operation, a runtime, a flag', () => {
     const problems = runProblems({

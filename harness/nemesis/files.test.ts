@@ -7,7 +7,9 @@ import { fileNemeses } from './files.ts';
 import type { NemesisContext } from './nemesis.ts';
 
 /** A node whose data files live in memory; `refuses` decides whether it starts on them. */
-function fakeNode(id: string, files: Map<string, Buffer>, refuses: (files: Map<string, Buffer>) => boolean): NodeHandle & { starts: number } {
+type FakeNode = NodeHandle & { starts: number; answering(): boolean };
+
+function fakeNode(id: string, files: Map<string, Buffer>, refuses: (files: Map<string, Buffer>) => boolean): FakeNode {
   const node = {
     id,
     clientUrl: `mem://${id}`,
@@ -29,7 +31,7 @@ function fakeNode(id: string, files: Map<string, Buffer>, refuses: (files: Map<s
   return node;
 }
 
-function context(node: ReturnType<typeof fakeNode> & { answering(): boolean }): NemesisContext {
+function context(node: FakeNode): NemesisContext {
   const cluster = { nodes: [node], node: () => node, clock: { ...realClock, sleep: () => Promise.resolve() } } as unknown as StartedCluster;
   const system = {
     system: { name: 'fake' },

@@ -111,7 +111,7 @@ export function adminNemesis(): Nemesis {
       const running = ctx.cluster.nodes.filter((n) => n.state === 'running');
       if (running.length === 0) return { skipped: 'no node running' };
       const node = ctx.rng.pick(running);
-      return { node: node.id, did: await admin.call(ctx.system, node, ctx.cluster, (n) => ctx.rng.int(n)) };
+      return { node: node.id, did: await admin(node, ctx.cluster, (n) => ctx.rng.int(n)) };
     },
     stop: () => Promise.resolve({}),
   };

@@ -140,7 +140,7 @@ export interface PreparedSystem {
   /** The `membership` nemesis (feature `membership`). */
   readonly membership?: MembershipHook;
   /** The `admin` nemesis (feature `admin`): the system's own maintenance operation(s) on one node; resolves with what was done. */
-  admin?(node: NodeHandle, cluster: StartedCluster, choose: (n: number) => number): Promise<unknown>;
+  readonly admin?: (node: NodeHandle, cluster: StartedCluster, choose: (n: number) => number) => Promise<unknown>;
   /** Data files to corrupt (feature `data-files`), as regular expressions on paths relative to the data directory. */
   readonly dataFiles?: { readonly log: readonly RegExp[]; readonly snapshot: readonly RegExp[] };
 }
