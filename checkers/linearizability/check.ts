@@ -264,7 +264,8 @@ export function showKey(k: Key): string {
 /** "process 3: cas [1,2] -> ok" style, for explanations. */
 export function describeOp(op: CompletedOp): string {
   const arg = op.invokeValue === null || op.invokeValue === undefined ? '' : ` ${JSON.stringify(op.invokeValue)}`;
-  const res = op.type === 'ok' ? (op.value === null || op.value === undefined ? ' -> ok' : ` -> ${JSON.stringify(op.value)}`) : ` -> ${op.type}`;
+  // A read that returned nil says so: "-> ok" alone would hide the value the model rejected.
+  const res = op.type === 'ok' ? (op.value === undefined ? ' -> ok' : op.value === null ? (op.f === 'read' ? ' -> nil' : ' -> ok') : ` -> ${JSON.stringify(op.value)}`) : ` -> ${op.type}`;
   return `process ${op.process}: ${op.f}${arg}${res} (index ${op.invokeIndex}${op.completeIndex !== null ? `..${op.completeIndex}` : '..'})`;
 }
 
