@@ -31,10 +31,22 @@ export interface RequestId {
   readonly seq: number;
 }
 
-export type TxnOp =
+/** An op of a txn that writes its key. */
+export type TxnWriteOp =
   | { readonly op: 'create'; readonly key: string; readonly value: JsonValue }
   | { readonly op: 'put'; readonly key: string; readonly value: JsonValue; readonly expectedVersion?: number }
   | { readonly op: 'delete'; readonly key: string; readonly expectedVersion?: number };
+
+/**
+ * One op of a txn. Besides writes, as etcd's txn: `get` reads the key at the txn's point in
+ * the log, and `compare` is a precondition that writes nothing (the key must be at
+ * `expectedVersion`, 0 = absent), so a read-modify-write over several keys can commit only
+ * if none of the keys it read changed.
+ */
+export type TxnOp =
+  | TxnWriteOp
+  | { readonly op: 'get'; readonly key: string }
+  | { readonly op: 'compare'; readonly key: string; readonly expectedVersion: number };
 
 export type ClientCommand =
   | ({ readonly op: 'create'; readonly key: string; readonly value: JsonValue } & RequestId)
@@ -230,8 +242,12 @@ function txnOps(body: Record<string, unknown>): TxnOp[] {
         const expectedVersion = optionalVersion(item, 'expectedVersion', where);
         return { op, key: k, ...(expectedVersion === undefined ? {} : { expectedVersion }) };
       }
+      case 'get':
+        return { op, key: k };
+      case 'compare':
+        return { op, key: k, expectedVersion: integer(item, 'expectedVersion', 0, Number.MAX_SAFE_INTEGER, where) };
       default:
-        throw new CommandValidationError(`${where}op must be "create", "put" or "delete", got ${JSON.stringify(op) ?? 'nothing'}`);
+        throw new CommandValidationError(`${where}op must be "create", "put", "delete", "get" or "compare", got ${JSON.stringify(op) ?? 'nothing'}`);
     }
   });
 }

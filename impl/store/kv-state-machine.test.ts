@@ -128,6 +128,114 @@ describe('KvStateMachine txn', () => {
   });
 });
 
+describe('KvStateMachine txn reads and compares', () => {
+  it('get returns each key as of the txn, or found: false for an absent key', () => {
+    const f = new Feeder();
+    f.cmd({ op: 'put', key: 'a', value: [1, 2] });
+    f.cmd({ op: 'put', key: 'a', value: [1, 2, 3] });
+    expect(ok(f.cmd({ op: 'txn', ops: [{ op: 'get', key: 'a' }, { op: 'get', key: 'b' }] }))).toEqual({
+      results: [
+        { key: 'a', found: true, value: [1, 2, 3], version: 2, createRevision: 1, modRevision: 2 },
+        { key: 'b', found: false, version: 0 },
+      ],
+      revision: 2,
+    });
+  });
+
+  it('a txn that only reads and compares changes nothing: no revision, no watch event, no history', () => {
+    const f = new Feeder();
+    f.cmd({ op: 'put', key: 'a', value: 1 });
+    const events: KeyEvent[][] = [];
+    f.sm.onEvents((e) => events.push([...e]));
+    const before = f.sm.snapshot();
+    const result = ok(f.cmd({ op: 'txn', ops: [{ op: 'get', key: 'a' }, { op: 'compare', key: 'b', expectedVersion: 0 }] }));
+    expect(result).toEqual({ results: [{ key: 'a', found: true, value: 1, version: 1, createRevision: 1, modRevision: 1 }, { key: 'b', version: 0 }], revision: 1 });
+    expect(f.sm.revision).toBe(1);
+    expect(events).toEqual([]);
+    expect(f.sm.eventsSince(1, '')!.map((e) => e.revision)).toEqual([1]);
+    // Only the exactly-once table (the recorded answer) and the applied index moved.
+    const strip = (snap: Uint8Array): unknown => {
+      const { sessions: _s, appliedIndex: _i, ...rest } = JSON.parse(new TextDecoder().decode(snap)) as Record<string, unknown>;
+      return rest;
+    };
+    expect(strip(f.sm.snapshot())).toEqual(strip(before));
+  });
+
+  it('compare holds at the expected version (0 = absent) and otherwise fails the whole txn as a version conflict', () => {
+    const f = new Feeder();
+    f.cmd({ op: 'put', key: 'a', value: 1 });
+    f.cmd({ op: 'put', key: 'b', value: [7] });
+    const conflict = f.cmd({
+      op: 'txn',
+      ops: [
+        { op: 'put', key: 'b', value: [7, 8], expectedVersion: 1 },
+        { op: 'compare', key: 'a', expectedVersion: 2 },
+      ],
+    });
+    expect(conflict).toMatchObject({ ok: false, code: 'version-conflict', currentVersion: 1, opIndex: 1 });
+    expect(f.sm.get('b')?.value).toEqual([7]);
+    expect(f.sm.revision).toBe(2);
+    expect(f.cmd({ op: 'txn', ops: [{ op: 'compare', key: 'zz', expectedVersion: 1 }] })).toMatchObject({ ok: false, code: 'version-conflict', currentVersion: 0 });
+    // The read-modify-write the append workload does: compare the key it only read, write the one it appended to.
+    expect(
+      ok(
+        f.cmd({
+          op: 'txn',
+          ops: [
+            { op: 'compare', key: 'a', expectedVersion: 1 },
+            { op: 'put', key: 'b', value: [7, 8], expectedVersion: 1 },
+            { op: 'put', key: 'c', value: [9], expectedVersion: 0 },
+          ],
+        }),
+      ),
+    ).toEqual({
+      results: [
+        { key: 'a', version: 1 },
+        { key: 'b', version: 2, createRevision: 2, modRevision: 3 },
+        { key: 'c', version: 1, createRevision: 3, modRevision: 3 },
+      ],
+      revision: 3,
+    });
+  });
+
+  it('a txn mixing reads and writes emits events for its writes only, under one new revision', () => {
+    const f = new Feeder();
+    f.cmd({ op: 'put', key: 'a', value: 1 });
+    const events: KeyEvent[] = [];
+    f.sm.onEvents((e) => events.push(...e));
+    const value = ok(f.cmd({ op: 'txn', ops: [{ op: 'get', key: 'a' }, { op: 'put', key: 'b', value: 2 }] }));
+    expect(value).toMatchObject({ results: [{ key: 'a', found: true, value: 1 }, { key: 'b', version: 1 }], revision: 2 });
+    expect(events.map((e) => [e.revision, e.type, e.key])).toEqual([[2, 'put', 'b']]);
+  });
+
+  it('a retried read-only txn returns the answer recorded at its first application, not the current state', () => {
+    const f = new Feeder();
+    f.raw({ op: 'put', key: 'a', value: 1, clientId: 'w', seq: 1 });
+    const read: Command = { op: 'txn', ops: [{ op: 'get', key: 'a' }], clientId: 'r', seq: 1 };
+    const first = f.raw(read);
+    f.raw({ op: 'put', key: 'a', value: 2, clientId: 'w', seq: 2 });
+    expect(f.raw(read)).toEqual(first);
+    expect(ok(first)).toMatchObject({ results: [{ value: 1, version: 1 }] });
+  });
+
+  it('a retried read-modify-write applies once: the retry gets the recorded ok, not a version conflict', () => {
+    const f = new Feeder();
+    const append: Command = { op: 'txn', ops: [{ op: 'put', key: 'l', value: [1], expectedVersion: 0 }], clientId: 'c', seq: 4 };
+    const first = f.raw(append);
+    expect(first.ok).toBe(true);
+    expect(f.raw(append)).toEqual(first);
+    expect(f.sm.get('l')).toMatchObject({ value: [1], version: 1 });
+  });
+
+  it('predict (ack-before-commit) of a read-only txn answers the values without recording or changing anything', () => {
+    const f = new Feeder();
+    f.cmd({ op: 'put', key: 'a', value: 1 });
+    const before = f.sm.snapshot();
+    expect(f.sm.predict({ op: 'txn', ops: [{ op: 'get', key: 'a' }], clientId: 'p', seq: 1 })).toMatchObject({ ok: true, value: { results: [{ value: 1 }], revision: 1 } });
+    expect(f.sm.snapshot()).toEqual(before);
+  });
+});
+
 describe('KvStateMachine exactly-once', () => {
   it('a retry with the same (clientId, seq) returns the recorded result without applying twice', () => {
     const f = new Feeder();
@@ -329,14 +437,19 @@ describe('KvStateMachine determinism', () => {
   const valueArb: fc.Arbitrary<JsonValue> = fc.oneof(fc.integer(), fc.string({ maxLength: 5 }), fc.constant(null), fc.array(fc.integer(), { maxLength: 3 }));
   const versionArb = fc.option(fc.integer({ min: 0, max: 4 }), { nil: undefined });
   const clientArb = fc.record({ clientId: fc.constantFrom('c1', 'c2', 'c3'), seq: fc.integer({ min: 1, max: 40 }) });
-  const txnOpArb = fc.oneof(
+  const writeOpArb = fc.oneof(
     fc.record({ op: fc.constant('create' as const), key: keyArb, value: valueArb }),
     fc.record({ op: fc.constant('put' as const), key: keyArb, value: valueArb, expectedVersion: versionArb }),
     fc.record({ op: fc.constant('delete' as const), key: keyArb, expectedVersion: versionArb }),
   );
+  const txnOpArb = fc.oneof(
+    writeOpArb,
+    fc.record({ op: fc.constant('get' as const), key: keyArb }),
+    fc.record({ op: fc.constant('compare' as const), key: keyArb, expectedVersion: fc.integer({ min: 0, max: 4 }) }),
+  );
   const strip = <T extends object>(o: T): T => JSON.parse(JSON.stringify(o)) as T;
   const commandArb: fc.Arbitrary<Command> = fc.oneof(
-    fc.tuple(txnOpArb, clientArb).map(([op, id]) => strip({ ...op, ...id }) as Command),
+    fc.tuple(writeOpArb, clientArb).map(([op, id]) => strip({ ...op, ...id }) as Command),
     fc.tuple(fc.uniqueArray(txnOpArb, { selector: (o) => o.key, minLength: 1, maxLength: 3 }), clientArb).map(([ops, id]) => strip({ op: 'txn' as const, ops, ...id }) as Command),
     fc
       .tuple(fc.constantFrom('L1', 'L2'), fc.constantFrom('h1', 'h2'), clientArb, fc.constantFrom('lease-acquire', 'lease-renew', 'lease-release'), fc.integer({ min: 1, max: 30 }))
@@ -370,6 +483,49 @@ describe('KvStateMachine determinism', () => {
         if (c !== null) expect((c as KvStateMachine).snapshot()).toEqual(snap);
         // Invariant: tokens of current leases never exceed the revision.
         for (const lease of a.sm.leases()) expect(lease.token).toBeLessThanOrEqual(a.sm.revision);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('txns agree with a plain map model: reads see the state before the txn, compares and preconditions gate it, only writes move the revision', () => {
+    type Model = Map<string, { value: JsonValue; version: number }>;
+    fc.assert(
+      fc.property(fc.array(fc.uniqueArray(txnOpArb, { selector: (o) => o.key, minLength: 1, maxLength: 4 }), { maxLength: 60 }), (txns) => {
+        const f = new Feeder();
+        const model: Model = new Map();
+        let revision = 0;
+        for (const raw of txns) {
+          const ops = strip(raw);
+          const result = f.cmd({ op: 'txn', ops });
+          const failedAt = ops.findIndex((op) => {
+            const v = model.get(op.key)?.version ?? 0;
+            if (op.op === 'create') return v !== 0;
+            if (op.op === 'compare') return op.expectedVersion !== v;
+            if (op.op === 'put' || op.op === 'delete') return (op.expectedVersion !== undefined && op.expectedVersion !== v) || (op.op === 'delete' && v === 0);
+            return false;
+          });
+          if (failedAt >= 0) {
+            expect(result).toMatchObject({ ok: false, opIndex: failedAt });
+            continue;
+          }
+          const writes = ops.some((op) => op.op !== 'get' && op.op !== 'compare');
+          if (writes) revision++;
+          const value = ok(result) as { results: Record<string, unknown>[]; revision: number };
+          expect(value.revision).toBe(revision);
+          ops.forEach((op, i) => {
+            const current = model.get(op.key);
+            if (op.op === 'get') expect(value.results[i]).toMatchObject(current === undefined ? { found: false, version: 0 } : { found: true, value: current.value, version: current.version });
+            if (op.op === 'compare') expect(value.results[i]).toEqual({ key: op.key, version: op.expectedVersion });
+          });
+          for (const op of ops) {
+            if (op.op === 'delete') model.delete(op.key);
+            else if (op.op === 'put' || op.op === 'create') model.set(op.key, { value: op.value, version: (model.get(op.key)?.version ?? 0) + 1 });
+          }
+        }
+        expect(f.sm.revision).toBe(revision);
+        for (const [key, { value, version }] of model) expect(f.sm.get(key)).toMatchObject({ value, version });
+        expect(f.sm.range('').length).toBe(model.size);
       }),
       { numRuns: 300 },
     );

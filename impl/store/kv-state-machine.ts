@@ -8,8 +8,9 @@
  * Bad commands yield error results; `apply` never throws for them.
  *
  * Revisions: one global counter, +1 for every applied write (create, put, delete, a whole
- * txn, and lease acquire/renew/release/expire). Failed writes, reads, no-ops and membership
- * entries do not move it. A key's version is 1 on create and +1 on every update; a deleted
+ * txn, and lease acquire/renew/release/expire). Failed writes, reads (a txn of only `get` and
+ * `compare` ops included: it is logged for its place in the order, but changes nothing), no-ops
+ * and membership entries do not move it. A key's version is 1 on create and +1 on every update; a deleted
  * and re-created key starts again at 1.
  *
  * Exactly-once (LogCabin's client sessions, thesis §6.3): for each client the table keeps
@@ -28,8 +29,18 @@
  */
 import type { Entry } from '../raft/types.ts';
 import type { StateMachine } from '../node/contracts.ts';
-import { decodeCommand, type ClientCommand, type Command, type JsonValue, type RequestId, type TxnOp } from './commands.ts';
-import { failure, type ApplyResult, type KeyEvent, type StoreFailure, type TxnOpResult } from './results.ts';
+import { decodeCommand, type ClientCommand, type Command, type JsonValue, type RequestId, type TxnOp, type TxnWriteOp } from './commands.ts';
+import {
+  failure,
+  type ApplyResult,
+  type KeyCompareResult,
+  type KeyDeleteResult,
+  type KeyEvent,
+  type KeyGetResult,
+  type KeyWriteResult,
+  type StoreFailure,
+  type TxnOpResult,
+} from './results.ts';
 
 export interface KeyRecord {
   readonly value: JsonValue;
@@ -325,21 +336,30 @@ export class KvStateMachine implements StateMachine {
       case 'put':
       case 'delete':
       case 'txn': {
-        const ops: TxnOp[] = command.op === 'txn' ? [...command.ops] : [command];
+        const ops: readonly TxnOp[] = command.op === 'txn' ? command.ops : [command];
         for (let i = 0; i < ops.length; i++) {
           const problem = this.checkPrecondition(ops[i]!);
           if (problem !== null) return command.op === 'txn' ? { ...problem, message: `ops[${i}]: ${problem.message}`, opIndex: i } : problem;
         }
-        const revision = this.revisionCounter + 1;
-        const results = ops.map((op) => this.writeKey(op, revision, dryRun));
-        if (!dryRun) {
+        // A txn of only reads and compares writes nothing: the revision stays where it is
+        // and no watch event is emitted. Keys are distinct, so the order of reads and writes
+        // within the txn does not matter.
+        const writes = ops.some(isWrite);
+        const revision = writes ? this.revisionCounter + 1 : this.revisionCounter;
+        const events: KeyEvent[] = [];
+        const results = ops.map((op): TxnOpResult => {
+          if (!isWrite(op)) return this.readKey(op);
+          const written = this.writeKey(op, revision, dryRun);
+          events.push(written.event);
+          return written.result;
+        });
+        if (!dryRun && writes) {
           this.revisionCounter = revision;
-          const events = results.map((r) => r.event);
           this.appendHistory(events);
           for (const listener of this.eventListeners) safeCall(() => listener(events));
         }
-        if (command.op === 'txn') return { ok: true, value: { results: results.map((r) => r.result), revision } };
-        return { ok: true, value: { ...results[0]!.result, revision } };
+        if (command.op === 'txn') return { ok: true, value: { results, revision } };
+        return { ok: true, value: { ...(results[0] as KeyWriteResult | KeyDeleteResult), revision } };
       }
       case 'lease-acquire':
         return this.leaseAcquire(command, dryRun);
@@ -353,8 +373,11 @@ export class KvStateMachine implements StateMachine {
     const current = this.keys.get(op.key);
     const currentVersion = current?.version ?? 0;
     switch (op.op) {
+      case 'get':
+        return null;
       case 'create':
         return current === undefined ? null : failure('key-exists', `key ${JSON.stringify(op.key)} already exists at version ${currentVersion}`, { currentVersion });
+      case 'compare':
       case 'put':
       case 'delete':
         if (op.expectedVersion !== undefined && op.expectedVersion !== currentVersion) {
@@ -365,7 +388,14 @@ export class KvStateMachine implements StateMachine {
     }
   }
 
-  private writeKey(op: TxnOp, revision: number, dryRun: boolean): { result: TxnOpResult; event: KeyEvent } {
+  private readKey(op: Extract<TxnOp, { op: 'get' | 'compare' }>): KeyGetResult | KeyCompareResult {
+    const current = this.keys.get(op.key);
+    if (op.op === 'compare') return { key: op.key, version: current?.version ?? 0 };
+    if (current === undefined) return { key: op.key, found: false, version: 0 };
+    return { key: op.key, found: true, value: current.value, version: current.version, createRevision: current.createRevision, modRevision: current.modRevision };
+  }
+
+  private writeKey(op: TxnWriteOp, revision: number, dryRun: boolean): { result: TxnOpResult; event: KeyEvent } {
     const current = this.keys.get(op.key);
     if (op.op === 'delete') {
       if (!dryRun) this.keys.delete(op.key);
@@ -479,6 +509,10 @@ export class KvStateMachine implements StateMachine {
   private emitLease(change: LeaseChange): void {
     for (const listener of this.leaseListeners) safeCall(() => listener(change));
   }
+}
+
+function isWrite(op: TxnOp): op is TxnWriteOp {
+  return op.op !== 'get' && op.op !== 'compare';
 }
 
 function eventBytes(event: KeyEvent): number {

@@ -40,7 +40,18 @@ export interface KeyDeleteResult {
   readonly deleted: true;
 }
 
-export type TxnOpResult = KeyWriteResult | KeyDeleteResult;
+/** A txn `get`: the key as of the txn, or `found: false` (version 0) when absent. */
+export type KeyGetResult =
+  | { readonly key: string; readonly found: true; readonly value: JsonValue; readonly version: number; readonly createRevision: number; readonly modRevision: number }
+  | { readonly key: string; readonly found: false; readonly version: 0 };
+
+/** A txn `compare` that held: the key's version (0 = absent). */
+export interface KeyCompareResult {
+  readonly key: string;
+  readonly version: number;
+}
+
+export type TxnOpResult = KeyWriteResult | KeyDeleteResult | KeyGetResult | KeyCompareResult;
 
 export type StoreValue =
   | (KeyWriteResult & { readonly revision: number })

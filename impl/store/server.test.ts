@@ -108,6 +108,28 @@ describe('store HTTP API on one node', () => {
     expect((await call(base, 'GET', '/v1/kv/get?key=t/a')).status).toBe(200);
   });
 
+  it('txn reads and compares: get answers the keys, compare gates the writes, a read-only txn moves no revision', async () => {
+    await call(base, 'POST', '/v1/kv/put', { key: 'tr/a', value: [1], ...id() });
+    const revision = store.sm.revision;
+    const read = await call(base, 'POST', '/v1/kv/txn', { ops: [{ op: 'get', key: 'tr/a' }, { op: 'get', key: 'tr/none' }, { op: 'compare', key: 'tr/b', expectedVersion: 0 }], ...id() });
+    expect(read.status).toBe(200);
+    expect(read.body).toEqual({
+      results: [
+        { key: 'tr/a', found: true, value: [1], version: 1, createRevision: revision, modRevision: revision },
+        { key: 'tr/none', found: false, version: 0 },
+        { key: 'tr/b', version: 0 },
+      ],
+      revision,
+    });
+    expect(store.sm.revision).toBe(revision);
+    const stale = await call(base, 'POST', '/v1/kv/txn', { ops: [{ op: 'compare', key: 'tr/a', expectedVersion: 2 }, { op: 'put', key: 'tr/b', value: [2] }], ...id() });
+    expect(stale.status).toBe(409);
+    expect(errorOf(stale)).toMatchObject({ code: 'version-conflict', currentVersion: 1, opIndex: 0, definite: true });
+    const rmw = await call(base, 'POST', '/v1/kv/txn', { ops: [{ op: 'compare', key: 'tr/b', expectedVersion: 0 }, { op: 'put', key: 'tr/a', value: [1, 2], expectedVersion: 1 }], ...id() });
+    expect(rmw.status).toBe(200);
+    expect(rmw.body).toMatchObject({ results: [{ key: 'tr/b', version: 0 }, { key: 'tr/a', version: 2 }], revision: revision + 1 });
+  });
+
   it('a retried write returns the recorded answer and applies once', async () => {
     const body = { key: 'once', value: 1, ...id() };
     const first = await call(base, 'POST', '/v1/kv/put', body);
@@ -154,6 +176,10 @@ describe('store HTTP API on one node', () => {
       ['/v1/kv/txn', { ops: [{ op: 'put', key: 'a', value: 1 }, { op: 'frob', key: 'b' }], ...id() }, /ops\[1\]\.op must be/],
       ['/v1/kv/txn', { ops: [{ op: 'put', key: 'a', value: 1 }, { op: 'delete', key: 'a' }], ...id() }, /ops\[1\]\.key duplicates ops\[0\]\.key/],
       ['/v1/kv/txn', { ops: [], ...id() }, /ops must hold 1\.\./],
+      ['/v1/kv/txn', { ops: [{ op: 'compare', key: 'a' }], ...id() }, /ops\[0\]\.expectedVersion is required/],
+      ['/v1/kv/txn', { ops: [{ op: 'compare', key: 'a', expectedVersion: -1 }], ...id() }, /ops\[0\]\.expectedVersion must be in \[0, /],
+      ['/v1/kv/txn', { ops: [{ op: 'get' }], ...id() }, /ops\[0\]\.key is required/],
+      ['/v1/kv/txn', { ops: [{ op: 'get', key: 'a' }, { op: 'put', key: 'a', value: 1 }], ...id() }, /ops\[1\]\.key duplicates ops\[0\]\.key/],
       ['/v1/lease/acquire', { name: 'L', holder: 'h', ttlMs: 10, ...id() }, /ttlMs must be in \[200, /],
       ['/v1/kv/put', [1, 2], /body must be a JSON object/],
       ['/v1/kv/put', '{"key":', /not valid JSON/],
@@ -479,6 +505,17 @@ describe('store HTTP API fuzzing', () => {
         ),
       }),
     ),
+    // Txns with one op of a shape the store does not take (every op kind, a field missing or mistyped).
+    fc
+      .tuple(
+        fc.array(fc.constantFrom({ op: 'get', key: 'g' }, { op: 'compare', key: 'c', expectedVersion: 0 }, { op: 'put', key: 'p', value: 1 }), { maxLength: 3 }),
+        fc.oneof(
+          fc.record({ op: fc.constantFrom('get', 'compare', 'put', 'create', 'delete'), key: junk.filter((k) => typeof k !== 'string' || k === '') }),
+          fc.record({ op: fc.constant('compare'), key: fc.constant('x'), expectedVersion: junk.filter((v) => !(typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)) }),
+          fc.record({ op: junk.filter((o) => !['get', 'compare', 'put', 'create', 'delete'].includes(o as string)), key: fc.constant('x') }),
+        ),
+      )
+      .map(([valid, bad]) => ({ method: 'POST', path: '/v1/kv/txn', body: JSON.stringify({ ops: [...valid, bad], clientId: 'c', seq: 1 }) })),
     // Read routes with bad query parameters.
     fc.record({
       method: fc.constant('GET'),
