@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConsensusError } from '../node/contracts.ts';
 import { startInProcessStore, type InProcessStore } from '../store/in-process-cluster.test-support.ts';
@@ -13,6 +13,8 @@ import {
   NotFoundError,
   StoreClient,
   VersionConflictError,
+  type ExchangeRequest,
+  type HttpExchange,
   type StoreClientOptions,
   type WatchMessage,
 } from './index.ts';
@@ -43,6 +45,28 @@ describe.each(['fetch', 'node-http'] as const)('StoreClient (%s) against a three
     expect(txn.results).toHaveLength(2);
     expect(await c.delete('b')).toMatchObject({ key: 'b', deleted: true });
     expect(await c.get('b')).toBeNull();
+  });
+
+  it('txn reads and compares: a read-only txn answers every key at one revision; a compare that no longer holds fails the write', async () => {
+    const c = client();
+    await c.put('tx/a', [1]);
+    const read = await c.txn([
+      { op: 'get', key: 'tx/a' },
+      { op: 'get', key: 'tx/none' },
+    ]);
+    expect(read.results).toEqual([
+      { key: 'tx/a', found: true, value: [1], version: 1, createRevision: read.revision, modRevision: read.revision },
+      { key: 'tx/none', found: false, version: 0 },
+    ]);
+    const committed = await c.txn([
+      { op: 'compare', key: 'tx/none', expectedVersion: 0 },
+      { op: 'put', key: 'tx/a', value: [1, 2], expectedVersion: 1 },
+    ]);
+    expect(committed.revision).toBe(read.revision + 1);
+    const conflict = await c.txn([{ op: 'compare', key: 'tx/a', expectedVersion: 1 }, { op: 'put', key: 'tx/b', value: [3] }]).catch((e: unknown) => e);
+    expect(conflict).toBeInstanceOf(VersionConflictError);
+    expect(conflict).toMatchObject({ currentVersion: 2, details: { opIndex: 0 } });
+    expect(await c.get('tx/b')).toBeNull();
   });
 
   it('throws typed, definite errors', async () => {
@@ -234,6 +258,81 @@ describe.each(['fetch', 'node-http'] as const)('StoreClient (%s) transport failu
   it('after a timeout on one node the write is retried on the next and succeeds exactly once', async () => {
     const c = new StoreClient({ endpoints: [{ id: 'h', url: hangingUrl }, store.endpoints[0]!], requestTimeoutMs: 100, retryBackoffMs: 1, transport });
     expect(await c.put('moved', 1)).toMatchObject({ version: 1 });
+  });
+});
+
+describe('StoreClient with a caller-supplied exchange (the harness transport seam)', () => {
+  let store: InProcessStore;
+  beforeAll(async () => {
+    store = await startInProcessStore({ ids: ['n1', 'n2', 'n3'] });
+  });
+  afterAll(() => store.close());
+
+  /** A plain node:http exchange, counting what it sends. */
+  function realExchange(sent: ExchangeRequest[]): HttpExchange {
+    return (req) => {
+      sent.push(req);
+      return new Promise((resolve) => {
+        const r = httpRequest(req.url, { method: req.method, headers: { ...req.headers, ...(req.body !== undefined ? { 'content-length': String(Buffer.byteLength(req.body)) } : {}) } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ kind: 'answer', status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        });
+        r.on('error', (e: NodeJS.ErrnoException) => resolve({ kind: 'failed', reason: e.code === 'ECONNREFUSED' ? 'refused' : 'connection-lost', message: e.message }));
+        r.end(req.body);
+      });
+    };
+  }
+
+  it('sends every request through the exchange and the retry waits through the given sleep', async () => {
+    const sent: ExchangeRequest[] = [];
+    const waits: number[] = [];
+    const c = new StoreClient({
+      endpoints: [store.endpoints[1]!, store.endpoints[0]!],
+      exchange: realExchange(sent),
+      sleep: (ms) => {
+        waits.push(ms);
+        return Promise.resolve();
+      },
+      requestTimeoutMs: 777,
+    });
+    expect(await c.put('ex/a', 1)).toMatchObject({ version: 1 });
+    expect(sent.map((r) => [r.method, new URL(r.url).port, r.timeoutMs])).toEqual([
+      ['POST', new URL(store.endpoints[1]!.url).port, 777],
+      ['POST', new URL(store.endpoints[0]!.url).port, 777],
+    ]);
+    expect(waits).toHaveLength(1);
+  });
+
+  it('a timeout the exchange reports is indefinite and retried with the same (clientId, seq): the write applies once', async () => {
+    const sent: ExchangeRequest[] = [];
+    const real = realExchange(sent);
+    let first = true;
+    const losesFirstAnswer: HttpExchange = async (req) => {
+      const out = await real(req);
+      if (!first) return out;
+      first = false;
+      // The store applied it; the answer is lost on the way back.
+      return { kind: 'failed', reason: 'timeout', message: 'answer lost' };
+    };
+    const c = new StoreClient({ endpoints: [store.endpoints[0]!], exchange: losesFirstAnswer, retryBackoffMs: 1 });
+    const result = await c.txn([{ op: 'put', key: 'ex/once', value: [1], expectedVersion: 0 }]);
+    expect(result.results[0]).toMatchObject({ key: 'ex/once', version: 1 });
+    expect(sent).toHaveLength(2);
+    const ids = sent.map((r) => JSON.parse(r.body!) as { clientId: string; seq: number });
+    expect(ids[1]).toEqual({ ...ids[0], ops: [{ op: 'put', key: 'ex/once', value: [1], expectedVersion: 0 }] });
+    expect(store.sm.get('ex/once')?.version).toBe(1);
+  });
+
+  it('refused is definite (the next node is tried); a lost connection on every attempt is indefinite', async () => {
+    const refused: HttpExchange = () => Promise.resolve({ kind: 'failed', reason: 'refused', message: 'ECONNREFUSED' });
+    expect(await new StoreClient({ endpoints: [store.endpoints[0]!], exchange: refused, maxAttempts: 2, retryBackoffMs: 1 }).put('ex/r', 1).catch((e: unknown) => e)).toMatchObject({
+      code: 'connection',
+      definite: true,
+    });
+    const lost: HttpExchange = () => Promise.resolve({ kind: 'failed', reason: 'connection-lost', message: 'socket hang up' });
+    const e = await new StoreClient({ endpoints: [store.endpoints[0]!], exchange: lost, maxAttempts: 2, retryBackoffMs: 1 }).put('ex/l', 1).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(IndefiniteError);
   });
 });
 

@@ -54,14 +54,50 @@ export interface DeleteResult {
   readonly deleted: true;
   readonly revision: number;
 }
+/**
+ * One op of a txn (impl/API.md, "Transactions"): writes with their preconditions, `get` (the
+ * key as of the txn) and `compare` (a precondition that writes nothing; `expectedVersion` 0 =
+ * absent). Each key at most once per txn.
+ */
 export type TxnOp =
   | { readonly op: 'create'; readonly key: string; readonly value: JsonValue }
   | { readonly op: 'put'; readonly key: string; readonly value: JsonValue; readonly expectedVersion?: number }
-  | { readonly op: 'delete'; readonly key: string; readonly expectedVersion?: number };
+  | { readonly op: 'delete'; readonly key: string; readonly expectedVersion?: number }
+  | { readonly op: 'get'; readonly key: string }
+  | { readonly op: 'compare'; readonly key: string; readonly expectedVersion: number };
+/** A txn `get`'s answer: the key, or `found: false` (version 0) when absent. */
+export type TxnGetResult = (KeyValue & { readonly found: true }) | { readonly key: string; readonly found: false; readonly version: 0 };
+/** A txn `compare` that held: the key's version. */
+export interface TxnCompareResult {
+  readonly key: string;
+  readonly version: number;
+}
+export type TxnOpResult = Omit<WriteResult, 'revision'> | Omit<DeleteResult, 'revision'> | TxnGetResult | TxnCompareResult;
 export interface TxnResult {
-  readonly results: readonly (Omit<WriteResult, 'revision'> | Omit<DeleteResult, 'revision'>)[];
+  /** One per op, in order (a get's, a compare's or a write's shape as its op says). */
+  readonly results: readonly TxnOpResult[];
+  /** The txn's new revision, or the revision it read at when it wrote nothing. */
   readonly revision: number;
 }
+
+/** One HTTP request for an `exchange` (see StoreClientOptions). */
+export interface ExchangeRequest {
+  readonly method: 'GET' | 'POST';
+  /** Absolute URL. */
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body?: string;
+  readonly timeoutMs: number;
+}
+/**
+ * What an exchange got: an answer (any status), or no answer. `refused`: nothing listened, so
+ * nothing was sent (definite); `timeout` and `connection-lost`: the request may have arrived.
+ */
+export type ExchangeOutcome =
+  | { readonly kind: 'answer'; readonly status: number; readonly text: string }
+  | { readonly kind: 'failed'; readonly reason: 'refused' | 'timeout' | 'connection-lost'; readonly message: string };
+/** A caller's own HTTP stack for non-streaming requests. */
+export type HttpExchange = (request: ExchangeRequest) => Promise<ExchangeOutcome>;
 export interface LeaseGrant {
   readonly name: string;
   readonly holder: string;
@@ -120,6 +156,14 @@ export interface StoreClientOptions {
   /** Test hook. Default: global fetch. */
   readonly fetch?: typeof fetch;
   /**
+   * Bring your own HTTP stack for non-streaming requests (overrides `transport`): e.g. the
+   * harness's transport, whose timeouts run on its run clock, real or simulated. Watches
+   * still use `fetch`.
+   */
+  readonly exchange?: HttpExchange;
+  /** Waits between retries. Default: a timer. (The harness passes its run clock's sleep.) */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /**
    * Called after every attempt of a routed operation (which node, what came back), e.g. to
    * record the node that served an operation in a history.
    */
@@ -155,6 +199,8 @@ export class StoreClient {
   private readonly writeWindow: number;
   private readonly fetchImpl: typeof fetch;
   private readonly agent: Agent | null;
+  private readonly exchange: HttpExchange | null;
+  private readonly sleep: (ms: number) => Promise<void>;
   private readonly onAttempt: ((attempt: AttemptInfo) => void) | null;
   /** Index of the endpoint believed to lead. */
   private preferred = 0;
@@ -182,7 +228,9 @@ export class StoreClient {
     this.clientId = options.clientId ?? `c-${crypto.randomUUID()}`;
     this.fetchImpl = options.fetch ?? fetch;
     this.onAttempt = options.onAttempt ?? null;
-    this.agent = options.transport === 'node-http' ? new Agent({ keepAlive: true, maxSockets: 256 }) : null;
+    this.exchange = options.exchange ?? null;
+    this.sleep = options.sleep ?? sleep;
+    this.agent = options.transport === 'node-http' && this.exchange === null ? new Agent({ keepAlive: true, maxSockets: 256 }) : null;
   }
 
   /** The node the client currently sends leader-only requests to. */
@@ -376,7 +424,7 @@ export class StoreClient {
     let maybeApplied: StoreError | null = null;
     let last: StoreError | null = null;
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
-      if (attempt > 0) await sleep(Math.min(this.retryBackoffMs * 2 ** (attempt - 1), 500) * (0.5 + Math.random() / 2));
+      if (attempt > 0) await this.sleep(Math.min(this.retryBackoffMs * 2 ** (attempt - 1), 500) * (0.5 + Math.random() / 2));
       // Remember which node this attempt went to: `preferred` is shared by concurrent
       // requests and may have moved by the time the answer arrives.
       const tried = this.preferred;
@@ -454,6 +502,7 @@ export class StoreClient {
   ): Promise<{ kind: 'answer'; status: number; parsed: unknown; parseError: string } | { kind: 'failed'; error: StoreError }> {
     const text = body === undefined ? undefined : JSON.stringify(body);
     const headers = { ...extraHeaders, ...(text === undefined ? {} : { 'content-type': 'application/json' }) };
+    if (this.exchange !== null) return exchangeJson(this.exchange, endpoint, method, path, headers, text, this.requestTimeoutMs);
     if (this.agent !== null) return nodeHttpJson(this.agent, endpoint, method, path, headers, text, this.requestTimeoutMs);
     let response: Response;
     try {
@@ -482,6 +531,29 @@ export class StoreClient {
   private releaseSeq(seq: number): void {
     this.outstanding.delete(seq);
     for (const wake of this.windowWaiters.splice(0)) wake();
+  }
+}
+
+/** One JSON exchange through a caller's HttpExchange; failures are classified like fetch's. */
+async function exchangeJson(
+  exchange: HttpExchange,
+  endpoint: Endpoint,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  text: string | undefined,
+  timeoutMs: number,
+): Promise<{ kind: 'answer'; status: number; parsed: unknown; parseError: string } | { kind: 'failed'; error: StoreError }> {
+  const out = await exchange({ method: method === 'POST' ? 'POST' : 'GET', url: endpoint.url + path, headers, ...(text === undefined ? {} : { body: text }), timeoutMs });
+  if (out.kind === 'failed') {
+    if (out.reason === 'refused') return { kind: 'failed', error: new StoreError('connection', `cannot connect to ${endpoint.id}: ${out.message}`, true, null, endpoint.id) };
+    const code = out.reason === 'timeout' ? 'timeout' : 'connection';
+    return { kind: 'failed', error: new IndefiniteError(code, `${out.reason === 'timeout' ? 'no answer' : 'connection lost'} from ${endpoint.id}: ${out.message}`, null, endpoint.id) };
+  }
+  try {
+    return { kind: 'answer', status: out.status, parsed: JSON.parse(out.text) as unknown, parseError: '' };
+  } catch (e) {
+    return { kind: 'answer', status: out.status, parsed: undefined, parseError: String(e) };
   }
 }
 

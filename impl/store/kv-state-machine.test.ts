@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { index, term, type Entry } from '../raft/types.ts';
-import { encodeCommand, type Command, type JsonValue } from './commands.ts';
+import { encodeCommand, type Command, type JsonValue, type TxnOp } from './commands.ts';
 import { KvStateMachine, type KvStateMachineOptions, type LeaseChange } from './kv-state-machine.ts';
 import type { ApplyResult, KeyEvent } from './results.ts';
 
@@ -496,7 +496,7 @@ describe('KvStateMachine determinism', () => {
         const model: Model = new Map();
         let revision = 0;
         for (const raw of txns) {
-          const ops = strip(raw);
+          const ops = strip(raw) as TxnOp[];
           const result = f.cmd({ op: 'txn', ops });
           const failedAt = ops.findIndex((op) => {
             const v = model.get(op.key)?.version ?? 0;
