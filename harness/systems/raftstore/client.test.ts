@@ -1,5 +1,9 @@
-import { describe, expect, it } from 'vitest';
-import { classify } from './client.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startInProcessStore, type InProcessStore } from '../../../impl/store/in-process-cluster.test-support.ts';
+import type { HttpRequest } from '../../runtime/http-transport.ts';
+import { classify, RaftstoreClient } from './client.ts';
+import { call, realHttp, type HttpEnv } from './http.ts';
+import { exchangeOver, RetryingRaftstoreClient } from './retrying-client.ts';
 
 describe('raftstore client: classifying outcomes', () => {
   it('definite errors fail, indefinite ones are info, and any error on a read fails', () => {
@@ -9,5 +13,132 @@ describe('raftstore client: classifying outcomes', () => {
     expect(classify(timeout, 'n1', true, () => null).type).toBe('fail');
     expect(classify(conflict, 'n1', false, () => null)).toEqual({ type: 'fail', error: { code: 'version-conflict', status: 409, currentVersion: 4 }, node: 'n1' });
     expect(classify({ kind: 'ok', status: 200, body: { version: 2 } }, 'n1', false, (b) => b.version)).toEqual({ type: 'ok', value: 2, node: 'n1' });
+  });
+});
+
+describe('raftstore clients: list-append transactions against an in-process store', () => {
+  let store: InProcessStore;
+  beforeAll(async () => {
+    store = await startInProcessStore({ ids: ['n1', 'n2', 'n3'] });
+  });
+  afterAll(() => store.close());
+
+  const urls = (): Map<string, string> => new Map(store.nodes.map((n) => [n.id, n.url]));
+  const options = (mode: 'single-attempt' | 'retrying', process: number) =>
+    ({ opTimeoutMs: 1000, readConsistency: 'linearizable', mode, process, urls: urls(), node: 'n2', runTag: 'test' }) as const;
+  /** The real transport, with a hook that runs before each request is sent. */
+  function hooked(before: (req: HttpRequest) => Promise<void> | void): HttpEnv {
+    const real = realHttp();
+    return { clock: real.clock, http: { request: async (req) => (await before(req), real.http.request(req)), stream: (u, d, f) => real.http.stream(u, d, f) } };
+  }
+  const isCommit = (req: HttpRequest): boolean => req.url.endsWith('/v1/kv/txn') && (req.body ?? '').includes('"expectedVersion"');
+  const competingPut = async (key: string): Promise<void> => {
+    const cur = store.sm.get(key);
+    await call(store.nodes[0]!.url, '/v1/kv/put', { method: 'POST', body: { key, value: [...((cur?.value as number[] | undefined) ?? []), 999], clientId: 'rival', seq: store.sm.appliedIndex + 1 }, timeoutMs: 1000 });
+  };
+
+  it.each(['single-attempt', 'retrying'] as const)('%s: appends commit, reads see the lists (and the transaction’s own appends), a read-only transaction writes nothing', async (mode) => {
+    const client = mode === 'retrying' ? new RetryingRaftstoreClient(options(mode, 11), realHttp()) : new RaftstoreClient(options(mode, 1), realHttp());
+    const a = `${mode}/a`;
+    const b = `${mode}/b`;
+    expect(await client.txn([['append', a, 1], ['r', a, null], ['r', b, null]])).toEqual({ type: 'ok', value: [['append', a, 1], ['r', a, [1]], ['r', b, []]], node: 'n1' });
+    expect(await client.txn([['append', a, 2], ['append', b, 3]])).toMatchObject({ type: 'ok' });
+    const revision = store.sm.revision;
+    expect(await client.txn([['r', a, null], ['r', b, null]])).toMatchObject({ type: 'ok', value: [['r', a, [1, 2]], ['r', b, [3]]] });
+    expect(store.sm.revision).toBe(revision);
+    expect(store.sm.get(a)?.value).toEqual([1, 2]);
+    await client.close();
+  });
+
+  it('single-attempt: a key that changed between the read and the commit fails the transaction (nothing written)', async () => {
+    let commits = 0;
+    const env = hooked(async (req) => {
+      if (isCommit(req) && commits++ === 0) await competingPut('sa/c');
+    });
+    const client = new RaftstoreClient(options('single-attempt', 2), env);
+    const r = await client.txn([['r', 'sa/c', null], ['append', 'sa/d', 1]]);
+    expect(r).toMatchObject({ type: 'fail', error: { code: 'version-conflict', currentVersion: 1 } });
+    expect(store.sm.get('sa/d')).toBeNull();
+  });
+
+  it('retrying: on a conflict the application reads again and commits; the reads recorded are the ones that committed', async () => {
+    let commits = 0;
+    const client = new RetryingRaftstoreClient(options('retrying', 3), hooked(async (req) => {
+      if (isCommit(req) && commits++ === 0) await competingPut('rt/c');
+    }));
+    const r = await client.txn([['r', 'rt/c', null], ['append', 'rt/d', 1]]);
+    expect(r).toEqual({ type: 'ok', value: [['r', 'rt/c', [999]], ['append', 'rt/d', 1]], node: 'n1' });
+    expect(store.sm.get('rt/d')?.value).toEqual([1]);
+  });
+
+  it('a commit whose answer was lost: single-attempt says info; retrying resends the same (clientId, seq) and the append applies once', async () => {
+    const loseCommitAnswer = (req: HttpRequest): void => {
+      if (isCommit(req)) store.nodes[0]!.handle.injectFault({ kind: 'apply-then-timeout' });
+    };
+    const single = new RaftstoreClient(options('single-attempt', 4), hooked(loseCommitAnswer));
+    expect(await single.txn([['append', 'lost/a', 1]])).toMatchObject({ type: 'info', error: { code: 'timeout' } });
+    expect(store.sm.get('lost/a')).toMatchObject({ value: [1], version: 1 });
+
+    const sent: string[] = [];
+    const real = exchangeOver(hooked(loseCommitAnswer));
+    let injected = false;
+    const retrying = new RetryingRaftstoreClient(options('retrying', 5), realHttp(), {
+      retryBackoffMs: 1,
+      exchange: (req) => {
+        sent.push(req.body ?? '');
+        // Only the first commit loses its answer; its retry is answered from the exactly-once table.
+        if (injected && isCommit({ ...req, timeoutMs: 0 })) return exchangeOver(realHttp())(req);
+        if (isCommit({ ...req, timeoutMs: 0 })) injected = true;
+        return real(req);
+      },
+    });
+    expect(await retrying.txn([['append', 'lost/b', 1]])).toEqual({ type: 'ok', value: [['append', 'lost/b', 1]], node: 'n1' });
+    expect(store.sm.get('lost/b')).toMatchObject({ value: [1], version: 1 });
+    const commits = sent.filter((b) => b.includes('"expectedVersion"')).map((b) => JSON.parse(b) as { clientId: string; seq: number });
+    expect(commits.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(commits.map((c) => `${c.clientId}/${c.seq}`)).size).toBe(1);
+  });
+
+  it('retrying, on a store that lost its exactly-once record: the retry conflicts, the application appends again, and the element shows twice', async () => {
+    // What the planted bug (sessions left out of snapshots) does to a node restored from a
+    // snapshot: the store forgets it applied the request, so the retry runs again.
+    const forgetSessions = (): void => {
+      const snap = JSON.parse(new TextDecoder().decode(store.sm.snapshot())) as { sessions: unknown[] };
+      snap.sessions = [];
+      store.sm.restore(new TextEncoder().encode(JSON.stringify(snap)));
+    };
+    const real = exchangeOver(realHttp());
+    let lost = false;
+    const client = new RetryingRaftstoreClient(options('retrying', 6), realHttp(), {
+      retryBackoffMs: 1,
+      exchange: async (req) => {
+        const out = await real(req);
+        if (lost || !(req.body ?? '').includes('"put"')) return out;
+        lost = true;
+        forgetSessions();
+        return { kind: 'failed', reason: 'timeout', message: 'answer lost' };
+      },
+    });
+    expect(await client.txn([['append', 'dup/a', 7]])).toMatchObject({ type: 'ok', value: [['append', 'dup/a', 7]] });
+    expect(store.sm.get('dup/a')?.value).toEqual([7, 7]);
+  });
+
+  it('retrying: a definite refusal is fail; an indefinite error after the retries gave up is info; on a read any error is fail', async () => {
+    const unreachable = new Map([['n9', 'http://127.0.0.1:9']]);
+    const dead = new RetryingRaftstoreClient({ ...options('retrying', 7), urls: unreachable, node: 'n9' }, realHttp(), { retryBackoffMs: 1, maxAttempts: 2 });
+    expect(await dead.txn([['append', 'x', 1]])).toMatchObject({ type: 'fail', error: { code: 'connection' } });
+    const lostEverything = new RetryingRaftstoreClient(options('retrying', 8), realHttp(), {
+      retryBackoffMs: 1,
+      maxAttempts: 2,
+      exchange: () => Promise.resolve({ kind: 'failed', reason: 'connection-lost', message: 'reset' }),
+    });
+    expect(await lostEverything.put('y', 1)).toMatchObject({ type: 'info', error: { code: 'connection' } });
+    expect(await lostEverything.read('y')).toMatchObject({ type: 'fail' });
+    expect(await lostEverything.txn([['r', 'y', null]])).toMatchObject({ type: 'fail' });
+    const ok = new RetryingRaftstoreClient(options('retrying', 9), realHttp());
+    await ok.put('z', 1);
+    expect(await ok.put('z', 2, { version: 7 })).toMatchObject({ type: 'fail', error: { code: 'version-conflict', currentVersion: 1 } });
+    expect(await ok.create('z', 3)).toMatchObject({ type: 'fail', error: { code: 'key-exists' } });
+    expect(await ok.read('z')).toMatchObject({ type: 'ok', value: { value: 1, version: 1 } });
   });
 });

@@ -7,7 +7,8 @@
  * member's local state is their point.
  */
 import type { ClientOptions, LeaseGrant, MicroOp, OpError, OpResult, Precondition, RangeItem, SystemClient, Versioned, WatchEvent, WatchOutcome, WriteResult } from '../../../workloads/client.ts';
-import { unsupported } from '../../../workloads/client.ts';
+import type { AppendPlan } from './append-txn.ts';
+import { listsFromReads, NotAListError, planAppend, readOps } from './append-txn.ts';
 import type { CallOptions, CallOutcome, HttpEnv } from './http.ts';
 import { call } from './http.ts';
 
@@ -159,13 +160,33 @@ export class RaftstoreClient implements SystemClient {
     return { type: 'ok', value: { events, ...(progressRevision !== undefined ? { progressRevision } : {}), ...(error !== undefined ? { error } : {}) }, node };
   }
 
-  txn(_ops: readonly MicroOp[]): Promise<OpResult<readonly MicroOp[]>> {
-    return unsupported('raftstore', 'txn-append');
+  /**
+   * A list-append transaction as two store txns (append-txn.ts): a read-only txn of gets
+   * (any error: `fail`, it changed nothing), then, if it appends, the commit with its
+   * compares (a version conflict: `fail`, it did not commit). Each request has the whole
+   * `--op-timeout`. Txns always go through the log, so `--read-consistency` does not apply.
+   */
+  async txn(ops: readonly MicroOp[]): Promise<OpResult<readonly MicroOp[]>> {
+    const read = await this.write('/v1/kv/txn', { ops: readOps(ops) });
+    if (read.outcome.kind !== 'ok') return classify(read.outcome, read.node, true, () => []);
+    let plan: AppendPlan;
+    try {
+      plan = planAppend(ops, listsFromReads(ops, arrayOf(read.outcome.body.results)));
+    } catch (e) {
+      return { type: 'fail', error: { code: e instanceof NotAListError ? 'not-a-list' : 'bad-response', message: (e as Error).message }, node: read.node };
+    }
+    if (plan.commit === null) return { type: 'ok', value: plan.completed, node: read.node };
+    const commit = await this.write('/v1/kv/txn', { ops: plan.commit });
+    return classify(commit.outcome, commit.node, false, () => plan.completed);
   }
 
   close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+function arrayOf(x: unknown): unknown[] {
+  return Array.isArray(x) ? x : [];
 }
 
 function num(x: unknown): number {

@@ -15,13 +15,14 @@ import { PrerequisiteError, UsageError } from '../../errors.ts';
 import type { NodeHandle, RuntimeName, StartedCluster } from '../../runtime/runtime.ts';
 import type { ClockChange, Collected, HistoryClock, NodeAddressing, NodeProgram, NodeStatusSample, PreparedSystem, System, SystemRunOptions } from '../system.ts';
 import { RaftstoreClient } from './client.ts';
+import { RetryingRaftstoreClient } from './retrying-client.ts';
 import type { HttpEnv } from './http.ts';
 import { call } from './http.ts';
 import { readRoleEvents } from './role-events.ts';
 
 export const RAFTSTORE_UNSAFE = ['stale-reads', 'ack-before-commit', 'no-fsync', 'lease-no-wait'] as const;
 
-const OPS: readonly OpName[] = ['read', 'put', 'create', 'delete', 'range', 'set-add', 'set-read', 'lease-acquire', 'lease-renew', 'lease-release', 'watch'];
+const OPS: readonly OpName[] = ['read', 'put', 'create', 'delete', 'range', 'set-add', 'set-read', 'lease-acquire', 'lease-renew', 'lease-release', 'watch', 'txn-append'];
 
 /** Container ports and data directory, as docker/store-node.Dockerfile declares them. */
 const CONTAINER = { client: 8000, peer: 7000, dataDir: '/data' } as const;
@@ -32,7 +33,7 @@ export const raftstore: System = {
   supports: {
     ops: new Set(OPS),
     runtimes: new Set<RuntimeName>(['docker', 'local']),
-    features: new Set(['clock', 'membership', 'storage-fault-mode', 'unsafe', 'data-files']),
+    features: new Set(['clock', 'membership', 'storage-fault-mode', 'unsafe', 'data-files', 'retrying-client']),
     readConsistency: new Set(['linearizable', 'serializable']),
     unsafe: RAFTSTORE_UNSAFE,
   },
@@ -82,7 +83,10 @@ async function prepareRaftstore(runtime: RuntimeName, options: SystemRunOptions,
       return statusOf(node.clientUrl, timeoutMs, env(cluster));
     },
     openClient(process, node, clientOptions, cluster) {
-      return new RaftstoreClient({ ...clientOptions, process, node: node.id, urls: new Map(cluster.nodes.map((n) => [n.id, n.clientUrl])), runTag }, env(cluster));
+      const o = { ...clientOptions, process, node: node.id, urls: new Map(cluster.nodes.map((n) => [n.id, n.clientUrl])), runTag };
+      // --client retrying: the store's own StoreClient, with its retries and exactly-once ids.
+      if (clientOptions.mode === 'retrying') return new RetryingRaftstoreClient(o, env(cluster));
+      return new RaftstoreClient(o, env(cluster));
     },
     collect: (cluster, logsDir, history) => collect(cluster, logsDir, history, env(cluster)),
     clock: {
