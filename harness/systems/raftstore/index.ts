@@ -24,6 +24,10 @@ export const RAFTSTORE_UNSAFE = ['stale-reads', 'ack-before-commit', 'no-fsync',
 
 const OPS: readonly OpName[] = ['read', 'put', 'create', 'delete', 'range', 'set-add', 'set-read', 'lease-acquire', 'lease-renew', 'lease-release', 'watch', 'txn-append'];
 
+/** `--client retrying`: StoreClient's attempts per request (`--system-option retry-attempts`). */
+const MAX_RETRY_ATTEMPTS = 1000;
+const DEFAULT_RETRY_ATTEMPTS = 8;
+
 /** Container ports and data directory, as docker/store-node.Dockerfile declares them. */
 const CONTAINER = { client: 8000, peer: 7000, dataDir: '/data' } as const;
 
@@ -40,9 +44,18 @@ export const raftstore: System = {
   optionHelp: {
     bundle: 'store node bundle to run (default dist/store-node.mjs, built by `npm run build:node`)',
     build: '"false" to skip `npm run build:node`',
+    'retry-attempts': `--client retrying: StoreClient's attempts per request (1..${MAX_RETRY_ATTEMPTS}; default ${DEFAULT_RETRY_ATTEMPTS})`,
   },
   prepare: prepareRaftstore,
 };
+
+function retryAttemptsOf(options: SystemRunOptions): number {
+  const raw = options.systemOptions['retry-attempts'];
+  if (raw === undefined) return DEFAULT_RETRY_ATTEMPTS;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1 || n > MAX_RETRY_ATTEMPTS) throw new UsageError(`--system-option retry-attempts: expected an integer from 1 to ${MAX_RETRY_ATTEMPTS}, got "${raw}"`);
+  return n;
+}
 
 function bundleOf(options: SystemRunOptions): string {
   return options.systemOptions.bundle ?? STORE_NODE_BUNDLE;
@@ -67,6 +80,7 @@ async function prepareRaftstore(runtime: RuntimeName, options: SystemRunOptions,
     }
   }
 
+  const retryAttempts = retryAttemptsOf(options);
   const env = (cluster: StartedCluster): HttpEnv => ({ http: cluster.http, clock: cluster.clock });
   const runTag = options.clusterSecret.slice(0, 6);
 
@@ -85,7 +99,7 @@ async function prepareRaftstore(runtime: RuntimeName, options: SystemRunOptions,
     openClient(process, node, clientOptions, cluster) {
       const o = { ...clientOptions, process, node: node.id, urls: new Map(cluster.nodes.map((n) => [n.id, n.clientUrl])), runTag };
       // --client retrying: the store's own StoreClient, with its retries and exactly-once ids.
-      if (clientOptions.mode === 'retrying') return new RetryingRaftstoreClient(o, env(cluster));
+      if (clientOptions.mode === 'retrying') return new RetryingRaftstoreClient({ ...o, maxAttempts: retryAttempts }, env(cluster));
       return new RaftstoreClient(o, env(cluster));
     },
     collect: (cluster, logsDir, history) => collect(cluster, logsDir, history, env(cluster)),
