@@ -381,7 +381,7 @@ class Analysis {
           const read = firstRead.get(m[1]);
           if (read !== undefined) {
             let byState = lostUpdate.get(m[1]);
-            if (byState === undefined) lostUpdate.set(m[1], (byState = new Map()));
+            if (byState === undefined) lostUpdate.set(m[1], (byState = new Map<Element | typeof INIT, number[]>()));
             const state = read.length === 0 ? INIT : read[read.length - 1]!;
             let list = byState.get(state);
             if (list === undefined) byState.set(state, (list = []));

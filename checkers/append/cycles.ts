@@ -21,7 +21,7 @@
  * step budget, and when the budget ends the component is reported as incompletely searched
  * (the cycles found so far still stand; a cheaper search has always found one).
  */
-import { ALL, DATA, edgeMask, kindOf, PathFinder, RT, RW, stronglyConnected, WR, WW, type EdgeKind, type Graph, type Work } from './graph.ts';
+import { ALL, DATA, edgeMask, kindOf, RT, RW, stronglyConnected, WR, WW, type EdgeKind, type Graph, type PathFinder, type Work } from './graph.ts';
 
 /** A cycle of transactions: `kinds[i]` is the edge from `txns[i]` to `txns[(i + 1) % n]`. */
 export interface FoundCycle {
@@ -104,8 +104,7 @@ export function searchScc(ctx: SearchContext, members: Int32Array, compId: numbe
   if (single === 'cut') complete = false;
   const gSingle = single !== 'cut' && add(single);
   // G2-item / G-nonadjacent: anything left in the data edges has two or more rw edges.
-  let anyData = g0 || g1c || gSingle;
-  if (!anyData) anyData = add(cycleInSubgraph(ctx, members, compId, DATA));
+  if (!(g0 || g1c || gSingle)) add(cycleInSubgraph(ctx, members, compId, DATA));
 
   if (realtime) {
     const g0rt = !g0 && add(cycleInSubgraph(ctx, members, compId, WW | RT));
