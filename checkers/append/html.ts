@@ -77,10 +77,13 @@ export function renderCycleHtml(anomaly: CycleAnomaly, idPrefix = 'cycle'): stri
   const steps = anomaly.steps
     .map((s, i) => `<li><span class="kind" style="color:${KIND_COLOURS[s.kind]}">${s.kind}</span> T${s.from + 1} → T${s.to + 1}: ${esc(s.explanation)}${i === anomaly.steps.length - 1 ? ' — <b>a contradiction</b>' : ''}</li>`)
     .join('');
+  const kinds = [...new Set(anomaly.steps.map((s) => s.kind))];
+  const legend = kinds.map((k) => `<span class="kind" style="color:${KIND_COLOURS[k]}">${k}</span> ${KIND_WORDS[k]}`).join(' · ');
   const txns = anomaly.txns.map((t, i) => `<tr><td>T${i + 1}</td><td>${esc(describeTxn(t))}</td><td><code>${esc(showTxn(t.value))}</code></td></tr>`).join('');
   return `<figure class="append-cycle">
 <figcaption><b>${esc(anomaly.type)}</b>: a cycle of ${n} transactions${anomaly.componentSize > n ? ` (its strongly connected component has ${anomaly.componentSize})` : ''}</figcaption>
 ${svg}
+<p class="legend">${legend}</p>
 <ol class="steps">${steps}</ol>
 <table class="txns"><tr><th></th><th>transaction</th><th>micro-ops</th></tr>${txns}</table>
 </figure>`;
@@ -97,6 +100,7 @@ svg.cycle .txn .name{font-weight:600}
 svg.cycle .txn .ops{font:11px ui-monospace,monospace;fill:#57606a}
 svg.cycle .edge:hover path{stroke-width:4}
 .append-cycle .steps{padding-left:1.6em}
+.append-cycle .legend{color:#57606a;font-size:12px;margin:0}
 .append-cycle .kind{font-weight:700;font-family:ui-monospace,monospace}
 .append-cycle table.txns{border-collapse:collapse;font-size:12px}
 .append-cycle table.txns td,.append-cycle table.txns th{border:1px solid #ddd;padding:2px 6px;text-align:left;vertical-align:top}
