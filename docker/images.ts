@@ -193,6 +193,11 @@ export class MissingToxiproxyError extends Error {
   override readonly name = 'MissingToxiproxyError';
 }
 
+/** Build `tag` from a context directory holding `src`, labelled as the project's image. */
+export async function buildImage(docker: Dockerode, context: string, src: string[], tag: string, buildargs: Record<string, string>): Promise<void> {
+  return build(docker, context, src, tag, buildargs);
+}
+
 async function build(docker: Dockerode, context: string, src: string[], tag: string, buildargs: Record<string, string>): Promise<void> {
   const stream = await docker.buildImage({ context, src }, { t: tag, buildargs, labels: { 'jepsen-ts.image': 'true' } });
   await followProgress(docker, stream, tag);

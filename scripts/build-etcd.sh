@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Build any etcd release from the Go module proxy, so the harness can test the release you run:
+#
+#   scripts/build-etcd.sh v3.5.17 [--out DIR]
+#
+# A throwaway main module calls etcdmain.Main (go.etcd.io/etcd/server/v3/etcdmain), pinned to
+# the release with `go get`; `go install` of etcd itself fails on its replace directives. The
+# binary goes to ${XDG_CACHE_HOME:-$HOME/.cache}/jepsen-ts/etcd/<version>/etcd (or DIR/etcd) and
+# its path is the last line printed. Idempotent: an existing binary built from that module
+# version is reused. Module builds carry no version ldflags, so `etcd --version` may print a
+# placeholder; `go version -m` on the binary names the exact server module version, which is
+# what the harness records (harness/systems/etcd/version.ts).
+#
+# Exit status: 0 built (or already there), 64 bad arguments, 69 the build failed (the message
+# names the version and carries Go's error).
+set -euo pipefail
+
+usage() { printf 'usage: scripts/build-etcd.sh vX.Y.Z [--out DIR]\n' >&2; exit 64; }
+[ "$#" -ge 1 ] || usage
+version="$1"; shift
+out=""
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    --out) [ "$#" -ge 2 ] || usage; out="$2"; shift 2 ;;
+    *) usage ;;
+  esac
+done
+if ! [[ "$version" =~ ^v3\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?$ ]]; then
+  printf 'build-etcd: "%s" is not an etcd v3 release version (expected vX.Y.Z, e.g. v3.5.17)\n' "$version" >&2
+  exit 64
+fi
+if ! command -v go >/dev/null 2>&1; then
+  for d in /usr/local/go/bin /usr/lib/go/bin; do [ -x "$d/go" ] && PATH="$d:$PATH"; done
+fi
+command -v go >/dev/null 2>&1 || { printf 'build-etcd: the Go toolchain is needed (apt-get install golang-go)\n' >&2; exit 69; }
+
+dir="${out:-${XDG_CACHE_HOME:-$HOME/.cache}/jepsen-ts/etcd/$version}"
+bin="$dir/etcd"
+if [ -x "$bin" ] && go version -m "$bin" 2>/dev/null | grep -Eq "go\.etcd\.io/etcd/server/v3[[:space:]]+${version//./\\.}([[:space:]]|$)"; then
+  printf 'build-etcd: %s already built\n%s\n' "$version" "$bin" >&2
+  printf '%s\n' "$bin"
+  exit 0
+fi
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$dir"
+cat >"$work/main.go" <<'EOF'
+// A main module for one etcd release: the server's own entry point, nothing else.
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+EOF
+log="$work/build.log"
+run() { printf 'build-etcd: %s\n' "$*" >&2; "$@" >>"$log" 2>&1; }
+fail() {
+  printf 'build-etcd: building etcd %s failed at `%s`:\n' "$version" "$1" >&2
+  tail -n 20 "$log" | sed 's/^/  /' >&2
+  exit 69
+}
+start=$(date +%s)
+(
+  cd "$work"
+  run go mod init jepsen-ts/etcd-build || exit 1
+  run go get "go.etcd.io/etcd/server/v3@${version}" || exit 2
+  run go mod tidy || exit 3
+  CGO_ENABLED=0 run go build -trimpath -o "$bin.tmp" . || exit 4
+) || case $? in
+  1) fail 'go mod init' ;;
+  2) fail "go get go.etcd.io/etcd/server/v3@${version}" ;;
+  3) fail 'go mod tidy' ;;
+  *) fail 'CGO_ENABLED=0 go build' ;;
+esac
+mv "$bin.tmp" "$bin"
+printf 'build-etcd: etcd %s built in %ss\n' "$version" "$(( $(date +%s) - start ))" >&2
+printf '%s\n' "$bin"
