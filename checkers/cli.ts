@@ -1,5 +1,6 @@
 /**
  * `npm run check -- [--model M] [--init V] [--nil-read empty|wildcard] [--json] [--html FILE] [--budget-s N] [--all] FILE...`
+ * `npm run check -- --model list-append [--consistency strict-serializable|serializable] FILE...` (Elle's list-append analysis: append/)
  *
  * Checks each history file (JSON Lines or Jepsen EDN, detected by content) for
  * linearizability. Exit status: 0 all valid, 1 any invalid, 2 any unknown and none
@@ -9,6 +10,9 @@ import { closeSync, openSync, readSync, statSync, writeFileSync } from 'node:fs'
 import { getHeapStatistics } from 'node:v8';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { AppendInputError, checkAppend, CONSISTENCIES, type Consistency } from './append/append.ts';
+import { appendHuman, appendJson } from './append/cli-output.ts';
+import { renderAppendHtml } from './append/html.ts';
 import { HistoryError } from './history/errors.ts';
 import { parseEdn } from './history/edn.ts';
 import { detectFormat, readHistoryFile, type HistoryFormat } from './history/read.ts';
@@ -34,6 +38,7 @@ interface CliOptions {
   workers?: number;
   all?: boolean;
   independent?: boolean;
+  consistency: Consistency;
 }
 
 /** Which built-in model fits the functions a history uses (for `--model auto`). */
@@ -41,6 +46,7 @@ export function detectModel(history: readonly Op[]): string | null {
   const fs = new Set<string>();
   for (const op of history) if (op.process !== 'nemesis') fs.add(op.f);
   if (fs.size === 0) return 'cas-register';
+  if (fs.size === 1 && fs.has('txn')) return 'list-append';
   const fits = (name: string): boolean => [...fs].every((f) => (MODELS[name]?.fs ?? []).includes(f));
   for (const name of ['register', 'cas-register', 'versioned-kv', 'kv', 'mutex']) if (fits(name)) return name;
   return null;
@@ -109,7 +115,8 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
   const program = new Command()
     .name('check')
     .description('Check recorded histories (JSON Lines or Jepsen EDN) for linearizability.')
-    .addOption(new Option('--model <name>', 'model: auto picks the built-in model whose functions the history uses').choices(['auto', ...Object.keys(MODELS)]).default('auto'))
+    .addOption(new Option('--model <name>', 'model: auto picks the built-in model whose functions the history uses').choices(['auto', ...Object.keys(MODELS), 'list-append']).default('auto'))
+    .addOption(new Option('--consistency <model>', 'list-append: what the store promises (strict-serializable counts real-time order)').choices([...CONSISTENCIES]).default('strict-serializable'))
     .option('--init <value>', "the model's initial value (JSON, else a string; EDN for an EDN history: nil is no value)")
     .addOption(new Option('--nil-read <reading>', 'a completed read of nil: empty (the register was empty) or wildcard (Knossos: value unknown, fits any state)').choices([...NIL_READ_MODES]).default('empty'))
     .option('--json', 'print one JSON object per file per line')
@@ -151,6 +158,21 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
         throw new HistoryError(file, 0, `no built-in model knows all of its functions (${fs}); pick one with --model`);
       }
       modelName = detected;
+      if (modelName === 'list-append') {
+        // Elle's list-append analysis (append/): a different checker, same files and exit codes.
+        let r;
+        try {
+          r = checkAppend(history, { consistency: o.consistency, ...(o.budgetS !== undefined ? { budgetMs: o.budgetS * 1000 } : {}) });
+        } catch (e) {
+          if (e instanceof AppendInputError) throw new HistoryError(file, 0, e.message);
+          throw e;
+        }
+        worsen(r.valid === true ? EXIT_VALID : r.valid === false ? EXIT_INVALID : EXIT_UNKNOWN);
+        const htmlFile = o.html !== undefined ? htmlPath(o.html, i, files.length) : undefined;
+        if (htmlFile !== undefined) writeFileSync(htmlFile, renderAppendHtml(r, file));
+        out(o.json === true ? appendJson(file, r, htmlFile) : appendHuman(file, r, htmlFile));
+        continue;
+      }
       try {
         result = await checkLinearizability(history, {
           model: o.nilRead === 'empty' ? modelName : withNilReads(modelByName(modelName), o.nilRead),
