@@ -1,3 +1,4 @@
+import { appendWorkload } from './append.ts';
 import { leaseWorkload } from './lease.ts';
 import { registerWorkload } from './register.ts';
 import { setWorkload } from './set.ts';
@@ -12,6 +13,7 @@ export const WORKLOADS: Readonly<Record<string, () => Workload>> = {
   set: () => setWorkload(),
   lease: () => leaseWorkload(),
   watch: () => watchWorkload(),
+  append: () => appendWorkload(),
 };
 
 export function workloadByName(name: string): Workload {
