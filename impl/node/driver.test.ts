@@ -16,6 +16,8 @@ import { RaftDriver, isEarlyAck } from './driver.ts';
 import { silentLogger } from './log.ts';
 import type { DurableStorage, PeerAddr, PeerLink } from './seams.ts';
 import type { UnsafeName } from './config.ts';
+import { realClock, realRandom, realTimers } from './real-time.ts';
+import { nodeFs } from '../storage/node-fs.ts';
 
 class MemoryDurable implements DurableStorage {
   constructor(readonly mem: MemoryStorage) {}
@@ -115,6 +117,7 @@ function startNode(net: Network, id: NodeId, voters: readonly NodeId[] | null, o
   dirs.push(dir);
   const driver = new RaftDriver({
     id,
+    platform: { clock: realClock, timers: realTimers, random: realRandom, fs: nodeFs },
     rawNode,
     storage,
     transport: net.link(id),

@@ -20,8 +20,7 @@
  * proposals accumulate in the core's unstable log and all go into the next Ready, so one
  * fsync covers every proposal that arrived during the previous one.
  */
-import { appendFileSync } from 'node:fs';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Clock, ConsensusHandle, NodeStatus, StateMachine } from './contracts.ts';
 import { ConsensusError } from './contracts.ts';
 import type { ConfChange, ConfState, Entry, Index, Message, NodeId, RawNodeApi, ReadState, Ready, SoftState, Term } from '../raft/types.ts';
@@ -29,6 +28,7 @@ import { ProposalDropped, index as toIndex } from '../raft/types.ts';
 import type { UnsafeName } from './config.ts';
 import type { Logger } from './log.ts';
 import type { DurableStorage, PeerAddr, PeerLink } from './seams.ts';
+import type { Platform, TimerHandle } from './platform.ts';
 import type { ProposalId } from './envelope.ts';
 import { decodeEnvelope, encodeEnvelope, sameProposal } from './envelope.ts';
 
@@ -42,8 +42,12 @@ export function isEarlyAck(x: unknown): x is EarlyAck {
   return typeof x === 'object' && x !== null && (x as { unsafeEarlyAck?: unknown }).unsafeEarlyAck === true;
 }
 
+/** What the driver takes from the platform: clocks, timers, randomness and the events file. */
+export type DriverPlatform = Pick<Platform, 'clock' | 'timers' | 'random' | 'fs'>;
+
 export interface DriverOptions {
   readonly id: NodeId;
+  readonly platform: DriverPlatform;
   readonly rawNode: RawNodeApi;
   readonly storage: DurableStorage;
   readonly transport: PeerLink;
@@ -77,14 +81,14 @@ interface ProposalWaiter {
   readonly index: Index;
   readonly resolve: (result: unknown) => void;
   readonly reject: (err: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  readonly timer: TimerHandle;
 }
 
 interface ReadWaiter {
   settled: boolean;
   readonly resolve: () => void;
   readonly reject: (err: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  readonly timer: TimerHandle;
 }
 
 interface ReadBatch {
@@ -120,7 +124,9 @@ export class RaftDriver implements ConsensusHandle {
   private readonly maxProposalBytes: number;
   private readonly promoteWithinEntries: number;
 
-  private readonly incarnation = randomBytes(4).readUInt32BE(0);
+  private readonly platform: DriverPlatform;
+  /** Tells this process's proposals from an earlier one's (envelope.ts). */
+  private readonly incarnation: number;
   private proposalCounter = 0;
   private readCounter = 0;
   private readonly proposals = new Map<number, ProposalWaiter>();
@@ -145,8 +151,8 @@ export class RaftDriver implements ConsensusHandle {
   private stopped = false;
   private wakeLoop: (() => void) | null = null;
   private loopDone: Promise<void> | null = null;
-  private tickTimer: NodeJS.Timeout | null = null;
-  private unsafeTimer: NodeJS.Timeout | null = null;
+  private tickTimer: TimerHandle | null = null;
+  private unsafeTimer: TimerHandle | null = null;
   private fatal: Error | null = null;
 
   /** Counters for status and metrics. */
@@ -154,6 +160,8 @@ export class RaftDriver implements ConsensusHandle {
 
   constructor(private readonly options: DriverOptions) {
     this.id = options.id;
+    this.platform = options.platform;
+    this.incarnation = options.platform.random.uint32();
     this.clock = options.clock;
     this.unsafe = options.unsafe;
     this.rawNode = options.rawNode;
@@ -179,21 +187,21 @@ export class RaftDriver implements ConsensusHandle {
 
   /** Start ticking and processing. Call once. */
   start(): void {
-    this.tickTimer = setInterval(() => {
+    const timers = this.platform.timers;
+    this.tickTimer = timers.setInterval(() => {
       this.rawNode.tick();
       this.wake();
     }, this.options.tickMs);
     if (this.unsafe.size > 0) {
       const warn = (): void => this.logger.warn('UNSAFE switches are enabled: this node may lose or corrupt data on purpose', { unsafe: [...this.unsafe] });
       warn();
-      this.unsafeTimer = setInterval(warn, 60_000);
-      this.unsafeTimer.unref();
+      this.unsafeTimer = timers.setInterval(warn, 60_000, { unref: true });
     }
     this.loopDone = this.run().catch((err: unknown) => {
       this.fatal = err instanceof Error ? err : new Error(String(err));
       this.logger.error('consensus loop failed; the node stops serving', { err: this.fatal });
       this.failAll(new ConsensusError('stopped', false, null, `consensus loop failed: ${this.fatal.message}`));
-      if (this.tickTimer !== null) clearInterval(this.tickTimer);
+      if (this.tickTimer !== null) timers.clear(this.tickTimer);
       this.options.onFatal?.(this.fatal);
     });
   }
@@ -202,8 +210,8 @@ export class RaftDriver implements ConsensusHandle {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.tickTimer !== null) clearInterval(this.tickTimer);
-    if (this.unsafeTimer !== null) clearInterval(this.unsafeTimer);
+    if (this.tickTimer !== null) this.platform.timers.clear(this.tickTimer);
+    if (this.unsafeTimer !== null) this.platform.timers.clear(this.unsafeTimer);
     this.wake();
     await this.loopDone;
     this.failAll(new ConsensusError('stopped', false, null, 'node is shutting down'));
@@ -300,7 +308,7 @@ export class RaftDriver implements ConsensusHandle {
     this.wake();
     return new Promise<unknown>((resolve, reject) => {
       const timeoutMs = options?.timeoutMs ?? this.proposalTimeoutMs;
-      const timer = setTimeout(() => {
+      const timer = this.platform.timers.setTimeout(() => {
         if (this.proposals.get(at)?.id === id) this.proposals.delete(at);
         reject(new ConsensusError('timeout', false, null, `proposal at index ${at} not applied within ${timeoutMs} ms; it may still commit`));
       }, timeoutMs);
@@ -308,7 +316,7 @@ export class RaftDriver implements ConsensusHandle {
       if (previous !== undefined) {
         // Our earlier proposal at this index was truncated by a newer leader's log before
         // we saw it applied; its fate is unknown to us now.
-        clearTimeout(previous.timer);
+        this.platform.timers.clear(previous.timer);
         previous.reject(new ConsensusError('timeout', false, null, `entry at index ${at} was overwritten; outcome unknown`));
       }
       this.proposals.set(at, { id, index: at, resolve, reject, timer });
@@ -326,16 +334,16 @@ export class RaftDriver implements ConsensusHandle {
         resolve: () => {
           if (waiter.settled) return;
           waiter.settled = true;
-          clearTimeout(waiter.timer);
+          this.platform.timers.clear(waiter.timer);
           resolve();
         },
         reject: (err) => {
           if (waiter.settled) return;
           waiter.settled = true;
-          clearTimeout(waiter.timer);
+          this.platform.timers.clear(waiter.timer);
           reject(err);
         },
-        timer: setTimeout(() => waiter.reject(new ConsensusError('timeout', false, null, `read barrier not confirmed within ${timeoutMs} ms`)), timeoutMs),
+        timer: this.platform.timers.setTimeout(() => waiter.reject(new ConsensusError('timeout', false, null, `read barrier not confirmed within ${timeoutMs} ms`)), timeoutMs),
       };
       this.readQueue.push(waiter);
       this.issueReads();
@@ -364,7 +372,7 @@ export class RaftDriver implements ConsensusHandle {
   }
 
   async addMember(id: NodeId, peerAddr?: string): Promise<ConfState> {
-    const deadline = Date.now() + 60_000;
+    const deadline = this.platform.clock.monotonicMs() + 60_000;
     if (peerAddr !== undefined) this.transport.setPeer(id, parsePeerAddr(peerAddr));
     const conf = this.rawNode.confState();
     if (conf.voters.includes(id)) return conf;
@@ -388,7 +396,7 @@ export class RaftDriver implements ConsensusHandle {
   }
 
   async removeMember(id: NodeId): Promise<ConfState> {
-    const deadline = Date.now() + 30_000;
+    const deadline = this.platform.clock.monotonicMs() + 30_000;
     const has = (): boolean => {
       const conf = this.rawNode.confState();
       return conf.voters.includes(id) || conf.learners.includes(id);
@@ -552,7 +560,7 @@ export class RaftDriver implements ConsensusHandle {
     if (waiter !== undefined) {
       if (proposal !== null && sameProposal(proposal, waiter.id)) {
         this.proposals.delete(entry.index);
-        clearTimeout(waiter.timer);
+        this.platform.timers.clear(waiter.timer);
         waiter.resolve(result);
       } else {
         this.settleProposal(waiter, new ConsensusError('timeout', false, null, `index ${entry.index} holds another leader's entry; the proposal's outcome is unknown`));
@@ -562,7 +570,7 @@ export class RaftDriver implements ConsensusHandle {
 
   private settleProposal(waiter: ProposalWaiter, err: Error): void {
     this.proposals.delete(waiter.index);
-    clearTimeout(waiter.timer);
+    this.platform.timers.clear(waiter.timer);
     waiter.reject(err);
   }
 
@@ -573,7 +581,7 @@ export class RaftDriver implements ConsensusHandle {
       const { id } = decodeEnvelope(entry.data);
       if (id === null || !sameProposal(id, waiter.id)) continue;
       this.proposals.delete(entry.index);
-      clearTimeout(waiter.timer);
+      this.platform.timers.clear(waiter.timer);
       const ack: EarlyAck = { unsafeEarlyAck: true, index: entry.index };
       waiter.resolve(ack);
     }
@@ -625,7 +633,7 @@ export class RaftDriver implements ConsensusHandle {
 
   private issueReads(): void {
     if (this.readQueue.length === 0) return;
-    const now = Date.now();
+    const now = this.platform.clock.monotonicMs();
     for (const [id, batch] of this.readsInFlight) {
       // The core drops a read request silently when leadership is lost; give up on it.
       if (now - batch.issuedAt > this.proposalTimeoutMs) {
@@ -684,8 +692,8 @@ export class RaftDriver implements ConsensusHandle {
         this.wake();
         break;
       } catch (err) {
-        if (!(err instanceof ProposalDropped) || err.reason !== 'conf-change-pending' || Date.now() > deadline) throw this.translateDropped(err);
-        await sleep(50);
+        if (!(err instanceof ProposalDropped) || err.reason !== 'conf-change-pending' || this.platform.clock.monotonicMs() > deadline) throw this.translateDropped(err);
+        await new Promise<void>((resolve) => this.platform.timers.setTimeout(resolve, 50));
       }
     }
     await this.waitUntil(done, deadline, `membership change ${change.type} ${change.node} not applied`);
@@ -694,14 +702,14 @@ export class RaftDriver implements ConsensusHandle {
   private waitUntil(predicate: () => boolean, deadline: number, what: string): Promise<void> {
     if (predicate()) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.platform.timers.setTimeout(() => {
         this.appliedWaiters = this.appliedWaiters.filter((w) => w !== waiter);
         reject(new ConsensusError('timeout', false, null, `${what} within the deadline`));
-      }, Math.max(0, deadline - Date.now()));
+      }, Math.max(0, deadline - this.platform.clock.monotonicMs()));
       const waiter: AppliedWaiter = {
         predicate,
         resolve: () => {
-          clearTimeout(timer);
+          this.platform.timers.clear(timer);
           resolve();
         },
       };
@@ -722,9 +730,9 @@ export class RaftDriver implements ConsensusHandle {
     this.soft = soft;
     this.logger.info('role changed', { role: soft.role, term: soft.term, leader: soft.leader });
     if (this.options.eventsPath !== null) {
-      const event = { kind: 'role', ts: Date.now(), node: this.id, role: soft.role, term: soft.term, leader: soft.leader };
+      const event = { kind: 'role', ts: this.platform.clock.wallMs(), node: this.id, role: soft.role, term: soft.term, leader: soft.leader };
       try {
-        appendFileSync(this.options.eventsPath, JSON.stringify(event) + '\n');
+        this.platform.fs.appendTextSync(this.options.eventsPath, JSON.stringify(event) + '\n');
       } catch (err) {
         this.logger.warn('could not append role event', { err });
       }
@@ -787,8 +795,4 @@ export function parsePeerAddr(text: string): PeerAddr {
   const port = Number(match?.[2]);
   if (match === null || !(port >= 1 && port <= 65_535)) throw new TypeError(`peerAddr "${text}" is not host:port`);
   return { host: (match[1] ?? '').replace(/^\[(.*)\]$/, '$1'), port };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -3,6 +3,7 @@
  * line with `ts`, `level`, `node`, `msg` and any structured fields.
  */
 import type { LogLevel } from './config.ts';
+import { realClock } from './real-time.ts';
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -15,15 +16,20 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void;
 }
 
-export function createLogger(node: string, level: LogLevel, write: (line: string) => void = (line) => process.stdout.write(line)): Logger {
+/**
+ * `wallMs` stamps each line (the platform's wall clock; virtual in a simulation). The default
+ * writer is stdout, where the real process's logs go.
+ */
+export function createLogger(node: string, level: LogLevel, write: (line: string) => void = (line) => process.stdout.write(line), wallMs: () => number = realClock.wallMs): Logger {
   const min = RANK[level];
   const emit = (lvl: LogLevel, msg: string, fields?: LogFields): void => {
     if (RANK[lvl] < min) return;
+    const ts = isoTime(wallMs);
     let line: string;
     try {
-      line = JSON.stringify({ ts: new Date().toISOString(), level: lvl, node, msg, ...fields }, errorReplacer);
+      line = JSON.stringify({ ts, level: lvl, node, msg, ...fields }, errorReplacer);
     } catch {
-      line = JSON.stringify({ ts: new Date().toISOString(), level: lvl, node, msg, fields: 'unserializable' });
+      line = JSON.stringify({ ts, level: lvl, node, msg, fields: 'unserializable' });
     }
     write(line + '\n');
   };
@@ -33,6 +39,11 @@ export function createLogger(node: string, level: LogLevel, write: (line: string
     warn: (msg, fields) => emit('warn', msg, fields),
     error: (msg, fields) => emit('error', msg, fields),
   };
+}
+
+function isoTime(wallMs: () => number): string {
+  // eslint-disable-next-line no-restricted-globals -- formats an instant read from the platform's clock; reads no clock itself
+  return new Date(wallMs()).toISOString();
 }
 
 function errorReplacer(_key: string, value: unknown): unknown {

@@ -1,29 +1,27 @@
 /**
  * `GET /v1/metrics`: the node's counters (driver, storage, transport — including peer frames
- * dropped for a bad MAC) as JSON. The store's HTTP server owns every other route; this one is
- * answered before the request reaches it, so the two need not know each other.
+ * dropped for a bad MAC) as JSON. The store's handler owns every other route; this one is
+ * answered before a request reaches it, so the two need not know each other.
  */
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { HandlerRequest, HandlerResponse, RequestHandler } from '../store/http-handler.ts';
 
 export const METRICS_PATH = '/v1/metrics';
 
-export function attachMetricsRoute(server: Server, snapshot: () => unknown): void {
-  const others = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
-  server.removeAllListeners('request');
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '').split('?')[0];
-    if (path === METRICS_PATH && req.method === 'GET') {
-      let body: string;
+/** `handler` with `GET /v1/metrics` answered from `snapshot()` in front of it. */
+export function withMetricsRoute(handler: RequestHandler, snapshot: () => unknown): RequestHandler {
+  return {
+    handle: (request: HandlerRequest): Promise<HandlerResponse> => {
+      const target = request.target;
+      const q = target.indexOf('?');
+      const path = q < 0 ? target : target.slice(0, q);
+      if (path !== METRICS_PATH || request.method !== 'GET') return handler.handle(request);
       try {
-        body = JSON.stringify(snapshot());
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        // Serialized here, not by the transport, so a snapshot that cannot be serialized is a 500.
+        return Promise.resolve({ kind: 'json', status: 200, body: JSON.parse(JSON.stringify(snapshot())) as unknown });
       } catch (err) {
-        body = JSON.stringify({ error: { code: 'internal', message: String(err), definite: true } });
-        res.writeHead(500, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        return Promise.resolve({ kind: 'json', status: 500, body: { error: { code: 'internal', message: String(err), definite: true } } });
       }
-      res.end(body);
-      return;
-    }
-    for (const listener of others) listener.call(server, req, res);
-  });
+    },
+    closeStreams: () => handler.closeStreams(),
+  };
 }

@@ -35,3 +35,37 @@ export interface PeerLink {
   /** Add or change a peer's address (membership changes). */
   setPeer(id: NodeId, addr: PeerAddr): void;
 }
+
+export interface EndpointLogger {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** What a node asks of the platform's peer network when it opens its endpoint (Platform.peers). */
+export interface PeerEndpointOptions {
+  readonly id: NodeId;
+  /** Cluster secret: frames are authenticated with it (the real transport's HMAC). */
+  readonly secret: string;
+  /** Address book: how this node reaches each peer. */
+  readonly peers: ReadonlyMap<NodeId, PeerAddr>;
+  readonly listenHost: string;
+  readonly listenPort: number;
+  /** A message to this peer was dropped: tell Raft (`RawNode.reportUnreachable`). */
+  readonly onUnreachable: (peer: NodeId) => void;
+  /** A snapshot message went out (true) or was dropped (false): `RawNode.reportSnapshot`. */
+  readonly onSnapshotStatus: (peer: NodeId, ok: boolean) => void;
+  readonly logger: EndpointLogger;
+}
+
+/** This node's end of the peer network: send, receive, counters for /v1/metrics. */
+export interface PeerEndpoint extends PeerLink {
+  /** Register the receive handler; returns an unsubscribe function. */
+  onMessage(handler: (message: Message) => void): () => void;
+  /** Counters for /v1/metrics (`rejectedBadMac`, `sent`, ...). */
+  readonly counters: Readonly<Record<string, number>>;
+  /** Messages waiting per peer. */
+  queueDepths(): ReadonlyMap<NodeId, number>;
+  /** Close the listener, every connection and timer; queued messages are discarded. */
+  close(): Promise<void>;
+}

@@ -8,28 +8,27 @@
  * `save(hardState, entries, snapshot)` (or `append` for several Readys then one `sync`),
  * and sends persist-gated messages only after the returned promise resolves.
  */
-import { constants as fsConstants, promises as fsp } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { MemoryLog } from './memory-log.ts';
 import { bootstrapEntries, bootstrapHardState } from '../raft/memory-storage.ts';
-import { fsyncDir, parseSnapshotFileName, readSnapshotFile, snapshotFileName, writeSnapshotFile } from './snapshot-file.ts';
+import { parseSnapshotFileName, readSnapshotFile, snapshotFileName, writeSnapshotFile } from './snapshot-file.ts';
+import { nodeFs } from './node-fs.ts';
+import type { StorageFile, StorageFs } from './storage-fs.ts';
+import { realTimers } from '../node/real-time.ts';
+import type { PlatformTimers, TimerHandle } from '../node/platform.ts';
 import { encodeRecord, scanSegment } from './wal-format.ts';
 import type { SnapshotRef, WalRecord } from './wal-format.ts';
 import type { ConfState, Entry, HardState, Index, RaftStorage, Snapshot, Term } from '../raft/types.ts';
 
 /**
- * With fsync on, WAL segments are opened O_DSYNC: each write returns only once its data is
- * durable (POSIX synchronized I/O data integrity completion, what fdatasync gives), so a
- * batch costs one thread-pool round trip instead of two (writev, then fdatasync). On a busy
- * machine every round trip is a wake-up of the main thread on the commit path.
- * Null where the platform has no O_DSYNC: then writes are followed by fdatasync as before.
+ * With fsync on, WAL segments are opened O_DSYNC (`dsync`): each write returns only once its
+ * data is durable (POSIX synchronized I/O data integrity completion, what fdatasync gives), so
+ * a batch costs one thread-pool round trip instead of two (writev, then fdatasync). On a busy
+ * machine every round trip is a wake-up of the main thread on the commit path. Where the file
+ * system has no O_DSYNC (`fs.hasDsync` false), writes are followed by fdatasync.
  */
-const O_DSYNC: number | null = typeof fsConstants.O_DSYNC === 'number' && fsConstants.O_DSYNC !== 0 ? fsConstants.O_DSYNC : null;
-
-function walOpenFlags(create: boolean, fsync: boolean): number {
-  const base = create ? fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL : fsConstants.O_RDWR;
-  return fsync && O_DSYNC !== null ? base | O_DSYNC : base;
+function openSegment(fs: StorageFs, file: string, create: boolean, fsync: boolean): Promise<StorageFile> {
+  return fs.open(file, create ? 'create-exclusive' : 'read-write', { dsync: fsync && fs.hasDsync });
 }
 
 export interface StorageLogger {
@@ -70,6 +69,10 @@ export interface DiskStorageOptions {
   readonly segmentBytes?: number;
   /** Fault mode with fsync false: how often buffered bytes reach the disk. Default 5000 ms. */
   readonly lazyFlushMs?: number;
+  /** The file system (platform seam). Default: node:fs. */
+  readonly fs?: StorageFs;
+  /** Timers (the lazy flush). Default: Node's. */
+  readonly timers?: PlatformTimers;
 }
 
 export interface StorageStats {
@@ -145,7 +148,9 @@ export class DiskStorage implements RaftStorage {
   private readonly logger: StorageLogger;
 
   private readonly segments: Segment[];
-  private active: FileHandle | null;
+  private active: StorageFile | null;
+  private readonly fs: StorageFs;
+  private readonly timers: PlatformTimers;
   private written: WrittenState;
 
   private queue: Pending[] = [];
@@ -158,7 +163,7 @@ export class DiskStorage implements RaftStorage {
   private compactGoal = 0;
   private failure: Error | null = null;
   private closed = false;
-  private lazyTimer: NodeJS.Timeout | null = null;
+  private lazyTimer: TimerHandle | null = null;
 
   private counters = { fsyncs: 0, flushes: 0, bytesWritten: 0, recordsWritten: 0, segmentsDeleted: 0 };
 
@@ -170,7 +175,7 @@ export class DiskStorage implements RaftStorage {
       hardState: HardState;
       snapshot: Snapshot;
       segments: Segment[];
-      active: FileHandle;
+      active: StorageFile;
       written: WrittenState;
       fresh: boolean;
     },
@@ -188,10 +193,11 @@ export class DiskStorage implements RaftStorage {
     this.active = init.active;
     this.written = init.written;
     this.fresh = init.fresh;
+    this.fs = options.fs ?? nodeFs;
+    this.timers = options.timers ?? realTimers;
     if (this.lazy) {
       const every = options.lazyFlushMs ?? 5000;
-      this.lazyTimer = setInterval(() => this.kick(), every);
-      this.lazyTimer.unref();
+      this.lazyTimer = this.timers.setInterval(() => this.kick(), every, { unref: true });
     }
   }
 
@@ -207,16 +213,18 @@ export class DiskStorage implements RaftStorage {
    */
   static async open(dir: string, options: DiskStorageOptions = {}): Promise<DiskStorage> {
     const logger = options.logger ?? stderrLogger;
+    const fs = options.fs ?? nodeFs;
     const walDir = path.join(dir, WAL_DIR);
     const snapDir = path.join(dir, SNAP_DIR);
-    await fsp.mkdir(walDir, { recursive: true });
-    await fsp.mkdir(snapDir, { recursive: true });
-    for (const name of await fsp.readdir(snapDir)) {
-      if (name.endsWith('.tmp')) await fsp.rm(path.join(snapDir, name), { force: true });
+    await fs.mkdirp(walDir);
+    await fs.mkdirp(snapDir);
+    // Sorted: readdir's order is the file system's, and what recovery does (and logs) must not depend on it.
+    for (const name of (await fs.readdir(snapDir)).sort()) {
+      if (name.endsWith('.tmp')) await fs.remove(path.join(snapDir, name));
     }
 
     const seqs: number[] = [];
-    for (const name of await fsp.readdir(walDir)) {
+    for (const name of (await fs.readdir(walDir)).sort()) {
       const seq = parseSegmentFileName(name);
       if (seq === null) logger.warn('ignoring unexpected file in WAL directory', { file: path.join(walDir, name) });
       else seqs.push(seq);
@@ -235,7 +243,7 @@ export class DiskStorage implements RaftStorage {
     for (let i = 0; i < seqs.length; i++) {
       const seq = seqs[i]!;
       const file = path.join(walDir, segmentFileName(seq));
-      const buf = await fsp.readFile(file);
+      const buf = await fs.readFile(file);
       const isLast = i === seqs.length - 1;
       const scan = scanSegment(buf, file, isLast);
       if (scan.tornTail !== null) {
@@ -244,7 +252,7 @@ export class DiskStorage implements RaftStorage {
           detail: scan.tornTail,
           truncatedBytes: buf.length - scan.validBytes,
         });
-        const fh = await fsp.open(file, 'r+');
+        const fh = await fs.open(file, 'read-write');
         try {
           await fh.truncate(scan.validBytes);
           await fh.sync();
@@ -255,7 +263,7 @@ export class DiskStorage implements RaftStorage {
       if (scan.records.length === 0) {
         // Only a last segment can get here (a crash right after creating it): nothing in it was durable.
         logger.warn('WAL: removing a last segment that holds no complete record', { file });
-        await fsp.rm(file);
+        await fs.remove(file);
         continue;
       }
       const header = scan.records[0]!.record;
@@ -309,7 +317,7 @@ export class DiskStorage implements RaftStorage {
     if (snapRef !== null && snapRef.index > 0) {
       const file = path.join(snapDir, snapshotFileName(snapRef.index, snapRef.term));
       try {
-        snapshot = await readSnapshotFile(file);
+        snapshot = await readSnapshotFile(fs, file);
         if (snapshot.metadata.index !== snapRef.index || snapshot.metadata.term !== snapRef.term) {
           throw new Error(`it holds index ${snapshot.metadata.index} term ${snapshot.metadata.term}`);
         }
@@ -330,30 +338,30 @@ export class DiskStorage implements RaftStorage {
 
     // Snapshot files the WAL does not reference: older ones are obsolete; newer ones were
     // written but their WAL marker never became durable, so they do not count.
-    for (const name of await fsp.readdir(snapDir)) {
+    for (const name of (await fs.readdir(snapDir)).sort()) {
       const parsed = parseSnapshotFileName(name);
       if (parsed === null) continue;
       if (parsed.index === (snapRef?.index ?? -1) && parsed.term === snapRef?.term) continue;
       if (parsed.index > floor) logger.warn('WAL: removing a snapshot file whose WAL marker was never written', { file: name });
-      await fsp.rm(path.join(snapDir, name), { force: true });
+      await fs.remove(path.join(snapDir, name));
     }
 
     const segments = scanned.map((s) => s.seg);
     const written: WrittenState = { hardState, snapRef };
-    let active: FileHandle;
+    let active: StorageFile;
     if (segments.length === 0) {
       const seq = 1;
       const file = path.join(walDir, segmentFileName(seq));
-      active = await fsp.open(file, walOpenFlags(true, options.fsync ?? true));
+      active = await openSegment(fs, file, true, options.fsync ?? true);
       const bufs = checkpointRecords(seq, written).map(encodeRecord);
       const size = bufs.reduce((n, b) => n + b.length, 0);
       await active.writev(bufs, 0);
       await active.sync();
-      await fsyncDir(walDir);
+      await fs.syncDir(walDir);
       segments.push({ seq, file, maxIndex: 0, size });
     } else {
       const last = segments[segments.length - 1]!;
-      active = await fsp.open(last.file, walOpenFlags(false, options.fsync ?? true));
+      active = await openSegment(fs, last.file, false, options.fsync ?? true);
     }
     logger.info('storage opened', {
       dir,
@@ -500,7 +508,7 @@ export class DiskStorage implements RaftStorage {
   /** Flush everything queued (a clean shutdown, so even the lazy mode writes), then close files. */
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.lazyTimer) clearInterval(this.lazyTimer);
+    if (this.lazyTimer) this.timers.clear(this.lazyTimer);
     this.lazyTimer = null;
     try {
       if (!this.failure) {
@@ -578,7 +586,7 @@ export class DiskStorage implements RaftStorage {
         while (i < items.length) {
           const item = items[i]!;
           if (item.kind === 'snapshot-file') {
-            await writeSnapshotFile(this.snapDir, item.snapshot, this.fsyncEnabled);
+            await writeSnapshotFile(this.fs, this.snapDir, item.snapshot, this.fsyncEnabled);
             this.writtenSeq = item.seq;
             i++;
             continue;
@@ -614,13 +622,13 @@ export class DiskStorage implements RaftStorage {
     // writev may write fewer bytes than asked (large batches); keep going until all are out.
     let remaining: Buffer[] = bufs;
     while (off < bytes) {
-      const { bytesWritten } = await fh.writev(remaining, seg.size + off);
+      const bytesWritten = await fh.writev(remaining, seg.size + off);
       off += bytesWritten;
       if (off < bytes) remaining = [Buffer.concat(bufs).subarray(off)];
     }
     if (this.fsyncEnabled) {
       // O_DSYNC: the writes above were already durable when they returned.
-      if (O_DSYNC === null) await fh.datasync();
+      if (!this.fs.hasDsync) await fh.datasync();
       this.counters.fsyncs++;
     }
     seg.size += bytes;
@@ -649,13 +657,13 @@ export class DiskStorage implements RaftStorage {
     const prev = this.segments[this.segments.length - 1]!;
     const seq = prev.seq + 1;
     const file = path.join(this.walDir, segmentFileName(seq));
-    const fh = await fsp.open(file, walOpenFlags(true, this.fsyncEnabled));
+    const fh = await openSegment(this.fs, file, true, this.fsyncEnabled);
     const bufs = checkpointRecords(seq, this.written).map(encodeRecord);
     const size = bufs.reduce((n, b) => n + b.length, 0);
     await fh.writev(bufs, 0);
     if (this.fsyncEnabled) {
       await fh.datasync();
-      await fsyncDir(this.walDir);
+      await this.fs.syncDir(this.walDir);
       this.counters.fsyncs++;
     }
     const old = this.active;
@@ -673,15 +681,15 @@ export class DiskStorage implements RaftStorage {
     let deleted = 0;
     while (this.segments.length > 1 && this.segments[0]!.maxIndex <= limit) {
       const seg = this.segments.shift()!;
-      await fsp.rm(seg.file, { force: true });
+      await this.fs.remove(seg.file);
       deleted++;
     }
     if (deleted > 0) {
       this.counters.segmentsDeleted += deleted;
-      if (this.fsyncEnabled) await fsyncDir(this.walDir);
-      for (const name of await fsp.readdir(this.snapDir)) {
+      if (this.fsyncEnabled) await this.fs.syncDir(this.walDir);
+      for (const name of (await this.fs.readdir(this.snapDir)).sort()) {
         const parsed = parseSnapshotFileName(name);
-        if (parsed !== null && parsed.index < durableSnap) await fsp.rm(path.join(this.snapDir, name), { force: true });
+        if (parsed !== null && parsed.index < durableSnap) await this.fs.remove(path.join(this.snapDir, name));
       }
     }
   }

@@ -2,11 +2,11 @@
  * Snapshot files: `snap/<index>-<term>.snap`, written to a temporary name, fsynced, renamed
  * and the directory fsynced, so a crash leaves either the old set of files or the new one.
  */
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { BinaryReader, BinaryWriter, crc32 } from './binary.ts';
 import { readConfState, writeConfState } from './wal-format.ts';
 import type { Index, Snapshot, Term } from '../raft/types.ts';
+import type { StorageFs } from './storage-fs.ts';
 
 export const SNAP_MAGIC = 'RAFTSNP1';
 const HEADER_BYTES = 8 + 4 + 8; // magic, crc32 of body, body length
@@ -52,32 +52,23 @@ export function decodeSnapshotFile(buf: Buffer, file: string): Snapshot {
   return { metadata: { index, term, confState }, data };
 }
 
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await fsp.open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 /** Write atomically: temp file, (fsync), rename, (directory fsync). */
-export async function writeSnapshotFile(dir: string, snap: Snapshot, fsync: boolean): Promise<string> {
+export async function writeSnapshotFile(fs: StorageFs, dir: string, snap: Snapshot, fsync: boolean): Promise<string> {
   const name = snapshotFileName(snap.metadata.index, snap.metadata.term);
   const final = path.join(dir, name);
   const tmp = `${final}.tmp`;
-  const fh = await fsp.open(tmp, 'w');
+  const fh = await fs.open(tmp, 'write-truncate');
   try {
     await fh.writev(encodeSnapshotFile(snap));
     if (fsync) await fh.sync();
   } finally {
     await fh.close();
   }
-  await fsp.rename(tmp, final);
-  if (fsync) await fsyncDir(dir);
+  await fs.rename(tmp, final);
+  if (fsync) await fs.syncDir(dir);
   return final;
 }
 
-export async function readSnapshotFile(file: string): Promise<Snapshot> {
-  return decodeSnapshotFile(await fsp.readFile(file), file);
+export async function readSnapshotFile(fs: StorageFs, file: string): Promise<Snapshot> {
+  return decodeSnapshotFile(await fs.readFile(file), file);
 }

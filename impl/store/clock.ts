@@ -1,8 +1,9 @@
 /**
  * A node clock that tests can skew (`POST /v1/test/clock`, with --enable-fault-injection).
  *
- * Reads a base millisecond source (monotonic by default: performance.timeOrigin +
- * performance.now(), so it tracks wall time but never jumps by itself) and adds
+ * Reads a base millisecond source (the node passes its platform's monotonic clock shifted to
+ * the epoch, so it tracks wall time but never jumps by itself; the default is the real one,
+ * performance.timeOrigin + performance.now()) and adds
  *  - a fixed offset (`setOffset`), and
  *  - optionally a strobe: for `durationMs` from when it was set, the clock alternates every
  *    `periodMs` between `offset + strobeMs` and `offset` — Jepsen's clock strobing, which
@@ -10,6 +11,7 @@
  *    every read, so it needs no timers.
  */
 import type { Clock } from '../node/contracts.ts';
+import { realMonotonicEpochMs } from '../node/real-time.ts';
 
 export interface ClockStrobe {
   /** Size of each jump in ms (may be negative). */
@@ -25,13 +27,11 @@ export interface SkewState {
   readonly strobe: (ClockStrobe & { readonly startedAtBaseMs: number }) | null;
 }
 
-export const monotonicMs = (): number => performance.timeOrigin + performance.now();
-
 export class SkewableClock implements Clock {
   private offsetMs = 0;
   private strobe: (ClockStrobe & { readonly startedAtBaseMs: number }) | null = null;
 
-  constructor(private readonly base: () => number = monotonicMs) {}
+  constructor(private readonly base: () => number = realMonotonicEpochMs) {}
 
   now(): number {
     const t = this.base();

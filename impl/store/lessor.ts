@@ -22,6 +22,8 @@
  * lease at once.
  */
 import type { Clock, ConsensusHandle, NodeStatus } from '../node/contracts.ts';
+import type { PlatformTimers, TimerHandle } from '../node/platform.ts';
+import { realTimers } from '../node/real-time.ts';
 import { encodeCommand } from './commands.ts';
 import type { KvStateMachine, LeaseChange, LeaseRecord } from './kv-state-machine.ts';
 
@@ -40,6 +42,8 @@ export interface LessorOptions {
   readonly clock?: Clock;
   /** Structured log sink. Default: nothing. */
   readonly log?: (message: string, fields: Record<string, unknown>) => void;
+  /** The check timer (platform seam). Default: Node's. */
+  readonly timers?: PlatformTimers;
 }
 
 interface Deadline {
@@ -53,7 +57,8 @@ export class Lessor {
   private readonly deadlineTable = new Map<string, Deadline>();
   private readonly expiring = new Set<string>();
   private readonly unsubscribe: (() => void)[] = [];
-  private timer: NodeJS.Timeout | null = null;
+  private timer: TimerHandle | null = null;
+  private readonly timers: PlatformTimers;
   private readonly checkIntervalMs: number;
   private readonly noWait: boolean;
   private readonly proposeTimeoutMs: number;
@@ -70,6 +75,7 @@ export class Lessor {
     this.proposeTimeoutMs = options.proposeTimeoutMs ?? 5000;
     this.clock = options.clock ?? handle.clock;
     this.log = options.log ?? (() => {});
+    this.timers = options.timers ?? realTimers;
   }
 
   start(): void {
@@ -82,12 +88,11 @@ export class Lessor {
       }),
     );
     this.roleChanged(this.handle.status());
-    this.timer = setInterval(() => this.expireDue(), this.checkIntervalMs);
-    this.timer.unref();
+    this.timer = this.timers.setInterval(() => this.expireDue(), this.checkIntervalMs, { unref: true });
   }
 
   stop(): void {
-    if (this.timer !== null) clearInterval(this.timer);
+    if (this.timer !== null) this.timers.clear(this.timer);
     this.timer = null;
     for (const u of this.unsubscribe.splice(0)) u();
     this.leader = false;

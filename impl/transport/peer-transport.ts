@@ -19,6 +19,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import * as net from 'node:net';
 import { decodeMessage, encodeMessage } from './codec.ts';
 import type { Message, NodeId } from '../raft/types.ts';
+import type { PeerEndpoint } from '../node/seams.ts';
 
 export const FRAME_VERSION = 1;
 const MAC_BYTES = 32;
@@ -68,7 +69,7 @@ export interface PeerTransportOptions {
   readonly random?: () => number;
 }
 
-export interface TransportCounters {
+export type TransportCounters = {
   /** Frames handed to a socket. */
   sent: number;
   droppedQueueFull: number;
@@ -88,7 +89,7 @@ export interface TransportCounters {
   /** Connection attempts after a failure or a lost connection. */
   reconnects: number;
   connects: number;
-}
+};
 
 export function parsePeerAddress(s: string | PeerAddress): PeerAddress {
   if (typeof s !== 'string') return s;
@@ -154,7 +155,7 @@ class OutboundPeer {
   ) {}
 }
 
-export class PeerTransport implements AsyncDisposable {
+export class PeerTransport implements PeerEndpoint, AsyncDisposable {
   readonly id: NodeId;
   private readonly key: Buffer;
   private readonly maxQueued: number;
