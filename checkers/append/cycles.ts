@@ -182,19 +182,27 @@ function oneRwCycle(ctx: SearchContext, members: Int32Array, compId: number, all
       }
     }
   }
+  // Short cycles first: a depth-bounded BFS per rw source is cheap even in a component of
+  // hundreds of thousands, and the cycles a bug makes are usually short; then unbounded.
   const limit = ctx.work.steps + ctx.stepsPerScc;
-  for (const a of sources) {
-    if (ctx.work.steps > limit || !ctx.work.alive()) {
-      cutShort.push(`${allowed & RT ? 'G-single-realtime' : 'G-single'} (exactly one rw edge) in a component of ${members.length} vertices: searched ${sources.indexOf(a)} of ${sources.length} rw sources`);
-      return 'cut';
+  for (const maxHops of [SHORT_CYCLE_HOPS, Number.POSITIVE_INFINITY]) {
+    for (const [i, a] of sources.entries()) {
+      if (ctx.work.steps > limit || !ctx.work.alive()) {
+        const what = (allowed & RT) !== 0 ? 'G-single-realtime' : 'G-single';
+        cutShort.push(`${what} (exactly one rw edge) in a component of ${members.length} vertices: searched ${maxHops === SHORT_CYCLE_HOPS ? `for cycles of up to ${SHORT_CYCLE_HOPS} edges from ${i}` : `from ${i}`} of ${sources.length} rw sources`);
+        return 'cut';
+      }
+      const targets: number[] = [];
+      for (let e = g.offsets[a]!; e < g.offsets[a + 1]!; e++) if ((g.masks[e]! & RW) !== 0 && ctx.comp[g.targets[e]!] === compId) targets.push(g.targets[e]!);
+      const path = ctx.finder.path(targets, a, allowed, ctx.comp, compId, ctx.work, maxHops);
+      if (path !== null) return toCycle(ctx, [a, ...path], allowed, RW | allowed);
     }
-    const targets: number[] = [];
-    for (let e = g.offsets[a]!; e < g.offsets[a + 1]!; e++) if ((g.masks[e]! & RW) !== 0 && ctx.comp[g.targets[e]!] === compId) targets.push(g.targets[e]!);
-    const path = ctx.finder.path(targets, a, allowed, ctx.comp, compId, ctx.work);
-    if (path !== null) return toCycle(ctx, [a, ...path], allowed, RW | allowed);
   }
   return null;
 }
+
+/** Depth of the first, cheap round of the one-rw search (edges after the rw edge). */
+const SHORT_CYCLE_HOPS = 6;
 
 /**
  * Turns a closed walk [v0, ..., v0] (v0 a transaction) into transactions and edge kinds,

@@ -279,9 +279,9 @@ export class PathFinder {
    * predecessors but is never entered before the end) over edges in `allowed`, staying on
    * vertices with `comp[v] === compId`. Returns the vertices from a source to the target,
    * or null when there is none or the budget ran out. With `target` among the sources the
-   * path is a cycle: it leaves the target and comes back.
+   * path is a cycle: it leaves the target and comes back. `maxHops` bounds the search depth.
    */
-  path(sources: readonly number[], target: number, allowed: number, comp: Int32Array, compId: number, work: Work): number[] | null {
+  path(sources: readonly number[], target: number, allowed: number, comp: Int32Array, compId: number, work: Work, maxHops = Number.POSITIVE_INFINITY): number[] | null {
     const g = this.g;
     const epoch = ++this.epoch;
     const cap = this.deque.length;
@@ -310,7 +310,7 @@ export class PathFinder {
         }
         const weight = u >= this.firstTimeNode ? 0 : 1;
         const dw = du + weight;
-        if (this.seen[w] === epoch && this.dist[w]! <= dw) continue;
+        if (dw >= maxHops || (this.seen[w] === epoch && this.dist[w]! <= dw)) continue;
         this.seen[w] = epoch;
         this.dist[w] = dw;
         this.parent[w] = u;
