@@ -231,7 +231,7 @@ export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<
           .map(async (n) => {
             const s = await prepared.status(n, 800, c);
             if (s === null) return;
-            addEvent({ kind: 'status', time: h.now(), node: n.id, role: s.role, term: s.term, leader: s.leader, commit: s.commit, applied: s.applied });
+            addEvent({ kind: 'status', time: h.now(), node: n.id, role: s.role, term: s.term, leader: s.leader, commit: s.commit, applied: s.applied, ...(s.termIsApplied === true ? { termSource: 'applied' as const } : {}) });
             if (s.role === 'leader') progress.state.leader = n.id;
           }),
       );
@@ -302,7 +302,7 @@ export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<
     await Promise.all(
       c.nodes.map(async (n) => {
         const s = n.state === 'running' ? await prepared.status(n, 2000, c) : null;
-        if (s !== null) addEvent({ kind: 'status', time: h.now(), node: n.id, role: s.role, term: s.term, leader: s.leader, commit: s.commit, applied: s.applied });
+        if (s !== null) addEvent({ kind: 'status', time: h.now(), node: n.id, role: s.role, term: s.term, leader: s.leader, commit: s.commit, applied: s.applied, ...(s.termIsApplied === true ? { termSource: 'applied' as const } : {}) });
       }),
     );
     const nodesDir = join(dir, 'nodes');

@@ -196,8 +196,11 @@ export function checkElection(input: CheckInput, options: ElectionOptions = {}):
   let leaderAfterHeal: { node: string; time: number } | null = null;
 
   for (const e of events) {
-    if (e.role === 'leader') claim(e.term, e.node, e.node, e.time);
-    if (e.leader !== null && (followerReports || e.role === 'leader')) claim(e.term, e.leader, e.node, e.time);
+    // A sample whose term is the last applied entry's (etcd) says who leads now, but not in
+    // which term: right after an election the new leader still reports the old term.
+    const termClaims = !(e.kind === 'status' && e.termSource === 'applied');
+    if (termClaims && e.role === 'leader') claim(e.term, e.node, e.node, e.time);
+    if (termClaims && e.leader !== null && (followerReports || e.role === 'leader')) claim(e.term, e.leader, e.node, e.time);
 
     const raftRole = RAFT_ROLES.has(e.role);
     // 'down' (and any non-Raft role) is the harness marking a killed or paused node, term 0

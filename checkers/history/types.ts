@@ -58,5 +58,21 @@ export interface CompletedOp {
  */
 export type NodeEvent =
   | { readonly kind: 'role'; readonly time: number; readonly node: string; readonly role: string; readonly term: number; readonly leader: string | null }
-  | { readonly kind: 'status'; readonly time: number; readonly node: string; readonly role: string; readonly term: number; readonly leader: string | null; readonly commit: number; readonly applied: number }
-  | { readonly kind: 'digest'; readonly time: number; readonly node: string; readonly entries: readonly { readonly index: number; readonly term: number; readonly hash: string }[] };
+  | {
+      readonly kind: 'status';
+      readonly time: number;
+      readonly node: string;
+      readonly role: string;
+      readonly term: number;
+      readonly leader: string | null;
+      readonly commit: number;
+      readonly applied: number;
+      /**
+       * 'applied': `term` is the term of the node's last applied entry, not its current term
+       * (etcd's Maintenance.Status): monotonic, but no evidence of who leads which term.
+       */
+      readonly termSource?: 'applied';
+    }
+  | { readonly kind: 'digest'; readonly time: number; readonly node: string; readonly entries: readonly { readonly index: number; readonly term: number; readonly hash: string }[] }
+  /** A hash of the whole key space at `revision` (etcd's Maintenance.HashKV): equal on every member at the same revision. */
+  | { readonly kind: 'kv-hash'; readonly time: number; readonly node: string; readonly revision: number; readonly compactRevision: number; readonly hash: string };

@@ -46,7 +46,76 @@ export interface ReplicasResult extends CheckResult {
   readonly changed: readonly ChangedEntry[];
 }
 
+/** Members whose key-space hashes at the same revision differ (etcd's HashKV). */
+export interface KvHashDivergence {
+  readonly kind: 'kv-hash-divergent';
+  readonly revision: number;
+  readonly nodes: readonly { readonly node: string; readonly hash: string; readonly compactRevision: number }[];
+}
+
+/**
+ * Systems that expose a hash of their key space at a revision instead of per-entry digests:
+ * every member's hash at one revision must be equal. Compaction does not change the hash of
+ * the keys as of a revision at or after the compaction (etcd's HashKV hashes the MVCC keys in
+ * (compactRevision, revision]), so members compared at one revision must also agree on the
+ * compact revision; when they do not, the comparison is skipped and said.
+ */
+function checkKvHashes(events: readonly NodeEvent[]): { compared: number; divergent: KvHashDivergence[]; skipped: string[] } {
+  const byRevision = new Map<number, Extract<NodeEvent, { kind: 'kv-hash' }>[]>();
+  for (const e of events) {
+    if (e.kind !== 'kv-hash') continue;
+    const list = byRevision.get(e.revision) ?? [];
+    list.push(e);
+    byRevision.set(e.revision, list);
+  }
+  let compared = 0;
+  const divergent: KvHashDivergence[] = [];
+  const skipped: string[] = [];
+  for (const [revision, list] of [...byRevision].sort((a, b) => a[0] - b[0])) {
+    if (list.length < 2) continue;
+    if (new Set(list.map((e) => e.compactRevision)).size > 1) {
+      skipped.push(`revision ${revision}: members compacted at different revisions (${list.map((e) => `${e.node} ${e.compactRevision}`).join(', ')})`);
+      continue;
+    }
+    compared += 1;
+    if (new Set(list.map((e) => e.hash)).size > 1) divergent.push({ kind: 'kv-hash-divergent', revision, nodes: list.map((e) => ({ node: e.node, hash: e.hash, compactRevision: e.compactRevision })).sort((a, b) => (a.node < b.node ? -1 : 1)) });
+  }
+  return { compared, divergent, skipped };
+}
+
 export function checkReplicas(input: CheckInput, options: ReplicasOptions = {}): ReplicasResult {
+  const kv = checkKvHashes(input.events ?? []);
+  if (kv.compared > 0 || kv.divergent.length > 0 || kv.skipped.length > 0) {
+    const problems = input.collectionProblems ?? [];
+    const first = kv.divergent[0];
+    const valid: Validity = kv.divergent.length > 0 ? false : kv.compared > 0 ? true : 'unknown';
+    let summary =
+      first !== undefined
+        ? `members' key spaces differ at revision ${first.revision}: ${first.nodes.map((n) => `${n.node} hash ${n.hash}`).join(', ')}`
+        : kv.compared > 0
+          ? `members agree: equal key-space hashes at ${kv.compared} revision(s)`
+          : `nothing compared: ${kv.skipped.join('; ')}`;
+    if (problems.length > 0) summary += `; could not collect: ${problems.slice(0, 5).join('; ')}`;
+    return {
+      checker: 'replicas',
+      valid,
+      summary,
+      nodes: [],
+      sharedIndexes: 0,
+      divergentCount: kv.divergent.length,
+      firstDivergence: null,
+      divergences: [],
+      changedCount: 0,
+      changed: [],
+      kvHashDivergences: kv.divergent,
+      ...(kv.skipped.length > 0 ? { kvHashSkipped: kv.skipped } : {}),
+      ...(problems.length > 0 ? { collectionProblems: problems } : {}),
+    };
+  }
+  return checkDigests(input, options);
+}
+
+function checkDigests(input: CheckInput, options: ReplicasOptions): ReplicasResult {
   const maxListed = options.maxListed ?? 50;
   const digests = (input.events ?? []).map((e, i) => [e, i] as const).filter((x): x is readonly [Extract<NodeEvent, { kind: 'digest' }>, number] => x[0].kind === 'digest');
   digests.sort((a, b) => a[0].time - b[0].time || a[1] - b[1]);

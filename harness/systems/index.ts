@@ -4,11 +4,13 @@
  * (harness/systems/README.md, "testing your own system").
  */
 import { UsageError } from '../errors.ts';
+import { etcd } from './etcd/index.ts';
 import { raftstore } from './raftstore/index.ts';
 import type { System } from './system.ts';
 
 export const SYSTEMS: Readonly<Record<string, System>> = {
   raftstore,
+  etcd,
 };
 
 export const DEFAULT_SYSTEM = 'raftstore';

@@ -84,6 +84,8 @@ export interface NodeStatusSample {
   readonly leader: NodeId | null;
   readonly commit: number;
   readonly applied: number;
+  /** True when `term` is the node's last applied entry's term rather than its current term (etcd's Status). */
+  readonly termIsApplied?: boolean;
 }
 
 /** Options common to every system's run (from the CLI), beyond the client's. */

@@ -129,3 +129,26 @@ describe.skipIf(!have)('etcd client (real etcd, 3 members on loopback)', () => {
     expect((w as { error: { code: string } }).error.code).toMatch(/connection-refused|unavailable/);
   });
 });
+
+describe.skipIf(!have)('HashKV over raw gRPC (real etcd)', () => {
+  it('equal on every member at the same revision; differs at another revision', async () => {
+    const { hashKV } = await import('./hashkv.ts');
+    const e = await startLocalEtcd(BIN, 3, 43000 + (process.pid % 500) * 8);
+    try {
+      const c = new EtcdClient({ ...options, node: 'e1', url: e.urls[0] as string });
+      await c.put('a', 1);
+      const w = await c.put('b', 2);
+      const rev = (w as { value: { modRevision: number } }).value.modRevision;
+      await c.put('c', 3);
+      await c.close();
+      // Members apply asynchronously: wait until each has the write at `rev`.
+      await new Promise((r) => setTimeout(r, 500));
+      const hashes = await Promise.all(e.urls.map((u) => hashKV(u, rev, 5000)));
+      expect(new Set(hashes.map((h) => h.hash)).size).toBe(1);
+      expect(hashes[0]?.headerRevision).toBeGreaterThanOrEqual(rev + 1);
+      expect((await hashKV(e.urls[0] as string, rev + 1, 5000)).hash).not.toBe(hashes[0]?.hash);
+    } finally {
+      await e.stop();
+    }
+  });
+});

@@ -1,0 +1,234 @@
+/**
+ * etcd as a system under test: the real `etcd` server binary (Debian's etcd-server by default,
+ * any release through `--etcd-bin`, built by scripts/build-etcd.sh), in an image built locally
+ * from that binary, behind the docker runtime's advertised-address topology (each member
+ * advertises one peer URL; every node's peers resolve, in that node only, to its own Toxiproxy).
+ *
+ * Hooks: `status` is Maintenance.Status (leader, raft term and indexes); `collect` hashes the
+ * key space at one revision on every member (Maintenance.HashKV: the replicas checker's
+ * counterpart for etcd) and reads role changes from the members' raft logs; `admin` is
+ * compaction and defragmentation; `dataFiles` name the WAL, snapshots and the bbolt database.
+ * No clock hook, no membership hook (a removed member must be wiped and re-added with
+ * `--initial-cluster-state existing`: not built), no unsafe switches, no fault mode.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import Dockerode from 'dockerode';
+import { noop } from 'cockatiel';
+import { Etcd3 } from 'etcd3';
+import type { NodeEvent } from '../../../checkers/history/types.ts';
+import { ensureEtcdImage } from '../../../docker/etcd-image.ts';
+import type { OpName } from '../../../workloads/client.ts';
+import { PrerequisiteError } from '../../errors.ts';
+import type { NodeHandle, NodeId, RuntimeName, StartedCluster } from '../../runtime/runtime.ts';
+import type { Collected, HistoryClock, NodeAddressing, NodeProgram, NodeStatusSample, PreparedSystem, System, SystemRunOptions } from '../system.ts';
+import { EtcdClient } from './client.ts';
+import { hashKV } from './hashkv.ts';
+import { resolveEtcd } from './version.ts';
+
+const OPS: readonly OpName[] = ['read', 'put', 'create', 'delete', 'range', 'set-add', 'set-read', 'lease-acquire', 'lease-renew', 'lease-release', 'watch', 'txn-append'];
+
+/** Inside the container: etcd's data under the volume (etcd wants its own 0700 directory). */
+const VOLUME = '/data';
+const DATA_DIR = `${VOLUME}/etcd`;
+const CLIENT_PORT = 2379;
+const PEER_PORT = 2380;
+
+export const etcd: System = {
+  name: 'etcd',
+  description: 'etcd (the real server; Debian etcd-server by default, --etcd-bin for any release)',
+  supports: {
+    ops: new Set(OPS),
+    runtimes: new Set<RuntimeName>(['docker']),
+    features: new Set(['admin', 'data-files']),
+    readConsistency: new Set(['linearizable', 'serializable']),
+    unsafe: [],
+  },
+  optionHelp: { etcdBin: 'the etcd server binary (--etcd-bin)' },
+  prepare: prepareEtcd,
+};
+
+/** One no-retry etcd3 client per member for the harness's own calls (status, hashes, admin). */
+class Admin {
+  private readonly clients = new Map<string, Etcd3>();
+  private memberNames: Map<string, string> | null = null;
+
+  client(node: NodeHandle): Etcd3 {
+    let c = this.clients.get(node.clientUrl);
+    if (c === undefined) {
+      c = new Etcd3({ hosts: [node.clientUrl], dialTimeout: 2000, faultHandling: { host: () => noop, global: noop } });
+      this.clients.set(node.clientUrl, c);
+    }
+    return c;
+  }
+
+  /** Member id (decimal string, as etcd3 gives uint64s) → node name. */
+  async names(cluster: StartedCluster, timeoutMs: number): Promise<Map<string, string>> {
+    if (this.memberNames !== null) return this.memberNames;
+    for (const n of cluster.nodes.filter((x) => x.state === 'running')) {
+      try {
+        const r = await this.client(n).cluster.memberList({}, { deadline: Date.now() + timeoutMs });
+        this.memberNames = new Map(r.members.map((m) => [m.ID, m.name]));
+        return this.memberNames;
+      } catch {
+        // try the next member
+      }
+    }
+    return new Map();
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+}
+
+async function prepareEtcd(runtime: RuntimeName, options: SystemRunOptions, log: (line: string) => void): Promise<PreparedSystem> {
+  const release = resolveEtcd(options.systemOptions.etcdBin);
+  log(`etcd ${release.version}${release.module !== null ? ` (module ${release.module})` : ''} from ${release.bin}`);
+  if (runtime !== 'docker') throw new PrerequisiteError(`etcd runs on the docker runtime only`);
+  const image = await ensureEtcdImage(new Dockerode(), release.bin, log);
+  const admin = new Admin();
+  const token = `jepsen-${options.clusterSecret.slice(0, 8)}`;
+
+  const prepared: PreparedSystem = {
+    system: etcd,
+    peerAddressing: 'advertised',
+    image,
+    containerPorts: { client: CLIENT_PORT, peer: PEER_PORT },
+    containerDataDir: VOLUME,
+    versions: { etcd: release.version, etcdBin: release.bin, ...(release.module !== null ? { etcdModule: release.module } : {}), ...(release.goVersion !== null ? { etcdGo: release.goVersion } : {}) },
+    nodeProgram: (addr) => nodeProgram(addr, options, token),
+    async status(node, timeoutMs, cluster): Promise<NodeStatusSample | null> {
+      try {
+        const s = await admin.client(node).maintenance.status({ deadline: Date.now() + timeoutMs });
+        const names = await admin.names(cluster, timeoutMs);
+        const self = s.header.member_id;
+        const leader = s.leader === '0' ? null : (names.get(s.leader) ?? s.leader);
+        // raftTerm is the term of the last applied entry (etcdserver's Term()), not the current
+        // term: the election checker takes who leads which term from the raft logs instead.
+        return { role: s.leader === self ? 'leader' : s.leader === '0' ? 'candidate' : 'follower', term: Number(s.raftTerm), leader, commit: Number(s.raftIndex), applied: Number(s.raftAppliedIndex ?? s.raftIndex), termIsApplied: true };
+      } catch {
+        return null;
+      }
+    },
+    openClient(_process, node, clientOptions) {
+      return new EtcdClient({ ...clientOptions, node: node.id, url: node.clientUrl });
+    },
+    async collect(cluster, logsDir, history) {
+      try {
+        return await collect(cluster, logsDir, history, admin);
+      } finally {
+        admin.close();
+      }
+    },
+    async admin(node, _cluster, choose) {
+      const c = admin.client(node);
+      if (choose(2) === 0) {
+        // Compaction by revision: keep the last 100 revisions (watchers resuming from older ones get `compacted`).
+        const r = await c.kv.range({ key: Buffer.from('\0'), limit: 1 }, { deadline: Date.now() + 3000 });
+        const revision = Math.max(1, Number(r.header.revision) - 100);
+        await c.kv.compact({ revision, physical: true }, { deadline: Date.now() + 10_000 });
+        return { compacted: revision };
+      }
+      const t0 = performance.now();
+      await c.maintenance.defragment({ deadline: Date.now() + 30_000 });
+      return { defragmented: node.id, ms: Math.round(performance.now() - t0) };
+    },
+    // etcd's layout (server/storage/wal, snap): WAL segments, raft snapshots, the bbolt database.
+    dataFiles: { log: [/^etcd\/member\/wal\/[0-9a-f]{16}-[0-9a-f]{16}\.wal$/], snapshot: [/^etcd\/member\/snap\/[0-9a-f]{16}-[0-9a-f]{16}\.snap$/, /^etcd\/member\/snap\/db$/] },
+  };
+  return prepared;
+}
+
+export function nodeProgram(addr: NodeAddressing, options: SystemRunOptions, token: string): NodeProgram {
+  const peerUrl = (id: NodeId): string => {
+    const a = addr.advertisedPeer(id);
+    return `http://${a.host}:${a.port}`;
+  };
+  return {
+    args: [
+      '--name', addr.id,
+      '--data-dir', DATA_DIR,
+      '--listen-client-urls', `http://${addr.clientListen.host}:${addr.clientListen.port}`,
+      '--advertise-client-urls', `http://${addr.id}:${addr.clientListen.port}`,
+      '--listen-peer-urls', `http://${addr.peerListen.host}:${addr.peerListen.port}`,
+      '--initial-advertise-peer-urls', peerUrl(addr.id),
+      '--initial-cluster', addr.members.map((m) => `${m}=${peerUrl(m)}`).join(','),
+      '--initial-cluster-state', 'new',
+      '--initial-cluster-token', token,
+      '--logger', 'zap',
+      '--log-outputs', 'stderr',
+      '--log-level', options.logLevel === 'debug' ? 'debug' : options.logLevel === 'error' ? 'error' : options.logLevel === 'warn' ? 'warn' : 'info',
+      ...(options.snapshotEntries !== undefined ? ['--snapshot-count', String(options.snapshotEntries)] : []),
+    ],
+  };
+}
+
+/**
+ * The key space's hash on every member at one revision (the lowest any member reports now,
+ * so every member has it), and each member's role changes from its raft log lines.
+ */
+async function collect(cluster: StartedCluster, logsDir: string, history: HistoryClock, admin: Admin): Promise<Collected> {
+  const events: NodeEvent[] = [];
+  const problems: string[] = [];
+  const running = cluster.nodes.filter((n) => n.state === 'running');
+  for (const n of cluster.nodes) if (n.state !== 'running') problems.push(`${n.id}: not running at collection (${n.state})`);
+  const revisions = await Promise.all(
+    running.map(async (n) => {
+      for (let attempt = 0; attempt < 5; attempt++) {
+        try {
+          const s = await admin.client(n).maintenance.status({ deadline: Date.now() + 3000 });
+          return Number(s.header.revision);
+        } catch {
+          await cluster.clock.sleep(500);
+        }
+      }
+      problems.push(`${n.id}: Maintenance.Status did not answer (5 tries)`);
+      return null;
+    }),
+  );
+  const known = revisions.filter((r): r is number => r !== null);
+  if (known.length > 0) {
+    const revision = Math.min(...known);
+    await Promise.all(
+      running.map(async (n) => {
+        let last = '';
+        for (let attempt = 0; attempt < 5; attempt++) {
+          try {
+            const h = await hashKV(n.clientUrl, revision, 10_000);
+            events.push({ kind: 'kv-hash', time: history.now(), node: n.id, revision, compactRevision: h.compactRevision, hash: String(h.hash) });
+            return;
+          } catch (e) {
+            last = (e as Error).message;
+            await cluster.clock.sleep(500);
+          }
+        }
+        problems.push(`${n.id}: HashKV at revision ${revision} failed (5 tries): ${last}`);
+      }),
+    );
+  }
+  for (const n of cluster.nodes) events.push(...raftRoleEvents(`${logsDir}/${n.id}.log`, n.id, history.startedAtMs));
+  return { events, problems };
+}
+
+/** etcd's raft logs role changes as "<id> became leader at term N" (zap JSON lines, `ts` ISO 8601 or epoch seconds). */
+export function raftRoleEvents(path: string, node: string, startedAtMs: number): NodeEvent[] {
+  if (!existsSync(path)) return [];
+  const out: NodeEvent[] = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (!line.includes(' became ')) continue;
+    let e: { ts?: unknown; msg?: unknown };
+    try {
+      e = JSON.parse(line) as typeof e;
+    } catch {
+      continue;
+    }
+    const m = typeof e.msg === 'string' ? /\bbecame (leader|follower|candidate|pre-candidate) at term (\d+)/.exec(e.msg) : null;
+    if (m === null) continue;
+    const tsMs = typeof e.ts === 'number' ? e.ts * 1000 : typeof e.ts === 'string' ? Date.parse(e.ts) : NaN;
+    if (!Number.isFinite(tsMs)) continue;
+    const role = m[1] as string;
+    out.push({ kind: 'role', time: (tsMs - startedAtMs) * 1e6, node, role, term: Number(m[2]), leader: role === 'leader' ? node : null });
+  }
+  return out;
+}
