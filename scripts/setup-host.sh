@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepare a Debian or Ubuntu host for the harness, idempotently: the Docker engine (docker.io,
 # dockerd started in the background when no init system runs it), the real Toxiproxy server
-# built from its pinned tag with the Go toolchain, PostgreSQL and Chromium.
+# built from its pinned tag with the Go toolchain, PostgreSQL, Chromium and etcd.
 #
 # Run as root. Safe to run again: every step checks first and skips what is already there.
 # Exit status: 0 ready, 69 something could not be installed or started (message says what).
@@ -24,13 +24,16 @@ need_pkgs=()
 command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 command -v psql >/dev/null 2>&1 || [ -d /usr/lib/postgresql ] || need_pkgs+=(postgresql)
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need_pkgs+=(chromium)
+# etcd: the second system under test (Debian's release by default; scripts/build-etcd.sh
+# builds any other). The package's service is not started: runs start their own members.
+[ -x /usr/bin/etcd ] || need_pkgs+=(etcd-server)
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   say "installing ${need_pkgs[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q || die "apt-get update failed"
   apt-get install -y -q --no-install-recommends "${need_pkgs[@]}" || die "apt-get install ${need_pkgs[*]} failed"
 else
-  say "docker.io, postgresql and chromium already installed"
+  say "docker.io, postgresql, chromium and etcd-server already installed"
 fi
 
 # --- dockerd --------------------------------------------------------------------------------
