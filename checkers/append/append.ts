@@ -30,7 +30,7 @@
 import type { CheckInput, CheckResult, Checker, Validity } from '../checker.ts';
 import type { Op, Process } from '../history/types.ts';
 import { searchScc, type FoundCycle, type SearchContext } from './cycles.ts';
-import { ALL, DATA, EdgeBuilder, PathFinder, releaseScratch, RT, RW, stronglyConnected, WR, WW, type EdgeKind, type Work } from './graph.ts';
+import { addRealtimeChain, ALL, DATA, EdgeBuilder, PathFinder, releaseScratch, RW, stronglyConnected, WR, WW, type EdgeKind, type Work } from './graph.ts';
 
 export type Consistency = 'strict-serializable' | 'serializable';
 export const CONSISTENCIES: readonly Consistency[] = ['strict-serializable', 'serializable'];
@@ -687,28 +687,13 @@ class Analysis {
     }));
   }
 
-  /** Time nodes: see graph.ts. An edge from the latest time node to every invocation; each ok completion feeds a new one. */
   private realtimeEdges(): void {
-    let latest = -1;
-    let invokedSince = true;
-    const first = this.txns.length;
-    for (const ev of this.events) {
-      if (ev >= 0) {
-        if (latest >= 0 && this.txns[ev]!.type !== 'fail') this.edges.add(latest, ev, RT);
-        invokedSince = true;
-      } else {
-        const t = this.txns[~ev]!;
-        if (t.type !== 'ok') continue;
-        if (invokedSince) {
-          const node = first + this.timeNodes++;
-          if (latest >= 0) this.edges.add(latest, node, RT);
-          latest = node;
-          invokedSince = false;
-        }
-        this.edges.add(t.id, latest, RT);
-      }
-      this.checkpoint('building real-time edges');
-    }
+    this.timeNodes = addRealtimeChain(
+      this.events,
+      this.txns.map((t) => (t.type === 'ok' ? 'ok' : t.type === 'info' ? 'info' : 'fail')),
+      this.edges,
+    );
+    this.checkpoint('building real-time edges');
   }
 
   private findCycles(): void {

@@ -96,6 +96,37 @@ export class EdgeBuilder {
   }
 }
 
+/**
+ * Real-time order as a chain of time nodes (see the top of this file). `events` lists the
+ * client events in history order: a transaction id for its invocation, `~id` for its
+ * completion; `outcomes[id]` says how it ended. Failed transactions get no edges (they did
+ * not happen); crashed (`info`) ones follow what completed before their invocation but
+ * precede nothing. Time node ids start at `outcomes.length`; returns how many were made.
+ * A new node is made only when something was invoked since the last one, so completions
+ * with no invocation between them share a node.
+ */
+export function addRealtimeChain(events: Int32Array, outcomes: readonly ('ok' | 'info' | 'fail')[], edges: EdgeBuilder): number {
+  const first = outcomes.length;
+  let nodes = 0;
+  let latest = -1;
+  let invokedSince = true;
+  for (const ev of events) {
+    if (ev >= 0) {
+      if (latest >= 0 && outcomes[ev] !== 'fail') edges.add(latest, ev, RT);
+      invokedSince = true;
+    } else if (outcomes[~ev] === 'ok') {
+      if (invokedSince) {
+        const node = first + nodes++;
+        if (latest >= 0) edges.add(latest, node, RT);
+        latest = node;
+        invokedSince = false;
+      }
+      edges.add(~ev, latest, RT);
+    }
+  }
+  return nodes;
+}
+
 export interface Graph {
   readonly vertices: number;
   readonly offsets: Int32Array;
