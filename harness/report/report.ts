@@ -10,6 +10,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { AppendResult } from '../../checkers/append/append.ts';
+import { renderAppendHtml } from '../../checkers/append/html.ts';
 import type { CheckResult, Validity } from '../../checkers/checker.ts';
 import type { NodeEvent } from '../../checkers/history/types.ts';
 import type { LinearizabilityResult } from '../../checkers/linearizability/check.ts';
@@ -71,6 +73,7 @@ export function renderLoadedRun(run: LoadedRun): string {
   body.push(leaderSection(run.events, xMax, bands, markers));
   body.push(timelineOf(run, perf));
   body.push(linearizabilitySection(run));
+  body.push(appendSection(run));
   const title = `${workload} / ${nemesis}: ${verdict}`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -345,4 +348,19 @@ function linearizabilitySection(run: LoadedRun): string {
   return `<section id="linearizability"><h2>Why the history is not linearizable</h2>
 <p>${esc(r.summary)}</p>
 <iframe class="explain" title="linearizability explanation" onload="try{this.style.height=Math.min(this.contentDocument.documentElement.scrollHeight+20,1100)+'px'}catch(e){}" srcdoc="${esc(page)}"></iframe></section>`;
+}
+
+/** The list-append checker's own page (its cycles drawn), embedded like the linearizability one. */
+function appendSection(run: LoadedRun): string {
+  const r = run.results.checkers.append as AppendResult | undefined;
+  if (r === undefined || r.valid !== false || !Array.isArray(r.anomalyTypes)) return '';
+  let page: string;
+  try {
+    page = renderAppendHtml(r, 'list-append');
+  } catch (e) {
+    return `<section id="append"><h2>Why the history is not ${esc(r.consistency)}</h2><p class="v-invalid">could not render the explanation: ${esc(e instanceof Error ? e.message : String(e))}</p></section>`;
+  }
+  return `<section id="append"><h2>Why the history is not ${esc(r.consistency)}</h2>
+<p>${esc(r.summary)}</p>
+<iframe class="explain" title="list-append explanation" onload="try{this.style.height=Math.min(this.contentDocument.documentElement.scrollHeight+20,1100)+'px'}catch(e){}" srcdoc="${esc(page)}"></iframe></section>`;
 }
