@@ -869,24 +869,30 @@ function microOps(value: unknown, index: number, withReads: boolean): MicroOp[] 
   if (!Array.isArray(value)) throw new AppendInputError(`op index ${index}: a transaction's value must be a list of micro-ops, got ${describe(value)}`);
   for (let i = 0; i < value.length; i++) {
     const m: unknown = value[i];
-    const bad = (why: string): never => {
-      throw new AppendInputError(`op index ${index}: micro-op ${i} ${describe(m)} ${why}`);
-    };
-    if (!Array.isArray(m) || m.length !== 3) bad('is not [f, key, value]');
-    const [f, k, v] = m as unknown[];
-    if (typeof k !== 'string' && typeof k !== 'number') bad('has a key that is not a string or a number');
+    if (!Array.isArray(m) || m.length !== 3) badMicroOp(index, i, m, 'is not [f, key, value]');
+    const f: unknown = m[0];
+    const k: unknown = m[1];
+    const v: unknown = m[2];
+    if (typeof k !== 'string' && typeof k !== 'number') badMicroOp(index, i, m, 'has a key that is not a string or a number');
     if (f === 'append') {
-      if (!((typeof v === 'number' && Number.isFinite(v)) || typeof v === 'string')) bad('appends something that is not a number or a string');
+      if (!((typeof v === 'number' && Number.isFinite(v)) || typeof v === 'string')) badMicroOp(index, i, m, 'appends something that is not a number or a string');
     } else if (f === 'r') {
       if (withReads && v !== null) {
-        if (!Array.isArray(v)) bad('reads something that is not a list (or null for an empty key)');
-        for (const e of v as unknown[]) if (typeof e !== 'number' && typeof e !== 'string') bad(`reads a list holding ${describe(e)}, not a number or a string`);
+        if (!Array.isArray(v)) badMicroOp(index, i, m, 'reads something that is not a list (or null for an empty key)');
+        for (let j = 0; j < v.length; j++) {
+          const e: unknown = v[j];
+          if (typeof e !== 'number' && typeof e !== 'string') badMicroOp(index, i, m, `reads a list holding ${describe(e)}, not a number or a string`);
+        }
       }
     } else {
-      bad('is neither "append" nor "r"');
+      badMicroOp(index, i, m, 'is neither "append" nor "r"');
     }
   }
   return value as MicroOp[];
+}
+
+function badMicroOp(index: number, i: number, m: unknown, why: string): never {
+  throw new AppendInputError(`op index ${index}: micro-op ${i} ${describe(m)} ${why}`);
 }
 
 function describe(v: unknown): string {
