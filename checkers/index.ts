@@ -50,3 +50,6 @@ export { SetChecker, checkSet, type SetOptions, type SetResult } from './set/set
 export { ReplicasChecker, checkReplicas, type ReplicasOptions, type ReplicasResult } from './replicas/replicas.ts';
 export { WatchChecker, checkWatch, type WatchOptions, type WatchResult } from './watch/watch.ts';
 export { PerfChecker, checkPerf, type PerfOptions, type PerfResult } from './perf/perf.ts';
+
+export { AppendChecker, checkAppend, type AppendOptions, type AppendResult } from './append/append.ts';
+export { renderAppendHtml, renderCycleHtml } from './append/html.ts';
