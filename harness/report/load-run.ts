@@ -145,7 +145,7 @@ function readEvents(file: string): NodeEvent[] {
     }
     if (typeof e !== 'object' || e === null) throw new RunDirError(`${file}:${i + 1}`, 'expected a JSON object');
     const k = (e as { kind?: unknown }).kind;
-    if (k !== 'role' && k !== 'status' && k !== 'digest') throw new RunDirError(`${file}:${i + 1}`, `unknown event kind ${JSON.stringify(k)} (expected role, status or digest)`);
+    if (k !== 'role' && k !== 'status' && k !== 'digest' && k !== 'kv-hash') throw new RunDirError(`${file}:${i + 1}`, `unknown event kind ${JSON.stringify(k)} (expected role, status, digest or kv-hash)`);
     if (typeof (e as { time?: unknown }).time !== 'number') throw new RunDirError(`${file}:${i + 1}`, 'field "time" must be a number (ns since the test started)');
     out.push(e as NodeEvent);
   });

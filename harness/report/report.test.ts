@@ -145,6 +145,11 @@ describe('bad run directories', () => {
     const badEvents = brokenCopy('bad-events', (d) => writeFileSync(join(d, 'events.jsonl'), '{"kind":"status","time":1}\n{"kind":"weird","time":2}\n{"kind":"status","time":3}\n'));
     expect(() => loadRun(badEvents)).toThrow(/events\.jsonl:2: unknown event kind "weird"/);
   });
+
+  it('loads the kv-hash events etcd runs collect', () => {
+    const withHash = brokenCopy('kv-hash', (d) => writeFileSync(join(d, 'events.jsonl'), '{"kind":"kv-hash","time":1,"node":"n1","revision":7,"compactRevision":0,"hash":"123"}\n'));
+    expect(loadRun(withHash).events).toHaveLength(1);
+  });
 });
 
 describe('npm run report', () => {
