@@ -134,10 +134,18 @@ export async function runNightly(plan: NightlyPlan, opts: { base?: string; summa
       let row: NightlyRow;
       try {
         const out = await runTest(run.config, { quiet: true, ...(opts.signal !== undefined ? { signal: opts.signal } : {}) });
-        const summary = summarize(loadRun(out.dir));
+        let summary: Omit<RunSummary, 'id'> | null = null;
         let comparison: RunComparison | null = null;
         let noComparison: string | undefined;
-        if (sql === null) noComparison = 'no results database';
+        try {
+          summary = summarize(loadRun(out.dir));
+        } catch (e) {
+          // The run has its verdict; only its figures (and so the comparison) are missing.
+          noComparison = `no summary: ${(e as Error).message}`;
+        }
+        if (summary === null) {
+          // noComparison says why
+        } else if (sql === null) noComparison = 'no results database';
         else {
           const base = await previousRelease(sql, summary, opts.base);
           if (base === null) noComparison = opts.base !== undefined ? `no run at ${opts.base}` : 'no earlier release recorded';
