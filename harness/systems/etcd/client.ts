@@ -1,26 +1,49 @@
 /**
  * etcd's client for the harness: each abstract operation (workloads/client.ts) is one gRPC
- * call (or one txn) on etcd v3 through the maintained npm client `etcd3`, with its
- * fault-handling policies replaced by no-ops, so a call is one attempt: no retry, no host
- * rotation, no circuit breaker. The client talks to one member, the one its process is
- * bound to (Jepsen's etcd suite does the same), through that member's client proxy.
+ * call (or one txn) on etcd v3 through the maintained npm client `etcd3`, made a single
+ * attempt: etcd3's fault-handling policies (cockatiel: a global retry of 3 attempts and a
+ * per-host circuit breaker, etcd3 lib/connection-pool.js) are replaced by no-ops, and gRPC's
+ * own retries (grpc-js `grpc.enable_retries`, on by default, which includes transparent
+ * retries) are turned off. The client talks to one member, the one its process is bound to
+ * (Jepsen's etcd suite does the same), through that member's client proxy. client.test.ts
+ * counts the connections one failing call makes, against etcd3's defaults as the control.
  *
- * We use etcd3's raw RPC clients (kv, leaseClient, watchClient, maintenance) rather than its
- * builders: the builders add retries and namespacing we do not want, and the raw clients are
- * exactly etcd's API (etcd-io/etcd api/etcdserverpb/rpc.proto).
+ * We use etcd3's raw RPC clients (kv, leaseClient, watchClient) rather than its builders: the
+ * builders add retries and namespacing we do not want, and the raw clients are exactly etcd's
+ * API (etcd-io/etcd api/etcdserverpb/rpc.proto). Nothing here needs the JSON gateway: every
+ * operation, the watch progress request included, is in etcd3's protos (only Maintenance.HashKV
+ * is not, which hashkv.ts calls over raw gRPC).
  *
- * Classification (Jepsen's; etcd's errors from api/v3rpc/rpctypes/error.go): a failed txn
- * compare is `fail` (the txn's success branch did not run); errors etcd raises before a
- * request is proposed or that abort it as a whole are `fail` (request too large, too many
- * requests, lease not found, compacted, future revision, database space exceeded); timeouts,
- * "leader changed", "server stopped", dropped connections and deadlines are `info` (the
- * proposal may still commit). A read that errs is `fail`.
+ * Classification (Jepsen's rule: `fail` only when the operation certainly did not take effect,
+ * `info` otherwise, reads always `fail`):
+ *
+ * - a failed txn compare is `fail` (the success branch did not run): version-conflict,
+ *   key-exists, not-found, lease-held;
+ * - the call never reached etcd: grpc-js fails a call with "No connection established" when no
+ *   transport could be picked (connection refused, unreachable), and with a deadline "Waiting
+ *   for LB pick" when the deadline passed before one was: nothing was sent, so `fail`;
+ * - errors etcd returns only for requests it refused before proposing them to raft, or whose
+ *   apply changed nothing: `fail` (DEFINITE_ERRORS below, with where etcd raises them);
+ * - everything else is `info`: etcd's API guarantees say a client "may be uncertain about the
+ *   status of an operation if it times out, or there is a network disruption", and that etcd
+ *   "may also abort operations when there is a leader election" without telling the client
+ *   (etcd.io/docs/v3.5/learning/api_guarantees, "Operation completed"). So "request timed out"
+ *   (all its variants), "leader changed", "no leader", "server stopped", a dropped connection
+ *   and a client deadline after the request was sent are `info`. etcd's own robustness tests
+ *   treat every failed write as maybe-persisted (tests/robustness/model/history.go,
+ *   appendFailed), the most conservative reading; Jepsen's etcd client also takes compaction,
+ *   too-many-requests, duplicate keys, lease-not-found and connect failures as definite
+ *   (jepsen-io/etcd src/jepsen/etcd/client.clj, remap-errors).
+ *
+ * Two-step operations (a lock acquire: lease grant then txn; a list-append transaction: read
+ * txn then commit txn) report an error of the first step as `fail`: the step that would have
+ * taken effect was never sent.
  */
 import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
 import type { IKeyValue, IRequestOp, IResponseOp, ITxnResponse, IWatchResponse } from 'etcd3';
 import type { ClientOptions, LeaseGrant, MicroOp, OpError, OpResult, Precondition, RangeItem, SystemClient, Versioned, WatchEvent, WatchOutcome, WriteResult } from '../../../workloads/client.ts';
-import { keysOf, planAppend } from '../raftstore/append-txn.ts';
+import { keysOf, NotAListError, planAppend } from '../raftstore/append-txn.ts';
 import type { ReadList } from '../raftstore/append-txn.ts';
 
 /** Where lock keys live (leases built as etcd users build locks). */
@@ -66,34 +89,89 @@ export function prefixEnd(prefix: string): Buffer {
   return Buffer.from([0]);
 }
 
-/** Errors etcd returns only when the request did not take effect. */
-const DEFINITE = [
-  'etcdserver: request is too large',
-  'etcdserver: too many requests',
-  'etcdserver: requested lease not found',
-  'mvcc: required revision has been compacted',
-  'mvcc: required revision is a future revision',
-  'etcdserver: mvcc: database space exceeded',
-  'etcdserver: key is not provided',
-  'etcdserver: duplicate key given in txn request',
-  'etcdserver: too many operations in txn request',
+/**
+ * etcd's errors (api/v3rpc/rpctypes/error.go) for requests that certainly did not take effect,
+ * with a short code for the history. Each is raised before the request is proposed to raft,
+ * or by an apply that changes nothing:
+ */
+const DEFINITE_ERRORS: readonly (readonly [message: string, code: string])[] = [
+  // etcdserver/v3_server.go processInternalRaftRequestOnce: both checked before s.r.Propose.
+  ['etcdserver: request is too large', 'request-too-large'],
+  ['etcdserver: too many requests', 'too-many-requests'],
+  // v3rpc/key.go checkPutRequest / checkTxnRequest: request validation, before the server.
+  ['etcdserver: key is not provided', 'empty-key'],
+  ['etcdserver: duplicate key given in txn request', 'duplicate-key'],
+  ['etcdserver: too many operations in txn request', 'too-many-ops'],
+  // v3rpc/quota.go before proposing, and apply/capped.go (the NOSPACE alarm) when applying: no write.
+  ['etcdserver: mvcc: database space exceeded', 'no-space'],
+  // A put or keep-alive naming a lease that does not exist: rejected when applied (txn/put.go), nothing written.
+  ['etcdserver: requested lease not found', 'lease-not-found'],
+  // Reads, watches and compactions of a compacted or future revision.
+  ['mvcc: required revision has been compacted', 'compacted'],
+  ['mvcc: required revision is a future revision', 'future-revision'],
+  // raft/raft.go ErrProposalDropped: the member dropped the proposal itself (no leader known,
+  // a leader transfer in progress), so it never entered the log.
+  ['raft proposal dropped', 'proposal-dropped'],
+  // server/etcdserver: membership changes refused by the pre-check (not used by the workloads' ops).
+  ['etcdserver: unhealthy cluster', 'unhealthy-cluster'],
 ];
 
+/**
+ * Errors that may or may not have taken effect (etcd's API guarantees, "Operation completed"):
+ * the proposal may have been committed before the member gave up waiting for it.
+ */
+const INDEFINITE_ERRORS: readonly (readonly [pattern: RegExp, code: string])[] = [
+  [/request timed out/, 'timeout'],
+  [/leader changed/, 'leader-changed'],
+  [/no leader/, 'no-leader'],
+  [/server stopped/, 'server-stopped'],
+];
+
+/**
+ * Jepsen's classification of one error of one attempt (see the file's comment). `readOnly`:
+ * the operation changes nothing (a read, or the first step of a two-step operation), so any
+ * error is `fail`.
+ */
 export function classifyError(e: unknown, readOnly: boolean): { type: 'fail' | 'info'; error: OpError } {
   const message = e instanceof Error ? e.message : String(e);
   const name = e instanceof Error ? e.constructor.name : 'Error';
-  const details = (e as { details?: unknown }).details;
-  const text = `${message} ${typeof details === 'string' ? details : ''}`;
+  const error = (code: string): OpError => ({ code, message: message.slice(0, 300) });
+  const definite = DEFINITE_ERRORS.find(([m]) => message.includes(m));
+  if (definite !== undefined) return { type: 'fail', error: error(definite[1]) };
+  const indefinite = INDEFINITE_ERRORS.find(([p]) => p.test(message));
   let code: string;
-  if (/request timed out|DeadlineExceeded|deadline exceeded/i.test(text) || name === 'GRPCDeadlineExceededError') code = 'timeout';
-  else if (/leader changed/.test(text)) code = 'leader-changed';
-  else if (/no leader/.test(text)) code = 'no-leader';
-  else if (/ECONNREFUSED/.test(text)) code = 'connection-refused';
-  else if (name === 'GRPCUnavailableError' || /UNAVAILABLE|Connection dropped|No connection established|ECONNRESET/i.test(text)) code = 'unavailable';
-  else if (/compacted/.test(text)) code = 'compacted';
+  let sent = true;
+  if (indefinite !== undefined) code = indefinite[1];
+  // grpc-js: the call was failed before a transport was picked for it (nothing was written).
+  else if (/No connection established/.test(message)) {
+    code = /ECONNREFUSED/.test(message) ? 'connection-refused' : 'not-connected';
+    sent = false;
+  } else if (/deadline exceeded/i.test(message) || name === 'GRPCDeadlineExceededError') {
+    // grpc-js names the stage a deadline expired in: "Waiting for LB pick" = before any transport.
+    sent = !/Waiting for LB pick/.test(message);
+    code = sent ? 'timeout' : 'not-connected';
+  } else if (/ECONNREFUSED/.test(message)) {
+    code = 'connection-refused';
+    sent = false;
+  } else if (/Connection dropped|ECONNRESET|UNAVAILABLE/i.test(message) || name === 'GRPCUnavailableError') code = 'unavailable';
   else code = name.replace(/Error$/, '').replace(/^GRPC/, 'grpc-').toLowerCase() || 'error';
-  const definite = DEFINITE.some((m) => text.includes(m)) || code === 'connection-refused';
-  return { type: readOnly || definite ? 'fail' : 'info', error: { code, message: message.slice(0, 300) } };
+  return { type: readOnly || !sent ? 'fail' : 'info', error: error(code) };
+}
+
+/** An error of a step that changes nothing (the first of two): the operation did not take effect. */
+class BeforeWrite extends Error {
+  constructor(readonly original: unknown) {
+    super(original instanceof Error ? original.message : String(original));
+  }
+}
+
+/** Run the first, write-free step of a two-step operation: its error means the operation did not happen. */
+async function beforeWrite<T>(step: Promise<T>): Promise<T> {
+  try {
+    return await step;
+  } catch (e) {
+    throw new BeforeWrite(e);
+  }
 }
 
 export class EtcdClient implements SystemClient {
@@ -108,9 +186,12 @@ export class EtcdClient implements SystemClient {
     this.serializable = o.readConsistency === 'serializable';
     this.etcd = new Etcd3({
       hosts: [o.url],
-      dialTimeout: o.opTimeoutMs,
-      // One attempt per call: no retries, no host rotation, no circuit breaker.
+      // One attempt per call: no retries, no host rotation, no circuit breaker (etcd3), and no
+      // gRPC-level retries, transparent ones included (grpc-js). A connection of its own per
+      // logical process (grpc-js otherwise shares one per address across clients), so one
+      // process's broken connection is not another's, as with Jepsen's one client per process.
       faultHandling: { host: () => noop, global: noop },
+      grpcOptions: { 'grpc.enable_retries': 0, 'grpc.use_local_subchannel_pool': 1 },
     });
   }
 
@@ -122,6 +203,7 @@ export class EtcdClient implements SystemClient {
     try {
       return await f();
     } catch (e) {
+      if (e instanceof BeforeWrite) return { ...classifyError(e.original, true), node: this.node };
       return { ...classifyError(e, readOnly), node: this.node };
     }
   }
@@ -214,7 +296,8 @@ export class EtcdClient implements SystemClient {
    */
   leaseAcquire(name: string, holder: string, ttlMs: number): Promise<OpResult<LeaseGrant>> {
     return this.attempt(false, async () => {
-      const grant = await this.etcd.leaseClient.leaseGrant({ TTL: Math.max(1, Math.ceil(ttlMs / 1000)) }, this.opts());
+      // A grant that fails leaves the lock key untouched: `fail` (a granted but unused lease expires by itself).
+      const grant = await beforeWrite(this.etcd.leaseClient.leaseGrant({ TTL: Math.max(1, Math.ceil(ttlMs / 1000)) }, this.opts()));
       const key = Buffer.from(`${LOCK_PREFIX}${name}`);
       const txn = await this.etcd.kv.txn(
         {
@@ -287,9 +370,11 @@ export class EtcdClient implements SystemClient {
     } catch (e) {
       return { type: 'fail', error: classifyError(e, true).error, node: this.node };
     }
+    // An error before etcd confirmed the watch, or no confirmation at all: it never connected (`fail`).
+    let failedBeforeCreated: unknown;
+    let created = false;
     await new Promise<void>((resolve) => {
       let done = false;
-      let created = false;
       let progressAsked = false;
       const finish = (why?: string): void => {
         if (done) return;
@@ -301,7 +386,8 @@ export class EtcdClient implements SystemClient {
         resolve();
       };
       const askProgress = (): void => {
-        if (!created || progressAsked) return finish();
+        if (!created) return finish(`etcd did not confirm the watch within ${durationMs} ms`);
+        if (progressAsked) return finish();
         progressAsked = true;
         stream.write({ progress_request: {} });
       };
@@ -325,32 +411,46 @@ export class EtcdClient implements SystemClient {
           if (progressAsked) finish();
         }
       });
-      stream.on('error', (e: Error) => finish(e.message));
+      stream.on('error', (e: Error) => {
+        if (!created) failedBeforeCreated = e;
+        finish(e.message);
+      });
       stream.on('end', () => finish('stream ended'));
       stream.write({ create_request: { key: Buffer.from(prefix), range_end: prefixEnd(prefix), ...(fromRevision !== undefined ? { start_revision: fromRevision } : {}) } });
     });
+    if (failedBeforeCreated !== undefined) return { type: 'fail', error: classifyError(failedBeforeCreated, true).error, node: this.node };
+    if (!created) return { type: 'fail', error: { code: 'not-created', message: error ?? 'no watch created' }, node: this.node };
     return this.ok({ events, ...(progressRevision !== undefined ? { progressRevision } : {}), ...(error !== undefined ? { error } : {}) });
   }
 
   /**
-   * A list-append transaction as a read-modify-write, like the store's
-   * (raftstore/append-txn.ts plans it): one txn reads every key, the micro-ops run locally,
-   * and one txn commits the appends only if every key is still at the version read.
+   * A list-append transaction as a read-modify-write, planned like the store's
+   * (raftstore/append-txn.ts): one txn reads every key (a read-only txn is linearizable), the
+   * micro-ops run locally, and one txn commits the new lists only if every key's mod_revision
+   * is still the one read (0 for an absent key, which etcd compares as 0). mod_revision rather
+   * than version: it is unique across the key's whole life, so a key deleted and re-created
+   * since the read cannot pass the compare. The whole transaction then takes effect at the
+   * commit's revision; a failed compare is `fail` version-conflict. Lists are JSON arrays of
+   * integers; anything else in a key is `fail` not-a-list (nothing was written).
    */
   txn(ops: readonly MicroOp[]): Promise<OpResult<readonly MicroOp[]>> {
     return this.attempt(false, async () => {
       const keys = keysOf(ops);
-      const readTxn = await this.etcd.kv.txn({ success: keys.map((k) => ({ request_range: { key: Buffer.from(k) } })) }, this.opts());
+      const readTxn = await beforeWrite(this.etcd.kv.txn({ success: keys.map((k) => ({ request_range: { key: Buffer.from(k) } })) }, this.opts()));
       const read = new Map<string, ReadList>();
-      keys.forEach((k, i) => {
+      for (const [i, k] of keys.entries()) {
         const kv = readTxn.responses[i]?.response_range.kvs[0];
-        const value = decode(kv?.value);
-        read.set(k, { list: Array.isArray(value) ? (value as number[]) : [], version: num(kv?.version) });
-      });
+        const value = kv === undefined ? [] : decode(kv.value);
+        if (!Array.isArray(value) || !value.every((x) => Number.isSafeInteger(x))) {
+          return { type: 'fail', error: { code: 'not-a-list', message: new NotAListError(k, value).message }, node: this.node };
+        }
+        // planAppend's "version" is whatever the commit compares: here, the mod_revision.
+        read.set(k, { list: value as number[], version: num(kv?.mod_revision) });
+      }
       const plan = planAppend(ops, read);
       if (plan.commit === null) return this.ok(plan.completed);
-      const compare = plan.commit.map((c) => ({ key: Buffer.from(c.key), target: 'Version' as const, result: 'Equal' as const, version: 'expectedVersion' in c ? c.expectedVersion : 0 }));
-      const success = plan.commit.filter((c) => c.op === 'put').map((c) => ({ request_put: { key: Buffer.from(c.key), value: encode((c as { value: readonly number[] }).value) } }));
+      const compare = plan.commit.map((c) => ({ key: Buffer.from(c.key), target: 'Mod' as const, result: 'Equal' as const, mod_revision: 'expectedVersion' in c ? c.expectedVersion : 0 }));
+      const success = plan.commit.flatMap((c) => (c.op === 'put' ? [{ request_put: { key: Buffer.from(c.key), value: encode(c.value) } }] : []));
       const commit = await this.etcd.kv.txn({ compare, success, failure: [] }, this.opts());
       if (!commit.succeeded) return { type: 'fail', error: { code: 'version-conflict' }, node: this.node };
       return this.ok(plan.completed);
