@@ -1,47 +1,90 @@
 /**
  * Which etcd binary a run tests, and which release it is. A user's `--etcd-bin` is refused
- * before anything starts when it is missing, not executable, or not an etcd server (each said
- * plainly, exit 64); without it the run uses Debian's etcd-server (/usr/bin/etcd), and a
- * missing one is a prerequisite (exit 69).
+ * before anything starts when it is missing, not a file, not executable, or not an etcd server
+ * (each said plainly; UsageError, exit 64); without it the run uses Debian's etcd-server
+ * (/usr/bin/etcd), and a missing one is a prerequisite (exit 69).
  *
- * The release: `etcd --version` prints it ("etcd Version: 3.5.17"); for binaries built from
- * the module proxy (scripts/build-etcd.sh) `go version -m` also names the exact server module
- * version, which is recorded beside it.
+ * The release: `etcd --version` prints one ("etcd Version: 3.5.17"), but that string is a
+ * constant of the api/v3 module, and a binary built outside etcd's own build script has no
+ * git SHA ("Not provided (use ./build instead of go build)"). A binary built from the module
+ * proxy (scripts/build-etcd.sh) carries Go's module build info, which names the exact server
+ * module it was built from (`dep go.etcd.io/etcd/server/v3 v3.5.17`): that is the release.
+ * We read it from the binary's bytes ourselves (the text `go version -m` prints is stored
+ * verbatim in the binary), so no Go toolchain is needed on the host. Debian's binary is built
+ * from etcd's own tree (its main module is go.etcd.io/etcd, with no version), so its printed
+ * version stands.
  */
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { PrerequisiteError, UsageError } from '../../errors.ts';
 
 export const DEBIAN_ETCD = '/usr/bin/etcd';
 
 export interface EtcdRelease {
-  /** "3.4.23" */
+  /** What `etcd --version` prints ("3.4.23"). */
   readonly version: string;
   /** The server module version from the binary's build info ("v3.5.17"), when it has one. */
   readonly module: string | null;
+  /** The Go release it was built with ("go1.19.8"), as `--version` prints it. */
   readonly goVersion: string | null;
   readonly bin: string;
 }
 
-/** `etcd --version` of a binary, or the reason it is not an etcd server. */
+const SERVER_MODULE = 'go.etcd.io/etcd/server/v3';
+
+/**
+ * The server module's version in Go build info text (the `go version -m` lines: `path`,
+ * `mod`, `dep`, `=>`, `build`), or null. A module replaced by another (`=>` on the next line)
+ * is reported with its replacement, since the code is the replacement's.
+ */
+export function serverModuleFromBuildInfo(text: string): string | null {
+  const lines = text.split('\n');
+  for (const [i, line] of lines.entries()) {
+    const m = /^\t?(?:mod|dep)\t([^\t]+)\t([^\t]+)/.exec(line);
+    if (m === null || m[1] !== SERVER_MODULE) continue;
+    const version = m[2] as string;
+    if (version === '(devel)') return null;
+    const replaced = /^\t?=>\t([^\t]+)\t([^\t]+)/.exec(lines[i + 1] ?? '');
+    return replaced === null ? version : `${version} => ${replaced[1] as string} ${replaced[2] as string}`;
+  }
+  return null;
+}
+
+/** The build info lines mentioning the server module, read from an executable's bytes (Go stores them as plain text). */
+export function serverModuleOfBinary(bin: string): string | null {
+  const bytes = readFileSync(bin);
+  const needle = Buffer.from(`\t${SERVER_MODULE}\t`);
+  const at = bytes.indexOf(needle);
+  if (at < 0) return null;
+  // The line before the module path (mod/dep) and the one after (a possible `=>` replacement).
+  const lineStart = bytes.lastIndexOf(0x0a, at) + 1;
+  const text = bytes.subarray(lineStart, Math.min(bytes.length, at + 512)).toString('latin1');
+  return serverModuleFromBuildInfo(text);
+}
+
+/** `etcd --version` of a binary, with the module it was built from, or UsageError saying why it is not an etcd server. */
 export function etcdRelease(bin: string): EtcdRelease {
   let out: string;
   try {
     out = execFileSync(bin, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
   } catch (e) {
-    const stderr = (e as { stderr?: string }).stderr?.trim() ?? '';
-    throw new UsageError(`--etcd-bin ${bin}: not an etcd server (\`${bin} --version\` failed${stderr !== '' ? `: ${stderr.split('\n')[0] ?? ''}` : ''})`);
+    const err = e as { stderr?: string; signal?: string | null; code?: string };
+    const why = err.code === 'ETIMEDOUT' || err.signal === 'SIGTERM' ? 'did not finish within 10 s' : `failed${(err.stderr ?? '').trim() !== '' ? `: ${(err.stderr ?? '').trim().split('\n')[0] ?? ''}` : ''}`;
+    throw new UsageError(`--etcd-bin ${bin}: not an etcd server (\`${bin} --version\` ${why})`);
   }
-  const version = /etcd Version:\s*(\S+)/.exec(out)?.[1];
+  const version = /^etcd Version:\s*(\S+)/m.exec(out)?.[1];
   if (version === undefined) throw new UsageError(`--etcd-bin ${bin}: not an etcd server (\`--version\` printed ${JSON.stringify(out.trim().split('\n')[0] ?? '')}, not "etcd Version: ...")`);
-  let module: string | null = null;
-  try {
-    const info = execFileSync('go', ['version', '-m', bin], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 });
-    module = /\bgo\.etcd\.io\/etcd\/server\/v3\s+(v\S+)/.exec(info)?.[1] ?? null;
-  } catch {
-    // No Go toolchain, or no build info (Debian's binary): the printed version stands.
-  }
-  return { version, module, goVersion: /Go Version:\s*(\S+)/.exec(out)?.[1] ?? null, bin };
+  return { version, module: serverModuleOfBinary(bin), goVersion: /Go Version:\s*(\S+)/.exec(out)?.[1] ?? null, bin };
+}
+
+/**
+ * The exact etcd release of a binary: the server module's version from its build info when it
+ * has one (ours: "3.5.17"), otherwise what `etcd --version` prints (Debian's: "3.4.23").
+ * Throws UsageError for a binary that is not an etcd server.
+ */
+export function etcdVersion(bin: string): string {
+  const release = etcdRelease(bin);
+  return release.module !== null ? release.module.replace(/^v/, '') : release.version;
 }
 
 /** Check a user's --etcd-bin: exists, is a file, is executable, is an etcd server. Throws UsageError saying which. */
