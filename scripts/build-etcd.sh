@@ -43,8 +43,8 @@ if [ -x "$bin" ] && go version -m "$bin" 2>/dev/null | grep -Eq "go\.etcd\.io/et
 fi
 
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$dir"
+tmp="$bin.tmp.$$"   # per build, so two concurrent builds never write one file
+trap 'rm -rf "$work" "$tmp"; rmdir "$dir" 2>/dev/null || true' EXIT
 cat >"$work/main.go" <<'EOF'
 // A main module for one etcd release: the server's own entry point, nothing else.
 package main
@@ -70,13 +70,14 @@ start=$(date +%s)
   run go mod init jepsen-ts/etcd-build || exit 1
   run go get "go.etcd.io/etcd/server/v3@${version}" || exit 2
   run go mod tidy || exit 3
-  CGO_ENABLED=0 run go build -trimpath -o "$bin.tmp" . || exit 4
+  mkdir -p "$dir" || exit 4
+  CGO_ENABLED=0 run go build -trimpath -o "$tmp" . || exit 4
 ) || case $? in
   1) fail 'go mod init' ;;
   2) fail "go get go.etcd.io/etcd/server/v3@${version}" ;;
   3) fail 'go mod tidy' ;;
   *) fail 'CGO_ENABLED=0 go build' ;;
 esac
-mv "$bin.tmp" "$bin"
+mv "$tmp" "$bin"
 printf 'build-etcd: etcd %s built in %ss\n' "$version" "$(( $(date +%s) - start ))" >&2
 printf '%s\n' "$bin"
