@@ -5,9 +5,11 @@
  * is a direct gRPC unary call through @grpc/grpc-js with the two small messages encoded by hand:
  *
  *   HashKVRequest  { int64 revision = 1; }
- *   HashKVResponse { ResponseHeader header = 1; uint32 hash = 2; int64 compact_revision = 3; }
+ *   HashKVResponse { ResponseHeader header = 1; uint32 hash = 2; int64 compact_revision = 3;
+ *                    int64 hash_revision = 4; }   // hash_revision: 3.6 and later
  *
- * (etcd-io/etcd api/etcdserverpb/rpc.proto, unchanged from 3.3 to 3.6.)
+ * (etcd-io/etcd api/etcdserverpb/rpc.proto.) int64 fields are two's complement varints: a
+ * member that never compacted reports compact_revision -1 (ten bytes on the wire).
  */
 import { Client, credentials, Metadata } from '@grpc/grpc-js';
 
@@ -16,6 +18,8 @@ export interface HashKV {
   readonly compactRevision: number;
   /** The member's current revision (the header's). */
   readonly headerRevision: number;
+  /** The revision the hash covers, as the member reports it (3.6+; 0 from older members). */
+  readonly hashRevision: number;
 }
 
 function varint(n: bigint): Buffer {
@@ -51,6 +55,7 @@ export function decodeHashKVResponse(b: Buffer): HashKV {
   let hash = 0;
   let compactRevision = 0;
   let headerRevision = 0;
+  let hashRevision = 0;
   let i = 0;
   while (i < b.length) {
     const [key, next] = readVarint(b, i);
@@ -61,7 +66,8 @@ export function decodeHashKVResponse(b: Buffer): HashKV {
       const [v, n] = readVarint(b, i);
       i = n;
       if (field === 2) hash = Number(v);
-      else if (field === 3) compactRevision = Number(v);
+      else if (field === 3) compactRevision = Number(BigInt.asIntN(64, v));
+      else if (field === 4) hashRevision = Number(BigInt.asIntN(64, v));
     } else if (wire === 2) {
       const [len, n] = readVarint(b, i);
       const end = n + Number(len);
@@ -71,7 +77,7 @@ export function decodeHashKVResponse(b: Buffer): HashKV {
     else if (wire === 1) i += 8;
     else throw new Error(`unexpected wire type ${wire} in HashKVResponse`);
   }
-  return { hash, compactRevision, headerRevision };
+  return { hash, compactRevision, headerRevision, hashRevision };
 }
 
 /** ResponseHeader { uint64 cluster_id = 1; uint64 member_id = 2; int64 revision = 3; uint64 raft_term = 4; } */
@@ -84,7 +90,7 @@ function headerRevisionOf(b: Buffer): number {
     if (Number(key & 7n) !== 0) throw new Error('unexpected field in ResponseHeader');
     const [v, n] = readVarint(b, i);
     i = n;
-    if (Number(key >> 3n) === 3) revision = Number(v);
+    if (Number(key >> 3n) === 3) revision = Number(BigInt.asIntN(64, v));
   }
   return revision;
 }
