@@ -1,8 +1,10 @@
 /**
  * Maintenance.HashKV on one member: the hash of the MVCC key space up to a revision, equal on
  * every member that applied the same history (etcd's own corruption check compares it).
- * etcd3's bundled protos lack HashKV, and etcd 3.4's JSON gateway does not route it, so this
- * is a direct gRPC unary call through @grpc/grpc-js with the two small messages encoded by hand:
+ * etcd3 1.1.2 declares `maintenance.hashKV` but its runtime client has no such method (the call
+ * throws "client[method] is not a function"), and etcd 3.4's JSON gateway has no route for it
+ * (POST /v3/maintenance/hashkv answers 404; 3.5 and 3.6 serve it), so this is a direct gRPC
+ * unary call through @grpc/grpc-js with the two small messages encoded by hand (NOTES.md (a)):
  *
  *   HashKVRequest  { int64 revision = 1; }
  *   HashKVResponse { ResponseHeader header = 1; uint32 hash = 2; int64 compact_revision = 3;
