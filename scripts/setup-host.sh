@@ -25,13 +25,19 @@ command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 command -v psql >/dev/null 2>&1 || [ -d /usr/lib/postgresql ] || need_pkgs+=(postgresql)
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need_pkgs+=(chromium)
 # etcd: the second system under test (Debian's release by default; scripts/build-etcd.sh
-# builds any other). The package's service is not started: runs start their own members.
+# builds any other). Runs start their own members, so the package's own service is stopped
+# and disabled right after we install it (a service that was already there is left alone).
 [ -x /usr/bin/etcd ] || need_pkgs+=(etcd-server)
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   say "installing ${need_pkgs[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q || die "apt-get update failed"
   apt-get install -y -q --no-install-recommends "${need_pkgs[@]}" || die "apt-get install ${need_pkgs[*]} failed"
+  if [[ " ${need_pkgs[*]} " == *" etcd-server "* ]] && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    systemctl disable --now etcd.service >/dev/null 2>&1 || true
+    say "etcd-server installed; its etcd.service stopped and disabled (runs start their own members)"
+  fi
+  [ -x /usr/bin/etcd ] || die "etcd-server installed but /usr/bin/etcd is missing"
 else
   say "docker.io, postgresql, chromium and etcd-server already installed"
 fi
