@@ -161,7 +161,11 @@ export class Scheduler {
             if (done()) return finish(null);
             if (events >= maxEvents) return finish(new SimulationStalled(`stopped after ${events} events at ${this.nowMs} ms without finishing`));
             const next = this.peek();
-            if (next === undefined) return finish(new SimulationStalled(`nothing left to run at ${this.nowMs} ms, and the run is not done`));
+            if (next === undefined) {
+              if (untilTime === Number.POSITIVE_INFINITY) return finish(new SimulationStalled(`nothing left to run at ${this.nowMs} ms, and the run is not done`));
+              this.nowMs = untilTime;
+              return finish(null);
+            }
             if (next.time > untilTime) {
               this.nowMs = untilTime;
               return finish(null);

@@ -119,7 +119,8 @@ class Inode {
   syncThrough(count: number): void {
     const n = Math.min(count, this.pending.length);
     for (let i = 0; i < n; i++) applyTo(this.durable, this.pending[i]!);
-    this.pending = this.pending.slice(n);
+    if (n === this.pending.length) this.pending.length = 0;
+    else this.pending.splice(0, n);
   }
 }
 
@@ -143,7 +144,8 @@ class Directory {
   syncThrough(count: number): void {
     const n = Math.min(count, this.pending.length);
     for (let i = 0; i < n; i++) applyName(this.durable, this.pending[i]!);
-    this.pending = this.pending.slice(n);
+    if (n === this.pending.length) this.pending.length = 0;
+    else this.pending.splice(0, n);
   }
 }
 
@@ -276,7 +278,7 @@ export class SimDisk {
 
   /** @internal Apply a data operation now (it reaches the page cache when the call is made). */
   applyData(inode: Inode, op: DataChange): DataOp {
-    const stamped = { ...op, at: this.scheduler.now } as DataOp;
+    const stamped = (op.kind === 'write' ? { kind: 'write', pos: op.pos, bytes: op.bytes, at: this.scheduler.now } : { kind: 'truncate', length: op.length, at: this.scheduler.now }) as DataOp;
     inode.apply(stamped, this.scheduler.now - this.writebackMs);
     return stamped;
   }
@@ -354,7 +356,7 @@ class SimFile implements StorageFile {
 
   writev(buffers: readonly Uint8Array[], position?: number): Promise<number> {
     this.checkOpen('write');
-    const bytes = Buffer.concat(buffers);
+    const bytes = buffers.length === 1 ? Buffer.from(buffers[0]!) : Buffer.concat(buffers);
     const pos = position ?? this.position;
     if (position === undefined) this.position += bytes.length;
     // The bytes reach the page cache when the call is made; with O_DSYNC the call returns

@@ -38,6 +38,18 @@ export interface LinkSettings {
 
 export const DEFAULT_LINK: LinkSettings = { latencyMs: 0.25, jitterMs: 0.1, lossRate: 0, bandwidthBytesPerSec: 0 };
 
+/**
+ * How peer messages travel. 'bytes': encoded with the real codec when sent and decoded on
+ * arrival (the trace hashes the exact bytes). 'objects': the sender's Message object itself
+ * (the core treats messages and entries as immutable; the trace hashes every field and each
+ * entry's index, term and length) — faster, for long runs.
+ */
+export type WireMode = 'bytes' | 'objects';
+
+export interface NetworkOptions extends Partial<LinkSettings> {
+  readonly wire?: WireMode;
+}
+
 /** node:http's default limit on request headers (impl/API.md: 431 beyond 16 KiB). */
 const MAX_HEADER_BYTES = 16 * 1024;
 
@@ -115,22 +127,29 @@ export class SimNetwork {
   private readonly links = new Map<string, Link>();
   private readonly peerListeners = new Map<string, PeerListenerEntry>();
   private readonly httpListeners = new Map<string, HttpListenerEntry>();
-  private defaults: LinkSettings;
+  private readonly defaults: LinkSettings;
+  /** @internal */
+  readonly wire: WireMode;
 
   constructor(
     private readonly scheduler: Scheduler,
     private readonly rng: SimRandom,
     private readonly trace: Trace,
-    defaults: Partial<LinkSettings> = {},
+    options: NetworkOptions = {},
   ) {
-    this.defaults = { ...DEFAULT_LINK, ...defaults };
+    const { wire, ...link } = options;
+    this.defaults = { ...DEFAULT_LINK, ...link };
+    this.wire = wire ?? 'bytes';
   }
 
   // ---------------------------------------------------------------- control (nemeses)
 
-  /** Nothing `from` sends reaches `to` (what is in flight is dropped too) until healed. */
+  /** Nothing `from` sends reaches `to` (what is in flight is dropped too, silently) until healed. */
   cut(from: string, to: string): void {
-    this.link(from, to).cut = true;
+    const link = this.link(from, to);
+    link.cut = true;
+    for (const [event] of link.inFlight) this.scheduler.cancel(event);
+    link.inFlight.clear();
     this.trace.record(`t=${this.scheduler.now} cut ${from}->${to}`);
   }
 
@@ -316,9 +335,18 @@ export class SimNetwork {
 
   // ---------------------------------------------------------------- internals
 
-  /** @internal A peer message was delivered: into the trace, with its exact bytes. */
-  recordDelivery(fromHost: string, toHost: string, message: Message, bytes: Uint8Array): void {
-    this.trace.record(`t=${this.scheduler.now} msg ${fromHost}>${toHost} ${message.type} term=${message.term} index=${message.index}`, bytes);
+  /** @internal A peer message was delivered: into the trace, with its exact bytes (or every field). */
+  recordDelivery(fromHost: string, toHost: string, message: Message, bytes: Uint8Array | null): void {
+    const head = `t=${this.scheduler.now} msg ${fromHost}>${toHost} ${message.type} ${message.term} ${message.index}`;
+    if (bytes !== null) {
+      this.trace.record(head, bytes);
+      return;
+    }
+    const m = message;
+    let line = `${head} ${m.logTerm} ${m.commit} ${m.reject ? 1 : 0} ${m.rejectHint} ${m.rejectHintTerm} ${m.context ?? '-'} ${m.entries.length}`;
+    for (const e of m.entries) line += ` ${e.index}:${e.term}:${e.type}:${e.data.byteLength}`;
+    if (m.snapshot !== null) line += ` snap ${m.snapshot.metadata.index}:${m.snapshot.metadata.term}:${m.snapshot.data.byteLength}`;
+    this.trace.record(line);
   }
 
   /** @internal Run `fn` as its own event, now, on behalf of `proc`. */
@@ -572,6 +600,7 @@ class SimPeerEndpoint implements PeerEndpoint {
   closed = false;
   private readonly book = new Map<NodeId, PeerAddr>();
   private readonly handlers: ((m: Message) => void)[] = [];
+  private readonly resetHandlers = new Map<NodeId, () => void>();
   private readonly logger: EndpointLogger;
   readonly counters = { sent: 0, received: 0, droppedNoAddress: 0, droppedRefused: 0, rejectedUnknownPeer: 0 };
 
@@ -604,17 +633,16 @@ class SimPeerEndpoint implements PeerEndpoint {
       this.network.transmit(link, 0, this.proc, () => this.network.transmit(back, 0, this.proc, () => this.dropped(message.to, snapshot)));
       return;
     }
-    const bytes = encodeMessage(message);
     this.counters.sent++;
     // Handed to the socket (the real transport reports a snapshot as sent here).
     if (snapshot) this.later(() => this.options.onSnapshotStatus(message.to, true));
-    this.network.transmit(
-      link,
-      bytes.length,
-      dest.proc,
-      () => dest.endpoint.arrive(this.host, bytes),
-      () => this.later(() => this.dropped(message.to, false)),
-    );
+    const onReset = this.resetHandler(message.to);
+    if (this.network.wire === 'bytes') {
+      const bytes = encodeMessage(message);
+      this.network.transmit(link, bytes.length, dest.proc, () => dest.endpoint.arrive(this.host, decodeMessage(bytes), bytes), onReset);
+    } else {
+      this.network.transmit(link, messageSize(message), dest.proc, () => dest.endpoint.arrive(this.host, message, null), onReset);
+    }
   }
 
   setPeer(id: NodeId, addr: PeerAddr): void {
@@ -639,10 +667,9 @@ class SimPeerEndpoint implements PeerEndpoint {
     return Promise.resolve();
   }
 
-  /** @internal A message arrived from `fromHost`. */
-  arrive(fromHost: string, bytes: Buffer): void {
+  /** @internal A message arrived from `fromHost` (with the bytes it travelled as, in 'bytes' mode). */
+  arrive(fromHost: string, message: Message, bytes: Uint8Array | null): void {
     if (this.closed) return;
-    const message = decodeMessage(bytes);
     // The real transport drops frames from ids outside its address book (rejectedUnknownPeer).
     if (!this.book.has(message.from)) {
       this.counters.rejectedUnknownPeer++;
@@ -652,6 +679,16 @@ class SimPeerEndpoint implements PeerEndpoint {
     this.network.recordDelivery(fromHost, this.host, message, bytes);
     this.counters.received++;
     for (const h of this.handlers) h(message);
+  }
+
+  /** What a reset of the connection to `peer` does (one function per peer, not one per message). */
+  private resetHandler(peer: NodeId): () => void {
+    let handler = this.resetHandlers.get(peer);
+    if (handler === undefined) {
+      handler = () => this.later(() => this.dropped(peer, false));
+      this.resetHandlers.set(peer, handler);
+    }
+    return handler;
   }
 
   private dropped(peer: NodeId, snapshot: boolean): void {
@@ -664,4 +701,12 @@ class SimPeerEndpoint implements PeerEndpoint {
   private later(fn: () => void): void {
     this.network.soon(this.proc, fn);
   }
+}
+
+/** About what the codec would make of `m`, without encoding it (bandwidth in 'objects' mode). */
+function messageSize(m: Message): number {
+  let n = 96 + m.from.length + m.to.length + (m.context?.length ?? 0);
+  for (const e of m.entries) n += 21 + e.data.byteLength;
+  if (m.snapshot !== null) n += 64 + m.snapshot.data.byteLength;
+  return n;
 }

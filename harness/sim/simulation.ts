@@ -20,7 +20,7 @@ import type { GuardOptions } from './guard.ts';
 import { SimRandom, type Seed } from './random.ts';
 import { Scheduler, SimProcess, type RunLimits } from './scheduler.ts';
 import { SimDisk, type CrashReport, type DiskOptions } from './sim-fs.ts';
-import { SimNetwork, SimHttpError, type ClientFailure, type ClientRequest, type ClientResponse, type LinkSettings, type StreamOutcome } from './sim-network.ts';
+import { SimNetwork, SimHttpError, type ClientFailure, type ClientRequest, type ClientResponse, type NetworkOptions, type StreamOutcome } from './sim-network.ts';
 import { SimMachineClock, SimPlatform } from './sim-platform.ts';
 import { Trace } from './trace.ts';
 
@@ -37,8 +37,8 @@ export interface SimulationOptions {
   readonly seed: Seed;
   /** The real-I/O guard while running (guard.ts); false: off. Default: everything guarded. */
   readonly guard?: GuardOptions | false;
-  /** Default settings of every link. */
-  readonly network?: Partial<LinkSettings>;
+  /** Default settings of every link, and how peer messages travel (`wire`, default 'bytes'). */
+  readonly network?: NetworkOptions;
   readonly disk?: DiskOptions;
   readonly clocks?: ClockBounds;
   /** Virtual wall-clock time at the start (Unix ms). Default 2024-01-01T00:00:00Z. */

@@ -6,8 +6,12 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 
+/** Text is hashed in chunks of about this many characters (one native call per chunk, not per record). */
+const FLUSH_CHARS = 64 * 1024;
+
 export class Trace {
   private hash: Hash = createHash('sha256');
+  private pending = '';
   private digestCache: string | null = null;
   private readonly recent: string[] = [];
   private next = 0;
@@ -21,11 +25,13 @@ export class Trace {
   record(line: string, bytes?: Uint8Array): void {
     this.digestCache = null;
     this.count++;
-    this.hash.update(line);
-    this.hash.update('\n');
+    this.pending += line;
+    this.pending += '\n';
     if (bytes !== undefined) {
+      this.flush();
       this.hash.update(bytes);
-      this.hash.update('\n');
+    } else if (this.pending.length > FLUSH_CHARS) {
+      this.flush();
     }
     if (this.keepLines > 0) {
       if (this.recent.length < this.keepLines) this.recent.push(line);
@@ -36,8 +42,17 @@ export class Trace {
 
   /** The hash of everything recorded so far (hex). */
   digest(): string {
-    if (this.digestCache === null) this.digestCache = this.hash.copy().digest('hex');
+    if (this.digestCache === null) {
+      this.flush();
+      this.digestCache = this.hash.copy().digest('hex');
+    }
     return this.digestCache;
+  }
+
+  private flush(): void {
+    if (this.pending.length === 0) return;
+    this.hash.update(this.pending);
+    this.pending = '';
   }
 
   /** The most recent records, oldest first. */
