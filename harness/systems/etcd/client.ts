@@ -357,8 +357,12 @@ export class EtcdClient implements SystemClient {
 
   /**
    * One watch stream on this member for `durationMs` from `fromRevision` (or from now), with
-   * a progress request at the end: etcd answers it with the revision up to which every event
-   * was sent, which is the session's `progressRevision`.
+   * a progress request at the end: etcd (3.4+) answers it with the revision up to which every
+   * event was sent, which is the session's `progressRevision` (it answers only when every
+   * watcher on the stream has caught up, so a lagging member may not: the session then ends a
+   * second later without one). A start revision etcd has compacted ends the session with
+   * `error` "compacted: compact revision N" and no events. `fail` only when etcd never
+   * confirmed the watch (an error or silence before its `created` answer).
    */
   async watch(prefix: string, fromRevision: number | undefined, durationMs: number): Promise<OpResult<WatchOutcome>> {
     const events: WatchEvent[] = [];
