@@ -77,7 +77,9 @@ async function nemesis(until: number): Promise<void> {
   for (let round = 0; sim.now + 2 * FAULT_MS < until; round++) {
     await sim.clock.sleep(FAULT_MS);
     const kind = kinds[round % kinds.length]!;
-    const victim = ids[r.int(ids.length)]!;
+    // Half the time the leader (what hurts most), otherwise any node.
+    const leader = ids.find((id) => sim.node(id).running?.driver.status().role === 'leader');
+    const victim = leader !== undefined && r.chance(0.5) ? leader : ids[r.int(ids.length)]!;
     faults.push(`${kind}:${victim}`);
     let heal = (): Promise<void> | void => sim.network.healAll();
     switch (kind) {

@@ -94,39 +94,76 @@ class Bytes {
   }
 }
 
-type DataChange = { readonly kind: 'write'; readonly pos: number; readonly bytes: Buffer } | { readonly kind: 'truncate'; readonly length: number };
-type DataOp = DataChange & {
+type DataChange = { readonly kind: 'write'; readonly pos: number; readonly buffers: readonly Uint8Array[] } | { readonly kind: 'truncate'; readonly length: number };
+
+/**
+ * An unsynced operation, kept as what it takes to undo it: the file's length before it, and
+ * the bytes it overwrote or cut off (none for an append, the WAL's common case). The file
+ * itself holds what processes see; a crash undoes the operations it does not keep, newest
+ * first, so syncing costs nothing and a write is copied once.
+ */
+interface PendingOp {
+  readonly kind: 'write' | 'truncate';
+  /** Where a write started, or the length a truncate set. */
+  readonly pos: number;
+  /** Bytes a write wrote. */
+  readonly length: number;
+  readonly oldLength: number;
+  /** What a write overwrote (at pos), or what a shrinking truncate removed (at pos). */
+  readonly saved: Buffer | null;
   /** Virtual time of the call (background writeback makes old ops durable). */
   readonly at: number;
-};
+}
 
 class Inode {
   visible = new Bytes();
-  durable = new Bytes();
-  pending: DataOp[] = [];
+  pending: PendingOp[] = [];
 
   constructor(readonly id: number) {}
 
-  apply(op: DataOp, writebackBefore: number): void {
-    applyTo(this.visible, op);
+  apply(op: DataChange, now: number, writebackBefore: number): void {
     let old = 0;
     while (old < this.pending.length && this.pending[old]!.at < writebackBefore) old++;
     if (old > 0) this.syncThrough(old);
-    this.pending.push(op);
+    const oldLength = this.visible.length;
+    if (op.kind === 'write') {
+      let length = 0;
+      for (const b of op.buffers) length += b.length;
+      const overlap = Math.min(oldLength, op.pos + length) - op.pos;
+      const saved = overlap > 0 ? Buffer.from(this.visible.buf.subarray(op.pos, op.pos + overlap)) : null;
+      let at = op.pos;
+      for (const b of op.buffers) {
+        this.visible.write(at, b);
+        at += b.length;
+      }
+      this.pending.push({ kind: 'write', pos: op.pos, length, oldLength, saved, at: now });
+    } else {
+      const saved = op.length < oldLength ? Buffer.from(this.visible.buf.subarray(op.length, oldLength)) : null;
+      this.visible.truncate(op.length);
+      this.pending.push({ kind: 'truncate', pos: op.length, length: 0, oldLength, saved, at: now });
+    }
   }
 
-  /** Make the first `count` pending operations durable. */
+  /** Make the first `count` pending operations durable (nothing to copy: the undo records go). */
   syncThrough(count: number): void {
     const n = Math.min(count, this.pending.length);
-    for (let i = 0; i < n; i++) applyTo(this.durable, this.pending[i]!);
     if (n === this.pending.length) this.pending.length = 0;
     else this.pending.splice(0, n);
   }
-}
 
-function applyTo(bytes: Bytes, op: DataChange): void {
-  if (op.kind === 'write') bytes.write(op.pos, op.bytes);
-  else bytes.truncate(op.length);
+  /** Undo the pending operations from `from` on, newest first. */
+  undoFrom(from: number): void {
+    for (let i = this.pending.length - 1; i >= from; i--) {
+      const op = this.pending[i]!;
+      if (op.kind === 'write') {
+        if (op.saved !== null) this.visible.buf.set(op.saved, op.pos);
+      } else if (op.saved !== null) {
+        this.visible.write(op.pos, op.saved);
+      }
+      this.visible.length = op.oldLength;
+    }
+    this.pending.length = from;
+  }
 }
 
 type NameOp = { readonly kind: 'link'; readonly name: string; readonly inode: Inode } | { readonly kind: 'unlink'; readonly name: string };
@@ -218,7 +255,6 @@ export class SimDisk {
   writeFile(file: string, data: Uint8Array): void {
     const inode = this.lookup(file, 'open');
     inode.visible = new Bytes(data);
-    inode.durable = new Bytes(data);
     inode.pending = [];
   }
 
@@ -248,21 +284,21 @@ export class SimDisk {
       const n = inode.pending.length;
       if (n === 0) continue;
       const kept = this.rng.int(n + 1);
-      inode.syncThrough(kept);
       let torn: CrashReport['torn'] = null;
-      const next = inode.pending[0];
-      if (next !== undefined && next.kind === 'write' && next.bytes.length > 0 && this.rng.chance(0.5)) {
-        const len = 1 + this.rng.int(next.bytes.length);
-        if (this.rng.chance(this.zeroTear)) {
-          torn = 'zeros';
-          inode.durable.write(next.pos, Buffer.alloc(len));
-        } else {
-          torn = 'prefix';
-          inode.durable.write(next.pos, next.bytes.subarray(0, len));
-        }
+      const next = inode.pending[kept];
+      if (next !== undefined && next.kind === 'write' && next.length > 0 && this.rng.chance(0.5)) {
+        // The first write not kept reached the disk in part: a prefix of its bytes, or zeros.
+        const len = 1 + this.rng.int(next.length);
+        const zeros = this.rng.chance(this.zeroTear);
+        inode.undoFrom(kept + 1);
+        const part = zeros ? Buffer.alloc(len) : Buffer.from(inode.visible.buf.subarray(next.pos, next.pos + len));
+        inode.undoFrom(kept);
+        inode.visible.write(next.pos, part);
+        torn = zeros ? 'zeros' : 'prefix';
+      } else {
+        inode.undoFrom(kept);
       }
       inode.pending = [];
-      inode.visible = inode.durable.copy();
       reports.push({ file: names.get(inode) ?? `inode ${inode.id}`, keptOps: kept, lostOps: n - kept, torn });
     }
     for (const dirPath of dirPaths) {
@@ -277,10 +313,9 @@ export class SimDisk {
   // ---- used by SimFsView ----
 
   /** @internal Apply a data operation now (it reaches the page cache when the call is made). */
-  applyData(inode: Inode, op: DataChange): DataOp {
-    const stamped = (op.kind === 'write' ? { kind: 'write', pos: op.pos, bytes: op.bytes, at: this.scheduler.now } : { kind: 'truncate', length: op.length, at: this.scheduler.now }) as DataOp;
-    inode.apply(stamped, this.scheduler.now - this.writebackMs);
-    return stamped;
+  applyData(inode: Inode, op: DataChange): PendingOp {
+    inode.apply(op, this.scheduler.now, this.scheduler.now - this.writebackMs);
+    return inode.pending[inode.pending.length - 1]!;
   }
 
   /** @internal */
@@ -356,18 +391,18 @@ class SimFile implements StorageFile {
 
   writev(buffers: readonly Uint8Array[], position?: number): Promise<number> {
     this.checkOpen('write');
-    const bytes = buffers.length === 1 ? Buffer.from(buffers[0]!) : Buffer.concat(buffers);
     const pos = position ?? this.position;
-    if (position === undefined) this.position += bytes.length;
-    // The bytes reach the page cache when the call is made; with O_DSYNC the call returns
-    // once they are durable. A crash in between may keep any prefix of them.
-    const op = this.disk.applyData(this.inode, { kind: 'write', pos, bytes });
+    // The bytes reach the page cache when the call is made (copied into the file: the caller
+    // may reuse its buffers); with O_DSYNC the call returns once they are durable. A crash
+    // in between may keep any prefix of them.
+    const op = this.disk.applyData(this.inode, { kind: 'write', pos, buffers });
+    if (position === undefined) this.position += op.length;
     return this.disk.complete(this.owner, this.dsync ? 'syncMs' : 'writeMs', () => {
       if (this.dsync) {
         const at = this.inode.pending.indexOf(op);
         if (at >= 0) this.inode.syncThrough(at + 1);
       }
-      return bytes.length;
+      return op.length;
     });
   }
 
@@ -498,6 +533,6 @@ class SimFsView implements StorageFs {
     const f = normalize(file);
     const d = this.disk.dir(path.dirname(f), 'open');
     const inode = d.visible.get(path.basename(f)) ?? this.disk.create(f);
-    this.disk.applyData(inode, { kind: 'write', pos: inode.visible.length, bytes: Buffer.from(text, 'utf8') });
+    this.disk.applyData(inode, { kind: 'write', pos: inode.visible.length, buffers: [Buffer.from(text, 'utf8')] });
   }
 }

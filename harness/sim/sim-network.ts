@@ -267,31 +267,8 @@ export class SimNetwork {
   /** One HTTP request from `fromHost` (the harness's clients), timed out in virtual time. */
   request(fromHost: string, owner: SimProcess, req: ClientRequest, makeError: (code: ClientFailure, message: string) => Error): Promise<ClientResponse> {
     return new Promise<ClientResponse>((resolve, reject) => {
-      let settled = false;
-      const timer = this.scheduler.after(req.timeoutMs, () => fail('timeout', `no answer within ${req.timeoutMs} ms`), owner);
-      const fail = (code: ClientFailure, why: string): void => {
-        if (settled) return;
-        settled = true;
-        this.scheduler.cancel(timer);
-        this.trace.record(`t=${this.scheduler.now} http ${fromHost} ${req.method} ${req.url} ${code}`);
-        reject(makeError(code, `${req.method} ${req.url}: ${why} (simulated network)`));
-      };
-      const answer = (response: ClientResponse): void => {
-        if (settled) return;
-        settled = true;
-        this.scheduler.cancel(timer);
-        this.trace.record(`t=${this.scheduler.now} http ${fromHost} ${req.method} ${req.url} ${response.status}`, Buffer.from(response.body, 'utf8'));
-        resolve(response);
-      };
-      this.exchange(fromHost, owner, req.method, req.url, req.headers ?? {}, req.body, fail, (status, headers, body) => {
-        if (body.kind === 'text') {
-          answer({ status, headers, body: body.text });
-          return;
-        }
-        // A streaming answer to a plain request: the body is whatever arrives until it ends.
-        let text = '';
-        body.attach({ text: (t) => (text += t), end: () => answer({ status, headers, body: text }) });
-      });
+      const pending = new PendingRequest(this.scheduler, this.trace, fromHost, owner, req, makeError, resolve, reject);
+      this.exchange(fromHost, owner, req.method, req.url, req.headers ?? EMPTY_HEADERS, req.body, pending);
     });
   }
 
@@ -316,19 +293,22 @@ export class SimNetwork {
         },
         owner,
       );
-      this.exchange(fromHost, owner, 'GET', url, {}, undefined, (_code, why) => finish(why), (s, _headers, body) => {
-        status = s;
-        if (body.kind === 'text') {
-          onText(body.text);
-          finish(s === 200 ? 'stream ended' : `http-${s}`);
-          return;
-        }
-        hangUp = body.attach({
-          text: (t) => {
-            if (!settled) onText(t);
-          },
-          end: () => finish(s === 200 ? 'stream ended' : `http-${s}`),
-        });
+      this.exchange(fromHost, owner, 'GET', url, EMPTY_HEADERS, undefined, {
+        fail: (_code, why) => finish(why),
+        answered: (s, _headers, body) => {
+          status = s;
+          if (body.kind === 'text') {
+            onText(body.text);
+            finish(s === 200 ? 'stream ended' : `http-${s}`);
+            return;
+          }
+          hangUp = body.attach({
+            text: (t) => {
+              if (!settled) onText(t);
+            },
+            end: () => finish(s === 200 ? 'stream ended' : `http-${s}`),
+          });
+        },
       });
     });
   }
@@ -414,18 +394,16 @@ export class SimNetwork {
     url: string,
     headers: Readonly<Record<string, string>>,
     body: string | undefined,
-    fail: (code: ClientFailure, why: string) => void,
-    answered: (status: number, headers: Readonly<Record<string, string>>, body: ArrivingBody) => void,
+    exchange: Exchange,
   ): void {
-    let target: URL;
-    try {
-      target = new URL(url);
-    } catch {
-      this.scheduler.after(0, () => fail('refused', `invalid URL ${JSON.stringify(url)}`), owner);
+    const target = parseHttpUrl(url);
+    if (target === null) {
+      this.scheduler.after(0, () => exchange.fail('refused', `invalid URL ${JSON.stringify(url)}`), owner);
       return;
     }
-    const destHost = this.resolveHost(target.hostname, fromHost);
-    const port = Number(target.port === '' ? '80' : target.port);
+    const fail = (code: ClientFailure, why: string): void => exchange.fail(code, why);
+    const destHost = this.resolveHost(target.host, fromHost);
+    const port = target.port;
     const forward = this.link(fromHost, destHost);
     const back = this.link(destHost, fromHost);
     const listener = this.httpListeners.get(`${destHost}:${port}`);
@@ -438,7 +416,7 @@ export class SimNetwork {
       return;
     }
     const lowered: Record<string, string> = {};
-    let headerBytes = method.length + target.pathname.length + target.search.length + 12;
+    let headerBytes = method.length + target.path.length + 12;
     for (const [k, v] of Object.entries(headers)) {
       lowered[k.toLowerCase()] = v;
       headerBytes += k.length + v.length + 4;
@@ -455,7 +433,7 @@ export class SimNetwork {
         }
         if (headerBytes > MAX_HEADER_BYTES) {
           const text = JSON.stringify({ error: { code: 'too-large', message: 'request headers too large', definite: true } });
-          this.transmit(back, text.length, owner, () => answered(431, { 'content-type': 'application/json', connection: 'close' }, { kind: 'text', text }), () => fail('connection-lost', 'connection reset'));
+          this.transmit(back, text.length, owner, () => exchange.answered(431, { 'content-type': 'application/json', connection: 'close' }, { kind: 'text', text }), () => fail('connection-lost', 'connection reset'));
           return;
         }
         const open = (): void => lost();
@@ -464,7 +442,7 @@ export class SimNetwork {
         void listener.handler
           .handle({
             method,
-            target: `${target.pathname}${target.search}`,
+            target: target.path,
             headers: lowered,
             body: bufferedBody(body, declared === undefined ? undefined : Number(declared)),
           })
@@ -477,13 +455,13 @@ export class SimNetwork {
                 back,
                 text.length + 64,
                 owner,
-                () => answered(response.status, { ...response.headers, 'content-type': 'application/json' }, { kind: 'text', text }),
+                () => exchange.answered(response.status, response.headers === undefined ? JSON_HEADERS : { ...response.headers, 'content-type': 'application/json' }, { kind: 'text', text }),
                 () => fail('connection-lost', 'connection reset'),
               );
               return;
             }
             listener.open.delete(open);
-            this.startStream(listener, forward, back, owner, response, (arriving) => answered(response.status, response.headers, arriving), fail);
+            this.startStream(listener, forward, back, owner, response, (arriving) => exchange.answered(response.status, response.headers, arriving), fail);
           });
       },
       () => fail('connection-lost', 'connection reset'),
@@ -545,6 +523,68 @@ export class SimNetwork {
       });
     });
     response.start(sink);
+  }
+}
+
+const EMPTY_HEADERS: Readonly<Record<string, string>> = {};
+const JSON_HEADERS: Readonly<Record<string, string>> = { 'content-type': 'application/json' };
+
+/** `http://host[:port]/path?query` without the WHATWG parser (a visible cost per request); null if it is not that shape. */
+function parseHttpUrl(url: string): { readonly host: string; readonly port: number; readonly path: string } | null {
+  const m = /^http:\/\/([^/:?#]+)(?::(\d{1,5}))?(\/[^#]*)?$/.exec(url);
+  if (m === null) return null;
+  return { host: m[1]!, port: m[2] === undefined ? 80 : Number(m[2]), path: m[3] ?? '/' };
+}
+
+/** What an exchange reports to whoever started it. */
+interface Exchange {
+  fail(code: ClientFailure, why: string): void;
+  answered(status: number, headers: Readonly<Record<string, string>>, body: ArrivingBody): void;
+}
+
+/** A plain request waiting for its answer (a class, not closures: one object per request). */
+class PendingRequest implements Exchange {
+  private settled = false;
+  private readonly timer: SimEvent;
+
+  constructor(
+    private readonly scheduler: Scheduler,
+    private readonly trace: Trace,
+    private readonly fromHost: string,
+    owner: SimProcess,
+    private readonly req: ClientRequest,
+    private readonly makeError: (code: ClientFailure, message: string) => Error,
+    private readonly resolve: (response: ClientResponse) => void,
+    private readonly reject: (error: Error) => void,
+  ) {
+    this.timer = scheduler.after(req.timeoutMs, () => this.fail('timeout', `no answer within ${req.timeoutMs} ms`), owner);
+  }
+
+  fail(code: ClientFailure, why: string): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.scheduler.cancel(this.timer);
+    const { method, url } = this.req;
+    this.trace.record(`t=${this.scheduler.now} http ${this.fromHost} ${method} ${url} ${code}`);
+    this.reject(this.makeError(code, `${method} ${url}: ${why} (simulated network)`));
+  }
+
+  answered(status: number, headers: Readonly<Record<string, string>>, body: ArrivingBody): void {
+    if (body.kind === 'text') {
+      this.answer({ status, headers, body: body.text });
+      return;
+    }
+    // A streaming answer to a plain request: the body is whatever arrives until it ends.
+    let text = '';
+    body.attach({ text: (t) => (text += t), end: () => this.answer({ status, headers, body: text }) });
+  }
+
+  private answer(response: ClientResponse): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.scheduler.cancel(this.timer);
+    this.trace.record(`t=${this.scheduler.now} http ${this.fromHost} ${this.req.method} ${this.req.url} ${response.status} ${response.body}`);
+    this.resolve(response);
   }
 }
 

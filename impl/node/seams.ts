@@ -1,7 +1,8 @@
 /**
  * What the driver needs from durable storage and from the peer transport, stated narrowly
  * (hashicorp/raft's LogStore/Transport spirit) so the driver can be exercised with in-memory
- * stand-ins and adapted to `impl/storage` and `impl/transport` in one place (main.ts).
+ * stand-ins and adapted to `impl/storage` and `impl/transport` in one place (start-node.ts), on
+ * the real platform or the simulated one (platform.ts).
  */
 import type { ConfState, Entry, HardState, Index, Message, NodeId, RaftStorage, Snapshot } from '../raft/types.ts';
 
