@@ -11,10 +11,10 @@ export const METRICS_PATH = '/v1/metrics';
 export function withMetricsRoute(handler: RequestHandler, snapshot: () => unknown): RequestHandler {
   return {
     handle: (request: HandlerRequest): Promise<HandlerResponse> => {
+      // Every request passes here: compare without slicing the target.
       const target = request.target;
-      const q = target.indexOf('?');
-      const path = q < 0 ? target : target.slice(0, q);
-      if (path !== METRICS_PATH || request.method !== 'GET') return handler.handle(request);
+      const isMetrics = target.startsWith(METRICS_PATH) && (target.length === METRICS_PATH.length || target.charCodeAt(METRICS_PATH.length) === 63); /* '?' */
+      if (!isMetrics || request.method !== 'GET') return handler.handle(request);
       try {
         // Serialized here, not by the transport, so a snapshot that cannot be serialized is a 500.
         return Promise.resolve({ kind: 'json', status: 200, body: JSON.parse(JSON.stringify(snapshot())) as unknown });

@@ -34,7 +34,7 @@ export interface StoreServer extends HttpServer, AsyncDisposable {
 export function createHttpServer(handler: RequestHandler): HttpServer {
   const server = createServer((req, res) => {
     handler
-      .handle({ method: req.method ?? 'GET', target: req.url ?? '/', headers: req.headers, body: incomingBody(req) })
+      .handle({ method: req.method ?? 'GET', target: req.url ?? '/', headers: req.headers, body: new IncomingBody(req) })
       .then(
         (response) => respond(req, res, response),
         // The handler never rejects; if it did, that is a bug: answer 500 rather than hang.
@@ -105,12 +105,13 @@ function respond(req: IncomingMessage, res: ServerResponse, response: HandlerRes
   // connection after the answer and discard the rest rather than let it poison the next request.
   const refusedBody = response.status >= 400 && !req.complete;
   const text = JSON.stringify(response.body);
-  res.writeHead(response.status, {
-    ...response.headers,
-    ...(refusedBody ? { connection: 'close' } : {}),
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-  });
+  const length = Buffer.byteLength(text);
+  res.writeHead(
+    response.status,
+    response.headers === undefined && !refusedBody
+      ? { 'content-type': 'application/json', 'content-length': length }
+      : { ...response.headers, ...(refusedBody ? { connection: 'close' } : {}), 'content-type': 'application/json', 'content-length': length },
+  );
   res.end(text);
   if (refusedBody) req.resume();
 }
@@ -133,8 +134,12 @@ function responseSink(res: ServerResponse): LineSink {
  * The body of a node:http request, read on demand. Plain 'data'/'end' listeners rather than
  * `for await`: the async iterator cost a promise per chunk and showed in profiles.
  */
-function incomingBody(req: IncomingMessage): HttpBody {
-  return { read: (maxBytes) => readIncoming(req, maxBytes) };
+class IncomingBody implements HttpBody {
+  constructor(private readonly req: IncomingMessage) {}
+
+  read(maxBytes: number): Promise<BodyRead> {
+    return readIncoming(this.req, maxBytes);
+  }
 }
 
 async function readIncoming(req: IncomingMessage, maxBytes: number): Promise<BodyRead> {
