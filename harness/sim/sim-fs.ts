@@ -389,7 +389,7 @@ class SimFile implements StorageFile {
     private readonly file: string,
   ) {}
 
-  writev(buffers: readonly Uint8Array[], position?: number): Promise<number> {
+  writev(buffers: readonly Uint8Array[], position?: number): Promise<{ readonly bytesWritten: number }> {
     this.checkOpen('write');
     const pos = position ?? this.position;
     // The bytes reach the page cache when the call is made (copied into the file: the caller
@@ -402,7 +402,7 @@ class SimFile implements StorageFile {
         const at = this.inode.pending.indexOf(op);
         if (at >= 0) this.inode.syncThrough(at + 1);
       }
-      return op.length;
+      return { bytesWritten: op.length };
     });
   }
 

@@ -622,7 +622,7 @@ export class DiskStorage implements RaftStorage {
     // writev may write fewer bytes than asked (large batches); keep going until all are out.
     let remaining: Buffer[] = bufs;
     while (off < bytes) {
-      const bytesWritten = await fh.writev(remaining, seg.size + off);
+      const { bytesWritten } = await fh.writev(remaining, seg.size + off);
       off += bytesWritten;
       if (off < bytes) remaining = [Buffer.concat(bufs).subarray(off)];
     }

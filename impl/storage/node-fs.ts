@@ -24,9 +24,8 @@ function openFlags(mode: OpenMode, dsync: boolean): number | string {
 class NodeFile implements StorageFile {
   constructor(private readonly fh: FileHandle) {}
 
-  async writev(buffers: readonly Uint8Array[], position?: number): Promise<number> {
-    const { bytesWritten } = await this.fh.writev(buffers as Uint8Array[], position);
-    return bytesWritten;
+  writev(buffers: readonly Uint8Array[], position?: number): Promise<{ readonly bytesWritten: number }> {
+    return this.fh.writev(buffers as Uint8Array[], position);
   }
 
   datasync(): Promise<void> {

@@ -22,8 +22,12 @@ export type OpenMode =
   | 'write-truncate';
 
 export interface StorageFile {
-  /** Write `buffers` in order at `position` (at the end of the last write when omitted); resolves with the bytes written, which may be fewer than asked. */
-  writev(buffers: readonly Uint8Array[], position?: number): Promise<number>;
+  /**
+   * Write `buffers` in order at `position` (at the end of the last write when omitted);
+   * resolves with the bytes written, which may be fewer than asked (node:fs's own result
+   * shape, so the real file system adds no promise of its own on the commit path).
+   */
+  writev(buffers: readonly Uint8Array[], position?: number): Promise<{ readonly bytesWritten: number }>;
   /** fdatasync: the file's data is durable. */
   datasync(): Promise<void>;
   /** fsync: data and metadata are durable. */
