@@ -46,11 +46,24 @@ function stripDirty(rev: string | null): string | null {
   return rev === null ? null : rev.replace(/-dirty$/, '');
 }
 
-/** The run to compare with: same system, workload and nemesis, newest at another revision (or at `base`). */
+/**
+ * The run to compare with: the newest at another revision (or at `base`) of the same cell run
+ * the same way — system, workload, nemesis, nodes, concurrency, rate, runtime, unsafe switches
+ * and seed (the fault schedule follows the seed) — so a figure that moved is the release's
+ * doing, not the setup's. A run of the same cell set up differently is not a baseline.
+ */
 export async function previousRelease(sql: Sql, head: Omit<RunSummary, 'id'>, base: string | undefined): Promise<RunSummary | null> {
   const candidates = await listRuns(sql, { system: head.system, workload: head.workload, nemesis: head.nemesis, limit: 200, ...(base !== undefined ? { gitRevision: base } : {}) });
   const headRev = stripDirty(head.gitRevision);
-  return candidates.find((r) => r.runId !== head.runId && (base !== undefined || stripDirty(r.gitRevision) !== headRev)) ?? null;
+  return (
+    candidates.find(
+      (r) =>
+        r.runId !== head.runId &&
+        (base !== undefined || stripDirty(r.gitRevision) !== headRev) &&
+        r.seed === head.seed &&
+        compareRuns(r, { ...head, id: -1 }).setupDifferences.length === 0,
+    ) ?? null
+  );
 }
 
 function fmt(n: number | null, digits = 0): string {
@@ -148,7 +161,7 @@ export async function runNightly(plan: NightlyPlan, opts: { base?: string; summa
         } else if (sql === null) noComparison = 'no results database';
         else {
           const base = await previousRelease(sql, summary, opts.base);
-          if (base === null) noComparison = opts.base !== undefined ? `no run at ${opts.base}` : 'no earlier release recorded';
+          if (base === null) noComparison = opts.base !== undefined ? `no run set up the same way at ${opts.base}` : 'no earlier release run the same way';
           else comparison = compareRuns(base, { ...summary, id: -1 }, { threshold: plan.regressionThreshold });
         }
         row = { run, valid: out.valid, dir: out.dir, summary, wallS: (performance.now() - started) / 1000, comparison, ...(noComparison !== undefined ? { noComparison } : {}) };

@@ -43,7 +43,7 @@ describe('nightly matrix: refused before anything runs, naming the file, the lin
     expect(refused('matrix:\n  - systems: [mongo]\n    workloads: [register]\n    nemeses: [kill]\n')).toMatch(/^matrix\.yml:2: mongo × register × kill: --system: unknown system "mongo"/);
     expect(refused('defaults:\n  nodes: 3\n  time-limt: 5\nmatrix:\n  - systems: [raftstore]\n    workloads: [register]\n    nemeses: [kill]\n')).toMatch(/^matrix\.yml:3: defaults: unknown option "time-limt"/);
     expect(refused('defaults:\n  nodes: 0\nmatrix:\n  - systems: [raftstore]\n    workloads: [register]\n    nemeses: [kill]\n')).toMatch(/^matrix\.yml:2: raftstore × register × kill: .*--nodes: expected an integer from 1 to 15, got 0/);
-    expect(refused('matrix:\n  - systems: [raftstore]\n    workloads: [register]\n    nemeses: [kill]\n    options: { client: retrying }\n')).toMatch(/^matrix\.yml:\d: raftstore × register × kill: --client retrying: raftstore has no retrying client/);
+    expect(refused('matrix:\n  - systems: [etcd]\n    workloads: [register]\n    nemeses: [kill, clock]\n')).toMatch(/^matrix\.yml:4: etcd × register × clock: --nemesis clock needs clock, which etcd does not support/);
     expect(refused('matrix: [\n')).toMatch(/^matrix\.yml:\d+: not valid YAML/);
     expect(refused('defaults: {}\n')).toMatch(/^matrix\.yml:1: no `matrix:`/);
     expect(refused('matrix: []\n')).toMatch(/^matrix\.yml:1: `matrix:` must be a non-empty list/);
@@ -86,9 +86,15 @@ describe.skipIf(!haveServer)('nightly end to end (docker, throwaway PostgreSQL)'
     // An earlier release's run of the same system × workload × nemesis (another git revision).
     const earlier = join(resultsDir, 'earlier');
     cpSync(join(import.meta.dirname, '..', 'report', 'testdata', 'valid-run'), earlier, { recursive: true });
+    // A newer run of the same cell at yet another revision, but with another seed: not a baseline.
+    const otherSeed = join(resultsDir, 'other-seed');
+    cpSync(earlier, otherSeed, { recursive: true });
+    const run = JSON.parse(readFileSync(join(otherSeed, 'run.json'), 'utf8')) as { runId: string; startedAt: string; config: { seed: number }; versions: { git: string } };
+    writeFileSync(join(otherSeed, 'run.json'), JSON.stringify({ ...run, runId: `${run.runId}-other`, startedAt: '2026-06-01T00:00:00.000Z', seed: 7, config: { ...run.config, seed: 7 }, versions: { ...run.versions, git: 'd'.repeat(40) } }));
     const sql = await connect(pg.url);
     await migrate(sql);
     await recordRun(sql, earlier);
+    await recordRun(sql, otherSeed);
     await sql.end();
   });
   afterAll(async () => {
@@ -99,9 +105,10 @@ describe.skipIf(!haveServer)('nightly end to end (docker, throwaway PostgreSQL)'
     rmSync(resultsDir, { recursive: true, force: true });
   });
 
-  it('runs the matrix, records each run, prints the summary and compares with the previous release', async () => {
+  it('runs the matrix, records each run, prints the summary and compares with the previous release run the same way', async () => {
     const plan = parseNightlyPlan(
-      ['defaults: { nodes: 3, time-limit: 6, recovery: 1, nemesis-interval: 3, rate: 50 }', 'matrix:', '  - systems: [raftstore]', '    workloads: [register]', '    nemeses: [partition]', `    options: { bundle: ${JSON.stringify(bundle)} }`].join('\n'),
+      // Set up as the earlier release's run was (nodes, concurrency, rate, seed, runtime).
+      ['defaults: { nodes: 5, concurrency: 4, rate: 25, seed: 42, runtime: local, time-limit: 6, recovery: 1, nemesis-interval: 3 }', 'matrix:', '  - systems: [raftstore]', '    workloads: [register]', '    nemeses: [partition]', `    options: { bundle: ${JSON.stringify(bundle)} }`].join('\n'),
       'test.yml',
       resultsDir,
     );
@@ -109,6 +116,7 @@ describe.skipIf(!haveServer)('nightly end to end (docker, throwaway PostgreSQL)'
     const out = await runNightly(plan, { summaryDir: join(resultsDir, 'nightly'), log: (l) => lines.push(l) });
     expect(out.rows).toHaveLength(1);
     const row = out.rows[0]!;
+    expect(row.error).toBeUndefined();
     expect(row.valid).toBe(true);
     expect(lines[0]).toMatch(/^\[1\/1\] raftstore register partition \(test\.yml:3/);
     expect(row.comparison?.base.gitRevision).toBe('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa');
@@ -117,7 +125,6 @@ describe.skipIf(!haveServer)('nightly end to end (docker, throwaway PostgreSQL)'
     const summary = JSON.parse(readFileSync(join(resultsDir, 'nightly', 'summary.json'), 'utf8')) as { runs: { valid: unknown; base: { gitRevision: string } | null }[] };
     expect(summary.runs[0]?.valid).toBe(true);
     expect(summary.runs[0]?.base?.gitRevision).toBe('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa');
-    // The earlier run had 5 nodes and ran locally: the comparison says the setups differ.
-    expect(row.comparison?.setupDifferences.join('; ')).toMatch(/nodes: 5 → 3/);
+    expect(row.comparison?.setupDifferences).toEqual([]);
   });
 });

@@ -14,7 +14,8 @@ export function buildPrivateBundle(name: string): string {
   if (script === undefined) throw new Error('package.json has no build:node script: the store node cannot be built');
   const dir = join(REPO_ROOT, '.tmp', 'bundles');
   mkdirSync(dir, { recursive: true });
-  const out = join(dir, `${name}-${process.pid}.mjs`);
+  // The file name ends in store-node.mjs: the node runs only when invoked under that name (impl/node/main.ts).
+  const out = join(dir, `${name}-${process.pid}.store-node.mjs`);
   const cmd = script.replace(/--outfile=\S+/, `--outfile=${out}`).replace(/^esbuild /, 'npx esbuild ');
   if (!cmd.includes(out)) throw new Error(`build:node has no --outfile=... to redirect: ${script}`);
   execSync(cmd, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
