@@ -76,3 +76,20 @@ describe('file corruption nemeses', () => {
     expect(undone.answering).toBe(true);
   });
 });
+
+describe('damage aims at the data a file holds', () => {
+  it('a preallocated file (zeros at the end) is damaged before its zeros', async () => {
+    const { usedLength } = await import('./files.ts');
+    expect(usedLength(Buffer.from([1, 2, 0, 3, 0, 0, 0]))).toBe(4);
+    expect(usedLength(Buffer.from([0, 0]))).toBe(1);
+    const data = Buffer.alloc(4096);
+    data.fill(9, 0, 100);
+    const files = new Map([['wal/1.wal', data]]);
+    const node = fakeNode('n1', files, () => false);
+    const [, truncate] = fileNemeses();
+    const done = (await truncate!.start(context(node))) as { dataBytes: number; newSize: number };
+    expect(done.dataBytes).toBe(100);
+    expect(files.get('wal/1.wal')?.length).toBe(done.newSize);
+    expect(done.newSize).toBeLessThan(100);
+  });
+});

@@ -9,6 +9,10 @@
  * - `bitflip`: flip 1–8 random bits of a log or snapshot file;
  * - `truncate`: cut 1 byte to 32 KiB off the end of a log file.
  *
+ * Both aim at the bytes a file holds: systems that preallocate their log (etcd's WAL segments
+ * are 64 MB of zeros when created) would otherwise have the damage land in space nothing
+ * reads. A file's data ends at its last non-zero byte; truncation cuts back from there.
+ *
  * One node at a time, so a quorum always keeps undamaged copies.
  */
 import type { NodeHandle } from '../runtime/runtime.ts';
@@ -25,6 +29,13 @@ async function damagedFiles(ctx: NemesisContext, node: NodeHandle, kind: Kind): 
   const eligible = kind === 'truncate' ? patterns.log : [...patterns.log, ...patterns.snapshot];
   const files = await node.listDataFiles();
   return files.filter((f) => f.size > 0 && eligible.some((re) => re.test(f.path))).sort((a, b) => (a.path < b.path ? -1 : 1));
+}
+
+/** Bytes up to and including the last non-zero one (all of them when the file does not end in zeros). */
+export function usedLength(data: Buffer): number {
+  let i = data.length;
+  while (i > 0 && data[i - 1] === 0) i--;
+  return Math.max(1, i);
 }
 
 /** Whether the node answers its status within `ms` after a restart. */
@@ -61,15 +72,16 @@ function corruptionNemesis(kind: Kind): Nemesis {
       const data = Buffer.from(await node.readDataFile(file.path));
       original = { path: file.path, data: Buffer.from(data) };
       let done: Record<string, unknown>;
+      const used = usedLength(data);
       if (kind === 'bitflip') {
-        const flips = Array.from({ length: 1 + ctx.rng.int(8) }, () => ({ offset: ctx.rng.int(data.length), bit: ctx.rng.int(8) }));
+        const flips = Array.from({ length: 1 + ctx.rng.int(8) }, () => ({ offset: ctx.rng.int(used), bit: ctx.rng.int(8) }));
         for (const f of flips) data[f.offset] = (data[f.offset] ?? 0) ^ (1 << f.bit);
         await node.writeDataFile(file.path, data);
-        done = { flips };
+        done = { dataBytes: used, flips };
       } else {
-        const cut = 1 + ctx.rng.int(Math.min(data.length, MAX_TRUNCATE));
-        await node.writeDataFile(file.path, data.subarray(0, data.length - cut));
-        done = { cutBytes: cut, newSize: data.length - cut };
+        const cut = 1 + ctx.rng.int(Math.min(used, MAX_TRUNCATE));
+        await node.writeDataFile(file.path, data.subarray(0, used - cut));
+        done = { dataBytes: used, cutBytes: cut, newSize: used - cut };
       }
       await node.start();
       const back = await cameBack(ctx, node, COME_BACK_MS);
