@@ -54,8 +54,7 @@ describe('npm run check --nil-read (Knossos memstress-style histories)', () => {
     const empty = await check(testdata('nil-read-after-write.edn'));
     expect(empty.status).toBe(EXIT_INVALID);
     expect(empty.out).toContain('INVALID (model cas-register,');
-    // (describeOp prints a completed nil read as "-> ok")
-    expect(empty.out).toContain('cannot be linearized next: process 1: read -> ok (index 2..3)');
+    expect(empty.out).toContain('cannot be linearized next: process 1: read -> nil (index 2..3)');
     expect(empty.out).toContain('the model could have been in: 1');
     const wildcard = await check('--nil-read', 'wildcard', testdata('nil-read-after-write.edn'));
     expect(wildcard.status).toBe(EXIT_VALID);
