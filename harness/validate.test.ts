@@ -47,3 +47,13 @@ describe('what a system cannot do is refused, naming it', () => {
     expect(runProblems({ system: minimal, workload: setWorkload(), nemeses: parseNemeses('partition,kill'), config: base })).toEqual([]);
   });
 });
+
+describe('system options are checked before anything starts', () => {
+  it('--etcd-bin that is missing or not an etcd server is refused naming which', async () => {
+    const { etcd } = await import('./systems/etcd/index.ts');
+    const { setWorkload: set } = await import('../workloads/set.ts');
+    const problems = (bin: string): string[] => runProblems({ system: etcd, workload: set(), nemeses: [], config: { ...base, systemOptions: { etcdBin: bin } } });
+    expect(problems('/nonexistent/etcd')).toEqual(['--etcd-bin /nonexistent/etcd: no such file']);
+    expect(problems('/bin/true')[0]).toMatch(/^--etcd-bin \/bin\/true: not an etcd server/);
+  });
+});

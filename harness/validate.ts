@@ -21,6 +21,7 @@ export interface RunRequest {
     readonly storageFaultMode?: boolean;
     readonly readConsistency: ReadConsistency;
     readonly clientMode: ClientOptions['mode'];
+    readonly systemOptions?: Readonly<Record<string, string>>;
   };
 }
 
@@ -44,6 +45,12 @@ export function runProblems(r: RunRequest): string[] {
   if (r.config.storageFaultMode === true && !s.supports.features.has('storage-fault-mode')) problems.push(`--storage-fault-mode: ${s.name} cannot lose unsynced writes on a kill`);
   if (!s.supports.readConsistency.has(r.config.readConsistency)) problems.push(`--read-consistency ${r.config.readConsistency}: ${s.name} supports ${[...s.supports.readConsistency].join(', ')}`);
   if (r.config.clientMode === 'retrying' && !s.supports.features.has('retrying-client')) problems.push(`--client retrying: ${s.name} has no retrying client library wired in`);
+  try {
+    s.checkOptions?.(r.config.systemOptions ?? {});
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    problems.push(e.message);
+  }
   return problems;
 }
 

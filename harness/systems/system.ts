@@ -170,6 +170,11 @@ export interface System {
   readonly name: string;
   readonly description: string;
   readonly supports: SystemSupport;
+  /**
+   * Check system-specific options before anything starts (throw UsageError naming what is
+   * wrong: exit 64), e.g. that `--etcd-bin` is an etcd server.
+   */
+  readonly checkOptions?: (systemOptions: Readonly<Record<string, string>>) => void;
   /** Names of the system-specific CLI options it reads from `systemOptions` (for --help). */
   readonly optionHelp?: Readonly<Record<string, string>>;
   /**

@@ -23,7 +23,7 @@ import type { NodeHandle, NodeId, RuntimeName, StartedCluster } from '../../runt
 import type { Collected, HistoryClock, NodeAddressing, NodeProgram, NodeStatusSample, PreparedSystem, System, SystemRunOptions } from '../system.ts';
 import { EtcdClient } from './client.ts';
 import { hashKV } from './hashkv.ts';
-import { resolveEtcd } from './version.ts';
+import { checkEtcdBin, resolveEtcd } from './version.ts';
 
 const OPS: readonly OpName[] = ['read', 'put', 'create', 'delete', 'range', 'set-add', 'set-read', 'lease-acquire', 'lease-renew', 'lease-release', 'watch', 'txn-append'];
 
@@ -44,6 +44,9 @@ export const etcd: System = {
     unsafe: [],
   },
   optionHelp: { etcdBin: 'the etcd server binary (--etcd-bin)' },
+  checkOptions: (o) => {
+    if (o.etcdBin !== undefined) checkEtcdBin(o.etcdBin);
+  },
   prepare: prepareEtcd,
 };
 
