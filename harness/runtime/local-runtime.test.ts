@@ -12,14 +12,20 @@ import { prepareStandin } from './testing/standin-system.ts';
 import { nodeIds } from './topology.ts';
 import { createServer } from 'node:net';
 
-const BASE = 36000 + (process.pid % 1000) * 2;
+// Below Linux's ephemeral range (32768–60999): a port in that range can be taken by any
+// outgoing connection between the runtime's free-port check and the node's listen, which is
+// what made this suite flaky under the full test run.
+const BASE = 24000 + (process.pid % 16) * 10;
 
 async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 async function waitHealthy(url: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
+  // A deadline, not a count: under the full suite (docker builds, etcd clusters) a node
+  // process can take several seconds to start on two cores.
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
     try {
       if ((await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) })).ok) return;
     } catch {
