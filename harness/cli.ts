@@ -5,7 +5,7 @@
  * 70 harness failure (sysexits.h).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { Command, CommanderError, Option } from 'commander';
@@ -13,6 +13,12 @@ import { READ_CONSISTENCIES } from '../workloads/client.ts';
 import type { ReadConsistency } from '../workloads/client.ts';
 import { PrerequisiteError, UsageError } from './errors.ts';
 import { describeKnobs, NEMESIS_NAMES, parseKnobs, parseNemeses } from './nemesis/index.ts';
+import { explore } from './explore/explore.ts';
+import { shrinkRun } from './explore/shrink.ts';
+import { scheduleProblems } from './nemesis/planned.ts';
+import type { PlannedFault } from './nemesis/planned.ts';
+import { publishRun } from './report/publish.ts';
+import { withDefaultDatabase } from './results-db/db.ts';
 import { REPO_ROOT, runTest } from './run.ts';
 import type { RunConfig } from './run.ts';
 import { makeRuntime, RUNTIME_NAMES } from './runtime/index.ts';
@@ -68,6 +74,11 @@ export function buildProgram(): Command {
     .addOption(new Option('--log-level <level>', 'node log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .addOption(new Option('--no-build', 'raftstore: do not run `npm run build:node` first'))
     .addOption(new Option('--bundle <path>', 'raftstore: store node bundle to run (default dist/store-node.mjs, built by `npm run build:node`)'))
+    .addOption(new Option('--max-ops <n>', 'at most this many client operations in the main phase (shrinking lowers it)').argParser(int('--max-ops', 1, 1_000_000_000)))
+    .addOption(new Option('--replay-schedule <file>', 'sim: run exactly these faults (a schedule.json a run or a shrink wrote) instead of the seed\'s'))
+    .addOption(new Option('--runs <n>', 'sim: explore N seeds (seed, seed+1, …) on every core, shrink the failing ones').argParser(int('--runs', 1, 1_000_000)))
+    .addOption(new Option('--jobs <n>', 'sim --runs: worker processes (default: the cores)').argParser(int('--jobs', 1, 256)))
+    .addOption(new Option('--no-shrink', 'sim: do not shrink an invalid run'))
     .option('--quiet', 'no progress output', false)
     .option('--cleanup', 'remove every container, network, volume and process that runs left behind, then exit', false)
     .exitOverride()
@@ -102,6 +113,24 @@ interface Opts {
   bundle?: string;
   quiet: boolean;
   cleanup: boolean;
+  maxOps?: number;
+  replaySchedule?: string;
+  runs?: number;
+  jobs?: number;
+  shrink: boolean;
+}
+
+/** `--replay-schedule FILE`: the faults, checked against this run's nemeses (a bad file is exit 64 naming what is wrong). */
+function readSchedule(file: string, nemeses: Parameters<typeof scheduleProblems>[1]): PlannedFault[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`--replay-schedule ${file}: ${(e as Error).message}`);
+  }
+  const problems = scheduleProblems(parsed, nemeses, `--replay-schedule ${file}`);
+  if (problems.length > 0) throw new UsageError(problems.join('; '));
+  return parsed as PlannedFault[];
 }
 
 /** `--system-option name=value` settings, and the dedicated flags that feed the same map. */
@@ -140,6 +169,14 @@ export function configFromOptions(o: Opts): RunConfig {
     nemeses,
     config: { runtime: o.runtime, unsafe, storageFaultMode: o.storageFaultMode, readConsistency: o.readConsistency, clientMode: o.client },
   });
+  const simOnly = (flag: string, given: boolean): void => {
+    if (given && o.runtime !== 'sim') throw new UsageError(`${flag}: only with --runtime sim (a container run cannot be replayed or explored seed by seed)`);
+  };
+  simOnly('--replay-schedule', o.replaySchedule !== undefined);
+  simOnly('--runs', o.runs !== undefined);
+  simOnly('--jobs', o.jobs !== undefined);
+  if (o.runs !== undefined && o.replaySchedule !== undefined) throw new UsageError('--runs explores seeds; --replay-schedule replays one run: choose one');
+  const schedule = o.replaySchedule !== undefined ? readSchedule(resolve(o.replaySchedule), nemeses) : undefined;
   if (o.snapshotCount !== undefined && o.snapshotEntries !== 500 && o.snapshotCount !== o.snapshotEntries) {
     throw new UsageError(`--snapshot-count ${o.snapshotCount} and --snapshot-entries ${o.snapshotEntries} disagree (they are the same setting)`);
   }
@@ -165,6 +202,8 @@ export function configFromOptions(o: Opts): RunConfig {
     knobs,
     recoveryS: o.recovery,
     logLevel: o.logLevel,
+    ...(o.maxOps !== undefined ? { maxOps: o.maxOps } : {}),
+    ...(schedule !== undefined && o.replaySchedule !== undefined ? { schedule, scheduleFile: resolve(o.replaySchedule) } : {}),
   };
 }
 
@@ -224,11 +263,17 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT.usage;
   }
 
+  if (opts.runs !== undefined) {
+    process.stderr.write(`jepsen: exploring ${opts.runs} seeds from ${config.seed} in simulation\n`);
+    const summary = await explore(config, { runs: opts.runs, shrink: opts.shrink, ...(opts.jobs !== undefined ? { jobs: opts.jobs } : {}) });
+    return summary.invalid > 0 ? EXIT.invalid : summary.unknown > 0 || summary.errors > 0 ? EXIT.unknown : EXIT.valid;
+  }
+
   // What the system builds (the store's bundle, images) it builds in its prepare step, after
   // these checks, so a fresh clone's first run needs nothing built by hand.
   let runtime: Runtime;
   try {
-    runtime = makeRuntime(config.runtime);
+    runtime = makeRuntime(config.runtime, { seed: config.seed, storageFaultMode: config.storageFaultMode === true });
   } catch (e) {
     if (e instanceof UsageError) {
       process.stderr.write(`jepsen: ${e.message}\n`);
@@ -267,8 +312,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   try {
+    // A simulated run that may be shrunk publishes after the shrinking: a database client left
+    // in this process would trip the next simulation's real-I/O guard.
+    const publishLater = config.runtime === 'sim';
     const out = await runTest(config, {
       runtime,
+      publish: !publishLater,
       signal: abort.signal,
       quiet: opts.quiet,
       onCluster: (c) => {
@@ -276,6 +325,18 @@ export async function main(argv: readonly string[]): Promise<number> {
       },
     });
     if (signalled) return 130;
+    if (out.valid === false && config.runtime === 'sim' && opts.shrink) {
+      process.stderr.write('shrinking the failing run (each try is a simulated run; --no-shrink skips this)\n');
+      const shrunk = await shrinkRun(config, out, { log: (l) => process.stderr.write(`${l}\n`) });
+      if (shrunk !== null) process.stderr.write(`shrunk to ${shrunk.faults.length} fault(s) and ${shrunk.maxOps} ops in ${shrunk.tries} tries: ${shrunk.dir}\nreplay the shrunk run: ${shrunk.replay}\n`);
+    }
+    if (publishLater) {
+      const log = (l: string): void => {
+        if (!opts.quiet || l.startsWith('warning')) process.stderr.write(`${l}\n`);
+      };
+      await publishRun(out.dir, log, withDefaultDatabase(process.env));
+      if (out.replay !== null && out.valid !== true) process.stderr.write(`replay: ${out.replay}\n`);
+    }
     return out.valid === true ? EXIT.valid : out.valid === false ? EXIT.invalid : EXIT.unknown;
   } catch (e) {
     if (e instanceof UsageError) {

@@ -12,7 +12,7 @@
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { CheckResult, Validity } from '../checkers/checker.ts';
 import { mergeValidity } from '../checkers/checker.ts';
 import type { NodeEvent } from '../checkers/history/types.ts';
@@ -20,9 +20,12 @@ import type { ClientOptions, ReadConsistency, SystemClient } from '../workloads/
 import { opStream } from '../workloads/workload.ts';
 import type { ClientContext, OpSpec, Outcome, Workload } from '../workloads/workload.ts';
 import { workloadByName } from '../workloads/index.ts';
-import { HarnessError } from './errors.ts';
+import { HarnessError, UsageError } from './errors.ts';
 import { HistoryWriter } from './history-writer.ts';
 import { healAll, parseNemeses, runSchedule } from './nemesis/index.ts';
+import { planSchedule, runPlannedSchedule, scheduleProblems } from './nemesis/planned.ts';
+import type { PlannedFault } from './nemesis/planned.ts';
+import { replayCommand } from './explore/replay.ts';
 import type { NemesisKnobs } from './nemesis/index.ts';
 import type { Nemesis, NemesisContext } from './nemesis/nemesis.ts';
 import { needsFaultInjection } from './nemesis/nemesis.ts';
@@ -76,6 +79,15 @@ export interface RunConfig {
   readonly clientMode?: ClientOptions['mode'];
   /** System-specific options (`--etcd-bin`, the store's `--bundle`...), by name. */
   readonly systemOptions?: Readonly<Record<string, string>>;
+  /** Client operations of the main phase, at most (`--max-ops`); none when absent. Shrinking lowers it. */
+  readonly maxOps?: number;
+  /**
+   * The fault schedule as a value (`--replay-schedule FILE`, harness/nemesis/planned.ts).
+   * Absent: the simulation plans one from the seed; the other runtimes draw faults as they go.
+   */
+  readonly schedule?: readonly PlannedFault[];
+  /** Where `schedule` was read from (the replay command names it). */
+  readonly scheduleFile?: string;
 }
 
 export interface RunOutcome {
@@ -84,6 +96,12 @@ export interface RunOutcome {
   readonly runId: string;
   readonly results: readonly CheckResult[];
   readonly counts: { readonly ok: number; readonly fail: number; readonly info: number };
+  /** Client operations invoked in the main phase (final reads not counted). */
+  readonly mainOps: number;
+  /** The planned fault schedule the run used (null: faults drawn as it went). */
+  readonly schedule: readonly PlannedFault[] | null;
+  /** The command that reproduces this run bit for bit (simulation only). */
+  readonly replay: string | null;
 }
 
 /** Hooks for callers (the CLI's signal handlers, tests that look at the cluster mid-run). */
@@ -96,6 +114,31 @@ export interface RunHooks {
   readonly onFault?: (f: string, value: unknown, cluster: StartedCluster, system: PreparedSystem) => Promise<void>;
   /** The runtime to use instead of `makeRuntime(config.runtime)` (the simulator passes its own). */
   readonly runtime?: Runtime;
+  /** The run's results directory, exactly (default: `<resultsDir>/<workload>-<nemesis>/<UTC stamp>`). */
+  readonly dir?: string;
+  /** Write report.html and record the run in the database (default true; exploration publishes only failures). */
+  readonly publish?: boolean;
+  /** The shell command that replays this run, for run.json and the log (default: built from the config). */
+  readonly replay?: string;
+}
+
+/** A stable hex string from the seed and a label: what a simulated run uses where others draw random bytes. */
+function seededHex(seed: number, label: string, chars: number): string {
+  return createHash('sha256').update(`${label}:${seed}`).digest('hex').slice(0, chars);
+}
+
+/** `base`, or `base-2`, `base-3`...: the first that does not exist yet (parallel runs in one second). */
+function freshDir(parent: string, base: string): string {
+  mkdirSync(parent, { recursive: true });
+  for (let i = 1; ; i++) {
+    const dir = join(parent, i === 1 ? base : `${base}-${i}`);
+    try {
+      mkdirSync(dir);
+      return dir;
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EEXIST') throw e;
+    }
+  }
 }
 
 function utcStamp(d: Date): string {
@@ -142,15 +185,35 @@ export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<
   const clientMode = config.clientMode ?? 'single-attempt';
   validateRun({ system, workload, nemeses, config: { ...config, readConsistency, clientMode } });
 
-  const runtime = hooks.runtime ?? makeRuntime(config.runtime);
+  const runtime = hooks.runtime ?? makeRuntime(config.runtime, { seed: config.seed, storageFaultMode: config.storageFaultMode === true });
+  // A simulated run is a function of its seed: whatever a real run draws at random and the
+  // history or the nodes see (the cluster secret, the client id tag) comes from the seed.
+  const simulated = runtime.name === 'sim';
+  const schedule = config.schedule ?? (simulated ? planSchedule(config.seed, nemeses, config.nemesisIntervalS * 1000, config.timeLimitS * 1000) : null);
+  if (config.schedule !== undefined) {
+    const problems = scheduleProblems(config.schedule, nemeses, 'schedule');
+    if (problems.length > 0) throw new UsageError(problems.join('; '));
+  }
   const wallStart = new Date();
   const runId = `${utcStamp(wallStart).toLowerCase().replace(/[^0-9a-z]/g, '')}${randomBytes(3).toString('hex')}`;
-  const dir = join(config.resultsDir, `${config.workload}-${config.nemesis.replace(/,/g, '+')}`, utcStamp(wallStart));
-  mkdirSync(dir, { recursive: true });
+  const runsDir = join(config.resultsDir, `${config.workload}-${config.nemesis.replace(/,/g, '+')}`);
+  let dir: string;
+  if (hooks.dir !== undefined) {
+    dir = hooks.dir;
+    mkdirSync(dir, { recursive: true });
+  } else if (simulated) {
+    // Simulated runs go by the dozen per second (--runs): named by seed, never shared.
+    dir = freshDir(runsDir, `${utcStamp(wallStart)}-seed${config.seed}`);
+  } else {
+    dir = join(runsDir, utcStamp(wallStart));
+    mkdirSync(dir, { recursive: true });
+  }
   const total = config.timeLimitS + config.recoveryS + 10;
-  const progress = new Progress(total, process.stderr, hooks.quiet === true);
+  const progress = new Progress(total, process.stderr, hooks.quiet === true, runtime.clock, simulated ? { ttyMs: 1000, plainMs: 10_000, virtual: true } : {});
   const log = (line: string): void => progress.log(line);
-  const clusterSecret = randomBytes(12).toString('hex');
+  const clusterSecret = simulated ? seededHex(config.seed, 'cluster-secret', 24) : randomBytes(12).toString('hex');
+  const runTag = simulated ? seededHex(config.seed, 'run-tag', 6) : randomBytes(3).toString('hex');
+  const replay = simulated ? (hooks.replay ?? replayCommand(config)) : null;
   const systemName = system.name;
   const runJson = {
     runId,
@@ -162,9 +225,12 @@ export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<
     nemeses: nemeses.map((n) => n.name),
     versions: { harness: packageVersion(), node: process.version, git: gitRevision() } as Record<string, string | null>,
     command: process.argv.slice(1).join(' '),
+    ...(replay !== null ? { replay } : {}),
+    ...(schedule !== null ? { schedule } : {}),
   };
   const writeRunJson = (extra: Record<string, unknown> = {}): void => writeFileSync(join(dir, 'run.json'), `${JSON.stringify({ ...runJson, ...extra }, null, 2)}\n`);
   writeRunJson();
+  if (schedule !== null) writeFileSync(join(dir, 'schedule.json'), `${JSON.stringify(schedule, null, 1)}\n`);
   linkLatest(config.resultsDir, dir);
 
   await runtime.checkPrerequisites();
@@ -188,7 +254,8 @@ export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<
   log(`results in ${dir}`);
 
   let cluster: StartedCluster | null = null;
-  const history = new HistoryWriter(join(dir, 'history.jsonl'), { clock: runtime.clock });
+  // In simulation a virtual second passes in a few wall milliseconds: flush and fsync by virtual time, less often.
+  const history = new HistoryWriter(join(dir, 'history.jsonl'), simulated ? { clock: runtime.clock, flushEveryMs: 1000, fsyncEveryMs: 60_000 } : { clock: runtime.clock });
   const h = history;
   const events: NodeEvent[] = [];
   const eventsPath = join(dir, 'events.jsonl');
@@ -205,128 +272,137 @@ export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<
   hooks.signal?.addEventListener('abort', () => abort.abort(), { once: true });
   const rng = new Rng(config.seed);
   let sampler: { cancel(): void } | null = null;
+  let mainOps = 0;
+  // The part that talks to the cluster runs where the cluster lives (in simulation: inside its
+  // scheduler, in virtual time); checking and publishing run afterwards, on the real clock.
+  const within = <T,>(fn: () => Promise<T>): Promise<T> => (runtime.runWithin !== undefined ? runtime.runWithin(fn) : fn());
   try {
-    const t0 = performance.now();
-    cluster = await runtime.start({ runId, nodeIds: ids, system: prepared }, log);
-    hooks.onCluster?.(cluster, runtime);
-    const c = cluster;
-    const clock = c.clock;
-    let firstLeader: NodeId;
-    try {
-      firstLeader = await waitForCluster(c, prepared, 30_000);
-    } catch (e) {
-      // A node that exited at once (bad flag, bad data dir) says why in its log.
-      await c.collectLogs(join(dir, 'nodes')).catch(() => {});
-      throw new HarnessError(`${(e as Error).message}; node logs in ${join(dir, 'nodes')}`);
-    }
-    log(`cluster ready in ${Math.round(performance.now() - t0)} ms, leader ${firstLeader}`);
-    progress.state.leader = firstLeader;
-    progress.start();
+    await within(async () => {
+      try {
+        const t0 = runtime.clock.now();
+        cluster = await runtime.start({ runId, nodeIds: ids, system: prepared }, log);
+        hooks.onCluster?.(cluster, runtime);
+        const c = cluster;
+        const clock = c.clock;
+        let firstLeader: NodeId;
+        try {
+          firstLeader = await waitForCluster(c, prepared, 30_000);
+        } catch (e) {
+          // A node that exited at once (bad flag, bad data dir) says why in its log.
+          await c.collectLogs(join(dir, 'nodes')).catch(() => {});
+          throw new HarnessError(`${(e as Error).message}; node logs in ${join(dir, 'nodes')}`);
+        }
+        log(`cluster ready in ${Math.round(runtime.clock.now() - t0)} ms${simulated ? ' (virtual)' : ''}, leader ${firstLeader}`);
+        progress.state.leader = firstLeader;
+        progress.start();
 
-    // Status sampling: NodeEvent 'status' for the election/replica checkers, and the leader shown.
-    sampler = clock.every(1000, () => {
-      void Promise.all(
-        c.nodes
-          .filter((n) => n.state === 'running')
-          .map(async (n) => {
-            const s = await prepared.status(n, 800, c);
-            if (s === null) return;
-            addEvent({ kind: 'status', time: h.now(), node: n.id, role: s.role, term: s.term, leader: s.leader, commit: s.commit, applied: s.applied, ...(s.termIsApplied === true ? { termSource: 'applied' as const } : {}) });
-            if (s.role === 'leader') progress.state.leader = n.id;
+        // Status sampling: NodeEvent 'status' for the election/replica checkers, and the leader shown.
+        sampler = clock.every(1000, () => {
+          void Promise.all(
+            c.nodes
+              .filter((n) => n.state === 'running')
+              .map(async (n) => {
+                const s = await prepared.status(n, 800, c);
+                if (s === null) return;
+                addEvent({ kind: 'status', time: h.now(), node: n.id, role: s.role, term: s.term, leader: s.leader, commit: s.commit, applied: s.applied, ...(s.termIsApplied === true ? { termSource: 'applied' as const } : {}) });
+                if (s.role === 'leader') progress.state.leader = n.id;
+              }),
+          );
+        });
+
+        const ctx: NemesisContext = {
+          cluster: c,
+          system: prepared,
+          rng: rng.fork(1),
+          clusterSecret,
+          log,
+          // A killed or paused node leads nothing from here on: end its leader interval now
+          // (checkers/election/README.md), not at its next event, which may be long after.
+          nodeDown: (id) => addEvent({ kind: 'role', time: h.now(), node: id, role: 'down', term: 0, leader: null }),
+          leader: () => currentLeader(c, prepared),
+        };
+
+        // --- main phase ---------------------------------------------------------------------
+        progress.state.phase = 'main';
+        const mainStart = clock.now();
+        const mainDeadline = mainStart + config.timeLimitS * 1000;
+        const clientsStop = new AbortController();
+        abort.signal.addEventListener('abort', () => clientsStop.abort(), { once: true });
+        const clientOptions: ClientOptions = { opTimeoutMs: config.opTimeoutMs, readConsistency, mode: clientMode };
+        const pool = new ClientPool(c, prepared, workload, h, config, clientOptions, progress, runTag);
+        const clients = pool.run(clientsStop.signal);
+        const onActive = (a: string | null): void => {
+          progress.state.activeFault = a;
+        };
+        const nemesisDone =
+          schedule !== null
+            ? runPlannedSchedule({ faults: schedule, nemeses: wrapWithHook(nemeses, hooks, c, prepared), ctx, history: h, start: mainStart, deadline: mainDeadline, signal: abort.signal, onActive })
+            : runSchedule({ nemeses: wrapWithHook(nemeses, hooks, c, prepared), ctx, history: h, intervalMs: config.nemesisIntervalS * 1000, deadline: mainDeadline, signal: abort.signal, onActive });
+        const mainTimer = clock.after(config.timeLimitS * 1000, () => clientsStop.abort());
+        await clients;
+        mainTimer.cancel();
+        mainOps = pool.invoked;
+        // The schedule ends on its own by the deadline; a fault still active then is stopped by the heal.
+        const active = await nemesisDone;
+
+        // --- heal and recovery --------------------------------------------------------------
+        progress.state.phase = 'heal';
+        await healAll(ctx, h, active);
+        progress.state.activeFault = null;
+        if (abort.signal.aborted) throw new HarnessError('interrupted');
+        progress.state.phase = 'recovery';
+        await clock.sleep(config.recoveryS * 1000, abort.signal);
+
+        // --- final reads --------------------------------------------------------------------
+        progress.state.phase = 'final-reads';
+        const finals = await pool.finalReads(workload.finalReads(), abort.signal);
+        if (finals.failed.length > 0) {
+          const leader = await currentLeader(c, prepared);
+          recoveryNotes.push(
+            `the cluster never recovered after the heal: ${finals.failed.length} of ${finals.total} final reads failed ${FINAL_READ_ATTEMPTS} times each (last error: ${finals.lastError}); ${leader === null ? 'no node says it leads' : `node ${leader} says it leads`}`,
+          );
+          log(`warning: ${recoveryNotes.at(-1) ?? ''}`);
+        }
+
+        // --- collection ---------------------------------------------------------------------
+        progress.state.phase = 'collect';
+        sampler.cancel();
+        sampler = null;
+        // One last status sample of every node, after the final reads: the election checker's
+        // evidence of whether (and how) the cluster recovered, however short --recovery was.
+        await Promise.all(
+          c.nodes.map(async (n) => {
+            const s = n.state === 'running' ? await prepared.status(n, 2000, c) : null;
+            if (s !== null) addEvent({ kind: 'status', time: h.now(), node: n.id, role: s.role, term: s.term, leader: s.leader, commit: s.commit, applied: s.applied, ...(s.termIsApplied === true ? { termSource: 'applied' as const } : {}) });
           }),
-      );
+        );
+        const nodesDir = join(dir, 'nodes');
+        try {
+          await c.collectLogs(nodesDir);
+        } catch (e) {
+          collectionProblems.push(`node logs: ${(e as Error).message}`);
+        }
+        try {
+          const collected = await prepared.collect(c, nodesDir, { startedAtMs: h.startedAtMs, now: () => h.now() });
+          for (const e of collected.events) addEvent(e);
+          collectionProblems.push(...collected.problems);
+        } catch (e) {
+          collectionProblems.push(`collection failed: ${(e as Error).message}`);
+        }
+        for (const p of collectionProblems) log(`warning: could not collect: ${p}`);
+        progress.stop();
+      } finally {
+        sampler?.cancel();
+        progress.stop();
+        if (cluster !== null) await cluster.teardown();
+      }
     });
-
-    const ctx: NemesisContext = {
-      cluster: c,
-      system: prepared,
-      rng: rng.fork(1),
-      clusterSecret,
-      log,
-      // A killed or paused node leads nothing from here on: end its leader interval now
-      // (checkers/election/README.md), not at its next event, which may be long after.
-      nodeDown: (id) => addEvent({ kind: 'role', time: h.now(), node: id, role: 'down', term: 0, leader: null }),
-      leader: () => currentLeader(c, prepared),
-    };
-
-    // --- main phase ---------------------------------------------------------------------
-    progress.state.phase = 'main';
-    const mainDeadline = clock.now() + config.timeLimitS * 1000;
-    const clientsStop = new AbortController();
-    abort.signal.addEventListener('abort', () => clientsStop.abort(), { once: true });
-    const clientOptions: ClientOptions = { opTimeoutMs: config.opTimeoutMs, readConsistency, mode: clientMode };
-    const pool = new ClientPool(c, prepared, workload, h, config, clientOptions, progress);
-    const clients = pool.run(clientsStop.signal);
-    const nemesisDone = runSchedule({
-      nemeses: wrapWithHook(nemeses, hooks, c, prepared),
-      ctx,
-      history: h,
-      intervalMs: config.nemesisIntervalS * 1000,
-      deadline: mainDeadline,
-      signal: abort.signal,
-      onActive: (a) => {
-        progress.state.activeFault = a;
-      },
-    });
-    const mainTimer = clock.after(config.timeLimitS * 1000, () => clientsStop.abort());
-    await clients;
-    mainTimer.cancel();
-    // The schedule ends on its own by the deadline; a fault still active then is stopped by the heal.
-    const active = await nemesisDone;
-
-    // --- heal and recovery --------------------------------------------------------------
-    progress.state.phase = 'heal';
-    await healAll(ctx, h, active);
-    progress.state.activeFault = null;
-    if (abort.signal.aborted) throw new HarnessError('interrupted');
-    progress.state.phase = 'recovery';
-    await clock.sleep(config.recoveryS * 1000, abort.signal);
-
-    // --- final reads --------------------------------------------------------------------
-    progress.state.phase = 'final-reads';
-    const finals = await pool.finalReads(workload.finalReads(), abort.signal);
-    if (finals.failed.length > 0) {
-      const leader = await currentLeader(c, prepared);
-      recoveryNotes.push(
-        `the cluster never recovered after the heal: ${finals.failed.length} of ${finals.total} final reads failed ${FINAL_READ_ATTEMPTS} times each (last error: ${finals.lastError}); ${leader === null ? 'no node says it leads' : `node ${leader} says it leads`}`,
-      );
-      log(`warning: ${recoveryNotes.at(-1) ?? ''}`);
-    }
-
-    // --- collection ---------------------------------------------------------------------
-    progress.state.phase = 'collect';
-    sampler.cancel();
-    sampler = null;
-    // One last status sample of every node, after the final reads: the election checker's
-    // evidence of whether (and how) the cluster recovered, however short --recovery was.
-    await Promise.all(
-      c.nodes.map(async (n) => {
-        const s = n.state === 'running' ? await prepared.status(n, 2000, c) : null;
-        if (s !== null) addEvent({ kind: 'status', time: h.now(), node: n.id, role: s.role, term: s.term, leader: s.leader, commit: s.commit, applied: s.applied, ...(s.termIsApplied === true ? { termSource: 'applied' as const } : {}) });
-      }),
-    );
-    const nodesDir = join(dir, 'nodes');
-    try {
-      await c.collectLogs(nodesDir);
-    } catch (e) {
-      collectionProblems.push(`node logs: ${(e as Error).message}`);
-    }
-    try {
-      const collected = await prepared.collect(c, nodesDir, { startedAtMs: h.startedAtMs, now: () => h.now() });
-      for (const e of collected.events) addEvent(e);
-      collectionProblems.push(...collected.problems);
-    } catch (e) {
-      collectionProblems.push(`collection failed: ${(e as Error).message}`);
-    }
-    for (const p of collectionProblems) log(`warning: could not collect: ${p}`);
-    progress.stop();
   } finally {
-    sampler?.cancel();
+    // (Assigned inside the closure above: TypeScript cannot see it.)
+    (sampler as { cancel(): void } | null)?.cancel();
     progress.stop();
     history.close();
-    if (cluster !== null) {
-      await cluster.teardown();
-    }
+    await (cluster as StartedCluster | null)?.teardown();
     stopReaper();
   }
 
@@ -352,9 +428,10 @@ export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<
   for (const r of results) log(`  ${r.checker}: ${String(r.valid)} — ${r.summary}`);
   // report.html, and the run recorded in PostgreSQL for comparisons across releases. Never
   // throws: the verdict on disk decides the exit status; failures are warning lines.
-  await publishRun(dir, log, withDefaultDatabase(process.env));
+  if (hooks.publish !== false) await publishRun(dir, log, withDefaultDatabase(process.env));
   log(`valid: ${String(valid)}  (${counts.ok} ok, ${counts.fail} fail, ${counts.info} info)  ${dir}`);
-  return { valid, dir, runId, results, counts };
+  if (replay !== null && valid !== true) log(`replay: ${replay}`);
+  return { valid, dir, runId, results, counts, mainOps, schedule, replay };
 }
 
 function wrapWithHook(nemeses: readonly Nemesis[], hooks: RunHooks, cluster: StartedCluster, system: PreparedSystem): Nemesis[] {
@@ -403,7 +480,8 @@ const FINAL_READ_ATTEMPTS = 20;
 /** The logical client processes: each draws ops from its own seeded stream. */
 class ClientPool {
   private nextValue = 1;
-  private readonly runTag = randomBytes(3).toString('hex');
+  /** Client operations invoked in the main phase so far (`--max-ops` bounds it). */
+  invoked = 0;
 
   constructor(
     private readonly cluster: StartedCluster,
@@ -413,6 +491,8 @@ class ClientPool {
     private readonly config: RunConfig,
     private readonly clientOptions: ClientOptions,
     private readonly progress: Progress,
+    /** Part of lease holder names and client ids; unique per real run, the seed's in simulation. */
+    private readonly runTag: string,
   ) {}
 
   private context(process: number, node: NodeId): ClientContext {
@@ -460,10 +540,12 @@ class ClientPool {
         let ctx = this.context(process, home);
         // Stagger the first ops so processes do not move in lockstep.
         let nextAt = clock.now() + (perWorkerGapMs * slot) / concurrency;
+        const maxOps = this.config.maxOps ?? Number.POSITIVE_INFINITY;
         while (!stop.aborted) {
           const wait = nextAt - clock.now();
           if (wait > 0) await clock.sleep(wait, stop);
-          if (stop.aborted) break;
+          if (stop.aborted || this.invoked >= maxOps) break;
+          this.invoked++;
           nextAt = Math.max(nextAt + perWorkerGapMs, clock.now());
           const outcome = await this.once(ctx, next());
           if (outcome.type === 'info') {

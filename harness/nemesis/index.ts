@@ -95,7 +95,7 @@ export interface ScheduleOptions {
 }
 
 /** Record one nemesis operation: an invoke, then an info with what was done (or the error). */
-async function recorded(history: HistoryWriter, f: string, act: () => Promise<unknown>): Promise<void> {
+export async function recorded(history: HistoryWriter, f: string, act: () => Promise<unknown>): Promise<void> {
   history.record({ process: 'nemesis', type: 'invoke', f, value: null });
   try {
     const value = await act();
@@ -107,7 +107,7 @@ async function recorded(history: HistoryWriter, f: string, act: () => Promise<un
 
 /** Runs faults until the deadline; returns the fault still active (the heal phase stops it). */
 /** The shortest fault worth starting before the main phase ends. */
-const MIN_FAULT_MS = 2_000;
+export const MIN_FAULT_MS = 2_000;
 
 export async function runSchedule(o: ScheduleOptions): Promise<Nemesis | null> {
   if (o.nemeses.length === 0) return null;

@@ -101,6 +101,12 @@ export interface Runtime {
   versions(): Promise<Record<string, string>>;
   /** Remove whatever runs of this runtime left behind (by label); returns what was removed. */
   cleanupLeftovers(runId?: string): Promise<string[]>;
+  /**
+   * Run `fn` (everything of a run that talks to the cluster: start, clients, faults,
+   * collection, teardown) where the cluster lives. Absent: call it directly (real processes
+   * run on their own). The simulation runs it inside its scheduler, in virtual time.
+   */
+  runWithin?<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 

@@ -36,7 +36,7 @@ export const raftstore: System = {
   description: "this project's Raft config store (impl/)",
   supports: {
     ops: new Set(OPS),
-    runtimes: new Set<RuntimeName>(['docker', 'local']),
+    runtimes: new Set<RuntimeName>(['docker', 'local', 'sim']),
     features: new Set(['clock', 'membership', 'storage-fault-mode', 'unsafe', 'data-files', 'retrying-client']),
     readConsistency: new Set(['linearizable', 'serializable']),
     unsafe: RAFTSTORE_UNSAFE,
@@ -63,17 +63,26 @@ function bundleOf(options: SystemRunOptions): string {
 
 async function prepareRaftstore(runtime: RuntimeName, options: SystemRunOptions, log: (line: string) => void): Promise<PreparedSystem> {
   for (const u of options.unsafe) if (!(RAFTSTORE_UNSAFE as readonly string[]).includes(u)) throw new UsageError(`--unsafe: unknown switch "${u}" (raftstore knows: ${RAFTSTORE_UNSAFE.join(', ')})`);
-  const bundle = bundleOf(options);
-  if (options.systemOptions.bundle === undefined && options.systemOptions.build !== 'false') buildBundle(log);
-  if (!existsSync(bundle)) throw new PrerequisiteError(`${bundle} is missing: run \`npm run build:node\``);
-  const bundleHash = createHash('sha256').update(readFileSync(bundle)).digest('hex').slice(0, 12);
+  let bundleVersion: string;
+  if (runtime === 'sim') {
+    // The simulation runs the node's source (impl/node/start-node.ts) in this process: there
+    // is no bundle to build or choose, and no image.
+    if (options.systemOptions.bundle !== undefined) throw new UsageError('--bundle: --runtime sim runs the store from source in this process, not a bundle');
+    if (options.systemOptions.build === 'false') throw new UsageError('--no-build: --runtime sim builds nothing (it runs the store from source in this process)');
+    bundleVersion = 'source (in-process simulation)';
+  } else {
+    const bundle = bundleOf(options);
+    if (options.systemOptions.bundle === undefined && options.systemOptions.build !== 'false') buildBundle(log);
+    if (!existsSync(bundle)) throw new PrerequisiteError(`${bundle} is missing: run \`npm run build:node\``);
+    bundleVersion = `bundle ${createHash('sha256').update(readFileSync(bundle)).digest('hex').slice(0, 12)}`;
+  }
 
   let image: string | undefined;
   if (runtime === 'docker') {
     const docker = new Dockerode();
     const base = (await imageExists(docker, 'node:20-bookworm-slim')) ? 'node:20-bookworm-slim' : await ensureNodeBase(docker, log);
     try {
-      image = await ensureStoreNodeImage(docker, base, log, bundle);
+      image = await ensureStoreNodeImage(docker, base, log, bundleOf(options));
     } catch (e) {
       if (e instanceof MissingBundleError) throw new PrerequisiteError(e.message);
       throw e;
@@ -88,10 +97,10 @@ async function prepareRaftstore(runtime: RuntimeName, options: SystemRunOptions,
     system: raftstore,
     peerAddressing: 'per-peer',
     ...(image !== undefined ? { image } : {}),
-    localCommand: [process.execPath, bundle],
+    localCommand: [process.execPath, bundleOf(options)],
     containerPorts: { client: CONTAINER.client, peer: CONTAINER.peer },
     containerDataDir: CONTAINER.dataDir,
-    versions: { raftstore: `bundle ${bundleHash}` },
+    versions: { raftstore: bundleVersion },
     nodeProgram: (addr) => nodeProgram(addr, options),
     status(node: NodeHandle, timeoutMs: number, cluster: StartedCluster): Promise<NodeStatusSample | null> {
       return statusOf(node.clientUrl, timeoutMs, env(cluster));
