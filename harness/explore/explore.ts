@@ -57,7 +57,7 @@ export interface ExploreSummary {
 }
 
 function startWorker(): ChildProcess {
-  return fork(join(import.meta.dirname, 'worker.ts'), [], { execArgv: process.execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  return fork(join(import.meta.dirname, 'worker.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
 }
 
 export async function explore(base: RunConfig, options: ExploreOptions): Promise<ExploreSummary> {
