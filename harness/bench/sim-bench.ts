@@ -1,0 +1,82 @@
+/**
+ * `npm run bench:sim`: time compression of `--runtime sim` through the real harness: the
+ * same runTest users call, 5 store nodes, the register workload at the harness's defaults
+ * (10 processes, 100 ops/s, 2 s op timeout), `--nemesis all` (every fault the store supports
+ * in simulation, one every other `--nemesis-interval`), for BENCH_SIM_SECONDS of main phase
+ * and the usual recovery, over BENCH_SIM_SEEDS seeds one after another (one core).
+ *
+ * simSecondsPerWallSecond = virtual seconds the run lasted / wall seconds of its simulated
+ * part (start, clients, faults, final reads, collection); checking and the report are
+ * reported apart (checkWallS), as they run at the same speed on every runtime.
+ *
+ *   npm run bench:sim     (BENCH_SIM_SECONDS=120 BENCH_SIM_SEEDS=3 BENCH_SIM_NODES=5 BENCH_SIM_INTERVAL=5)
+ *
+ * The last output line is JSON: {"bench":"sim","simSecondsPerWallSecond":…,…}.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runTest } from '../run.ts';
+import { SimRuntime } from '../runtime/sim-runtime.ts';
+
+const seconds = Number(process.env.BENCH_SIM_SECONDS ?? 120);
+const seeds = Number(process.env.BENCH_SIM_SEEDS ?? 3);
+const nodes = Number(process.env.BENCH_SIM_NODES ?? 5);
+const interval = Number(process.env.BENCH_SIM_INTERVAL ?? 5);
+const workload = process.env.BENCH_SIM_WORKLOAD ?? 'register';
+
+const dir = mkdtempSync(join(tmpdir(), 'bench-sim-'));
+const perRun: { seed: number; simS: number; simWallS: number; checkWallS: number; ratio: number; ops: number; faults: number; valid: unknown }[] = [];
+try {
+  for (let seed = 1; seed <= seeds; seed++) {
+    const runtime = new SimRuntime({ seed });
+    // Time the simulated part only: runWithin wraps exactly what talks to the cluster.
+    let simWallMs = 0;
+    const within = runtime.runWithin.bind(runtime);
+    runtime.runWithin = async <T>(fn: () => Promise<T>): Promise<T> => {
+      const t = performance.now();
+      try {
+        return await within(fn);
+      } finally {
+        simWallMs += performance.now() - t;
+      }
+    };
+    const t0 = performance.now();
+    const out = await runTest(
+      { workload, nemesis: 'all', nodes, concurrency: 10, timeLimitS: seconds, rate: 100, seed, runtime: 'sim', resultsDir: dir, unsafe: [], opTimeoutMs: 2000, nemesisIntervalS: interval, recoveryS: 5, logLevel: 'info' },
+      { quiet: true, publish: false, runtime },
+    );
+    const totalWallMs = performance.now() - t0;
+    const simS = runtime.sim.now / 1000;
+    const ops = out.counts.ok + out.counts.fail + out.counts.info;
+    const row = { seed, simS: round(simS), simWallS: round(simWallMs / 1000), checkWallS: round((totalWallMs - simWallMs) / 1000), ratio: round(simS / (simWallMs / 1000)), ops, faults: out.schedule?.length ?? 0, valid: out.valid };
+    perRun.push(row);
+    console.log(`seed ${seed}: ${row.simS} virtual s in ${row.simWallS} wall s = ${row.ratio}x (${ops} ops, ${row.faults} faults, checking ${row.checkWallS} s, valid ${String(out.valid)})`);
+    rmSync(out.dir, { recursive: true, force: true });
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function round(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+const ratios = perRun.map((r) => r.ratio).sort((a, b) => a - b);
+const median = ratios[Math.floor(ratios.length / 2)] ?? 0;
+console.log(
+  JSON.stringify({
+    bench: 'sim',
+    simSecondsPerWallSecond: median,
+    min: ratios[0] ?? 0,
+    max: ratios.at(-1) ?? 0,
+    targetMet: median >= 100,
+    nodes,
+    workload,
+    nemesis: 'all',
+    rate: 100,
+    mainSeconds: seconds,
+    seeds,
+    allValid: perRun.every((r) => r.valid === true),
+    runs: perRun,
+  }),
+);
