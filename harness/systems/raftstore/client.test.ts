@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startInProcessStore, type InProcessStore } from '../../../impl/store/in-process-cluster.test-support.ts';
 import type { HttpRequest } from '../../runtime/http-transport.ts';
+import { HttpTransportError } from '../../runtime/http-transport.ts';
 import { classify, RaftstoreClient } from './client.ts';
 import { call, realHttp, type HttpEnv } from './http.ts';
 import { exchangeOver, RetryingRaftstoreClient } from './retrying-client.ts';
@@ -13,6 +14,38 @@ describe('raftstore client: classifying outcomes', () => {
     expect(classify(timeout, 'n1', true, () => null).type).toBe('fail');
     expect(classify(conflict, 'n1', false, () => null)).toEqual({ type: 'fail', error: { code: 'version-conflict', status: 409, currentVersion: 4 }, node: 'n1' });
     expect(classify({ kind: 'ok', status: 200, body: { version: 2 } }, 'n1', false, (b) => b.version)).toEqual({ type: 'ok', value: 2, node: 'n1' });
+  });
+});
+
+describe('raftstore client: which node it asks', () => {
+  it('follows a not-leader hint and remembers the leader; once that leader refuses connections (it died), the next operation starts at home again', async () => {
+    const asked: string[] = [];
+    let leaderUp = true;
+    const env: HttpEnv = {
+      clock: realHttp().clock,
+      http: {
+        request: (req) => {
+          const node = new URL(req.url).hostname;
+          asked.push(node);
+          if (node === 'n2') {
+            if (!leaderUp) return Promise.reject(new HttpTransportError('refused', 'connect ECONNREFUSED'));
+            return Promise.resolve({ status: 200, body: JSON.stringify({ value: 1, version: 1 }) });
+          }
+          return Promise.resolve({ status: 503, body: JSON.stringify({ error: { code: 'not-leader', definite: true, leaderHint: { id: 'n2' } } }) });
+        },
+        stream: () => Promise.reject(new Error('unused')),
+      },
+    };
+    const urls = new Map([['n1', 'http://n1:8000'], ['n2', 'http://n2:8000']]);
+    const client = new RaftstoreClient({ opTimeoutMs: 1000, readConsistency: 'linearizable', mode: 'single-attempt', process: 1, urls, node: 'n1', runTag: 't' }, env);
+    expect(await client.read('k')).toMatchObject({ type: 'ok', node: 'n2' });
+    expect(await client.read('k')).toMatchObject({ type: 'ok', node: 'n2' });
+    expect(asked).toEqual(['n1', 'n2', 'n2']);
+    leaderUp = false;
+    expect(await client.read('k')).toMatchObject({ type: 'fail', error: { code: 'econnrefused' } });
+    asked.length = 0;
+    await client.read('k');
+    expect(asked[0]).toBe('n1');
   });
 });
 

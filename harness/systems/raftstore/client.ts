@@ -58,8 +58,10 @@ export class RaftstoreClient implements SystemClient {
         this.target = target;
         continue;
       }
-      if (!local && outcome.kind === 'error' && !outcome.definite) {
-        // The node we remembered may be gone or deposed: the next operation starts at home again.
+      if (!local && outcome.kind === 'error' && (!outcome.definite || outcome.status === null)) {
+        // The node we remembered may be gone or deposed: the next operation starts at home
+        // again. That includes a refused connection (definite, but the node is down): a
+        // process that kept its dead leader would fail every operation until it came back.
         this.target = this.node;
       }
       return { outcome, node: target };
