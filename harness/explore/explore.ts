@@ -68,6 +68,7 @@ export async function explore(base: RunConfig, options: ExploreOptions): Promise
   const t0 = performance.now();
   let next = 0;
   const counts = { valid: 0, invalid: 0, unknown: 0, errors: 0 };
+  let lastLine = performance.now();
   const progress = (): void => {
     const done = results.length;
     const elapsed = (performance.now() - t0) / 1000;
@@ -104,7 +105,11 @@ export async function explore(base: RunConfig, options: ExploreOptions): Promise
               if (m.valid !== true || m.error !== undefined) {
                 out.write(`[explore] seed ${m.seed}: ${m.error !== undefined ? `error: ${m.error}` : `${String(m.valid)}: ${m.findings.map((f) => `${f.checker}: ${f.summary}`).join('; ')}`}\n`);
               }
-              if (results.length % Math.max(1, Math.round(options.runs / 20)) === 0 || results.length === options.runs) progress();
+              // A line every 5 s of wall time at most (a thousand runs would be a thousand lines), and the last.
+              if (performance.now() - lastLine >= 5_000 || results.length === options.runs) {
+                lastLine = performance.now();
+                progress();
+              }
               give();
             });
             w.on('exit', (code) => {
