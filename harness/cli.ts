@@ -299,6 +299,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (signalled) return;
     signalled = true;
     process.stderr.write(`\njepsen: ${sig}: stopping and cleaning up\n`);
+    if (config.runtime === 'sim') {
+      // Nothing of a simulated run lives outside this process, and a real timer here would
+      // trip the simulation's real-I/O guard: stop now.
+      process.exit(130);
+    }
     abort.abort();
     const force = setTimeout(() => {
       void (async () => {

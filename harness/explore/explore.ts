@@ -14,6 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Validity } from '../../checkers/checker.ts';
 import type { RunConfig } from '../run.ts';
+import { replayCommand } from './replay.ts';
 
 export interface ExploreOptions {
   readonly runs: number;
@@ -22,6 +23,8 @@ export interface ExploreOptions {
   /** Shrink failing runs (default true). */
   readonly shrink?: boolean;
   readonly out?: NodeJS.WritableStream;
+  /** Wall time one seed may take before it is reported as an error (default 10 minutes). */
+  readonly runWallBudgetMs?: number;
 }
 
 /** What a worker reports for one seed (harness/explore/worker.ts). */
@@ -56,6 +59,27 @@ export interface ExploreSummary {
   readonly failing: readonly SeedResult[];
 }
 
+/** A run gets this much wall time before its worker is killed and the seed reported (--runs). */
+export const DEFAULT_RUN_WALL_BUDGET_MS = 10 * 60_000;
+
+/** Send one seed to a worker; its result, or why none came. */
+function ask(worker: ChildProcess, req: WorkerRequest, budgetMs: number): Promise<SeedResult | 'timeout' | 'exited'> {
+  return new Promise((resolve) => {
+    const done = (v: SeedResult | 'timeout' | 'exited'): void => {
+      clearTimeout(timer);
+      worker.off('message', onMessage);
+      worker.off('exit', onExit);
+      resolve(v);
+    };
+    const onMessage = (m: SeedResult): void => done(m);
+    const onExit = (): void => done('exited');
+    const timer = setTimeout(() => done('timeout'), budgetMs);
+    worker.on('message', onMessage);
+    worker.once('exit', onExit);
+    worker.send(req);
+  });
+}
+
 function startWorker(): ChildProcess {
   return fork(join(import.meta.dirname, 'worker.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
 }
@@ -76,52 +100,65 @@ export async function explore(base: RunConfig, options: ExploreOptions): Promise
     out.write(`[explore] ${done}/${options.runs} runs  valid ${counts.valid}  invalid ${counts.invalid}  unknown ${counts.unknown}  errors ${counts.errors}  ${elapsed.toFixed(0)}s, eta ${eta}\n`);
   };
 
-  const workers = Array.from({ length: jobs }, startWorker);
+  const record = (m: SeedResult): void => {
+    results.push(m);
+    if (m.error !== undefined) counts.errors++;
+    else if (m.valid === true) counts.valid++;
+    else if (m.valid === false) counts.invalid++;
+    else counts.unknown++;
+    if (m.valid !== true || m.error !== undefined) {
+      out.write(`[explore] seed ${m.seed}: ${m.error !== undefined ? `error: ${m.error}` : `${String(m.valid)}: ${m.findings.map((f) => `${f.checker}: ${f.summary}`).join('; ')}`}\n`);
+    }
+    // A line every 5 s of wall time at most (a thousand runs would be a thousand lines), and the last.
+    if (performance.now() - lastLine >= 5_000 || results.length === options.runs) {
+      lastLine = performance.now();
+      progress();
+    }
+  };
+
+  // One lane per worker process. A seed that does not finish within the wall budget (a
+  // simulation that livelocks: virtual time crawling under a message storm) is an error
+  // with its replay command; its worker is killed and replaced, and the lane goes on.
+  const budgetMs = options.runWallBudgetMs ?? DEFAULT_RUN_WALL_BUDGET_MS;
+  const live = new Set<ChildProcess>();
+  let stopping = false;
   const stopAll = (): void => {
-    for (const w of workers) w.kill('SIGTERM');
+    stopping = true;
+    for (const w of live) w.kill('SIGTERM');
   };
   process.once('SIGINT', stopAll);
+  const lane = async (): Promise<void> => {
+    let worker: ChildProcess | null = null;
+    try {
+      while (next < seeds.length && !stopping) {
+        const seed = seeds[next++] as number;
+        if (worker === null) {
+          worker = startWorker();
+          live.add(worker);
+        }
+        const config = { ...base, seed };
+        const answer = await ask(worker, { config, shrink: options.shrink !== false }, budgetMs);
+        if (typeof answer === 'object') {
+          record(answer);
+          continue;
+        }
+        worker.kill('SIGKILL');
+        live.delete(worker);
+        worker = null;
+        const why = answer === 'timeout' ? `no verdict within ${Math.round(budgetMs / 1000)} s of wall time (a livelock? replay it and watch virtual time)` : 'the worker process died';
+        record({ seed, valid: 'unknown', dir: '', replay: replayCommand(config), mainOps: 0, counts: { ok: 0, fail: 0, info: 0 }, findings: [], wallMs: 0, shrunk: null, error: why });
+      }
+    } finally {
+      if (worker !== null) {
+        if (worker.connected) worker.send('done');
+        live.delete(worker);
+      }
+    }
+  };
   try {
-    await Promise.all(
-      workers.map(
-        (w) =>
-          new Promise<void>((resolve, reject) => {
-            const give = (): void => {
-              if (next >= seeds.length) {
-                w.send('done');
-                resolve();
-                return;
-              }
-              const seed = seeds[next++] as number;
-              const req: WorkerRequest = { config: { ...base, seed }, shrink: options.shrink !== false };
-              w.send(req);
-            };
-            w.on('message', (m: SeedResult) => {
-              results.push(m);
-              if (m.error !== undefined) counts.errors++;
-              else if (m.valid === true) counts.valid++;
-              else if (m.valid === false) counts.invalid++;
-              else counts.unknown++;
-              if (m.valid !== true || m.error !== undefined) {
-                out.write(`[explore] seed ${m.seed}: ${m.error !== undefined ? `error: ${m.error}` : `${String(m.valid)}: ${m.findings.map((f) => `${f.checker}: ${f.summary}`).join('; ')}`}\n`);
-              }
-              // A line every 5 s of wall time at most (a thousand runs would be a thousand lines), and the last.
-              if (performance.now() - lastLine >= 5_000 || results.length === options.runs) {
-                lastLine = performance.now();
-                progress();
-              }
-              give();
-            });
-            w.on('exit', (code) => {
-              if (next < seeds.length || results.length < seeds.length) reject(new Error(`an exploration worker exited (code ${String(code)}) before the runs were done`));
-            });
-            give();
-          }),
-      ),
-    );
+    await Promise.all(Array.from({ length: jobs }, lane));
   } finally {
     process.off('SIGINT', stopAll);
-    for (const w of workers) if (w.connected) w.disconnect();
   }
 
   const failing = results.filter((r) => r.valid !== true || r.error !== undefined).sort((a, b) => a.seed - b.seed);

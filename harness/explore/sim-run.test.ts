@@ -90,6 +90,18 @@ describe('--runtime sim', () => {
     expect(lines.join('')).toMatch(/\[explore\] 3\/3 runs/);
   }, 300_000);
 
+  it('--runs: a seed with no verdict within the wall budget is an error with its replay command; its worker is replaced and the next seed runs', async () => {
+    const c = config(['--workload', 'register', '--nemesis', 'none', '--time-limit', '5', '--seed', '3'], 'budget');
+    const slow = { ...c, timeLimitS: 3000 };
+    const out = { write: () => true } as unknown as NodeJS.WritableStream;
+    const hung = await explore(slow, { runs: 1, jobs: 1, out, runWallBudgetMs: 3000 });
+    expect(hung.errors).toBe(1);
+    expect(hung.failing[0]?.error).toMatch(/no verdict within 3 s of wall time/);
+    expect(hung.failing[0]?.replay).toContain('--time-limit 3000 --rate 100 --seed 3');
+    const fine = await explore(c, { runs: 2, jobs: 1, out, runWallBudgetMs: 120_000 });
+    expect(fine).toMatchObject({ valid: 2, errors: 0 });
+  }, 120_000);
+
   it('refuses what it cannot run, with exit 64 and the reason', async () => {
     const err: string[] = [];
     const write = process.stderr.write.bind(process.stderr);

@@ -79,6 +79,8 @@ export class Progress {
    * before probing again, so a lagging follower gets one probe per round trip, not a flood.
    */
   probeSent = false;
+  /** Times the peer refused an entry it had acknowledged (its log lost its tail); see maybeDecrTo. */
+  lostAcknowledged = 0;
   readonly inflights: Inflights;
 
   constructor(
@@ -145,6 +147,15 @@ export class Progress {
     }
     // In probe state only the latest probe's answer counts.
     if (this.next - 1 !== rejected) return false;
+    if (rejected <= this.match) {
+      // The follower refuses an entry it acknowledged: its log lost its tail (a truncated
+      // or lost WAL, outside Raft's model). Probing from match + 1 again would be refused
+      // again, at network speed, forever (the simulation found that livelock). We know
+      // nothing about its log any more: count nothing for it until it acknowledges again
+      // (commit only ever counts a match, so this is safe) and probe down from its hint.
+      this.match = 0;
+      this.lostAcknowledged++;
+    }
     this.next = Math.max(Math.min(rejected, matchHint + 1), this.match + 1, 1);
     this.probeSent = false;
     return true;

@@ -271,3 +271,26 @@ describe('flow control', () => {
     expect(() => c.node('n2').propose(data('x'))).toThrow(new ProposalDropped('not-leader'));
   });
 });
+
+describe('a follower that lost entries it acknowledged (a truncated WAL)', () => {
+  it('the leader stops counting them, probes down from the follower\'s hint and sends them again: no probe ping-pong', () => {
+    // Log: bootstrap 1..6 (term 1), 7..9 from term 2; n1 leads term 4 and appends its no-op at 10.
+    const s = soloLeader([2, 2, 2], 3);
+    s.step({ type: 'append-resp', from: n2, term: term(4), index: index(10) });
+    expect(s.node.peerProgress().find((p) => p.id === n2)).toMatchObject({ match: 10 });
+    // n2 restarts with its log cut back to 7 (the transport reported it unreachable meanwhile:
+    // probe state, next = match + 1), and refuses the probe at 10, with its hint.
+    s.node.reportUnreachable(n2);
+    s.drain();
+    const out = s.step({ type: 'append-resp', from: n2, term: term(4), index: index(10), reject: true, rejectHint: index(7), rejectHintTerm: term(2) });
+    const probe = out.find((m) => m.type === 'append' && m.to === n2);
+    // Before the fix the leader probed at 10 again (next clamped to match + 1), forever.
+    expect(probe?.index).toBe(7);
+    expect(probe?.entries.map((e) => e.index)).toEqual([8, 9, 10]);
+    expect(s.node.peerProgress().find((p) => p.id === n2)?.match).toBe(0);
+    // Its acknowledgement counts again.
+    s.step({ type: 'append-resp', from: n2, term: term(4), index: index(10) });
+    expect(s.node.peerProgress().find((p) => p.id === n2)).toMatchObject({ match: 10 });
+    expect(s.node.progress().commit).toBe(10);
+  });
+});
