@@ -1,7 +1,7 @@
 /**
  * `npm run bench:sim`: time compression of `--runtime sim` through the real harness: the
  * same runTest users call, 5 store nodes, the register workload at the harness's defaults
- * (10 processes, 100 ops/s, 2 s op timeout), `--nemesis all` (every fault the store supports
+ * (10 processes, 100 ops/s unless BENCH_SIM_RATE, 2 s op timeout), `--nemesis all` (every fault the store supports
  * in simulation, one every other `--nemesis-interval`), for BENCH_SIM_SECONDS of main phase
  * and the usual recovery, over BENCH_SIM_SEEDS seeds one after another (one core).
  *
@@ -9,7 +9,7 @@
  * part (start, clients, faults, final reads, collection); checking and the report are
  * reported apart (checkWallS), as they run at the same speed on every runtime.
  *
- *   npm run bench:sim     (BENCH_SIM_SECONDS=120 BENCH_SIM_SEEDS=3 BENCH_SIM_NODES=5 BENCH_SIM_INTERVAL=5)
+ *   npm run bench:sim     (BENCH_SIM_SECONDS=120 BENCH_SIM_SEEDS=3 BENCH_SIM_NODES=5 BENCH_SIM_INTERVAL=5 BENCH_SIM_RATE=100)
  *
  * The last output line is JSON: {"bench":"sim","simSecondsPerWallSecond":…,…}.
  */
@@ -24,6 +24,7 @@ const seeds = Number(process.env.BENCH_SIM_SEEDS ?? 3);
 const nodes = Number(process.env.BENCH_SIM_NODES ?? 5);
 const interval = Number(process.env.BENCH_SIM_INTERVAL ?? 5);
 const workload = process.env.BENCH_SIM_WORKLOAD ?? 'register';
+const rate = Number(process.env.BENCH_SIM_RATE ?? 100);
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-sim-'));
 const perRun: { seed: number; simS: number; simWallS: number; checkWallS: number; ratio: number; ops: number; faults: number; valid: unknown }[] = [];
@@ -43,7 +44,7 @@ try {
     };
     const t0 = performance.now();
     const out = await runTest(
-      { workload, nemesis: 'all', nodes, concurrency: 10, timeLimitS: seconds, rate: 100, seed, runtime: 'sim', resultsDir: dir, unsafe: [], opTimeoutMs: 2000, nemesisIntervalS: interval, recoveryS: 5, logLevel: 'info' },
+      { workload, nemesis: 'all', nodes, concurrency: 10, timeLimitS: seconds, rate, seed, runtime: 'sim', resultsDir: dir, unsafe: [], opTimeoutMs: 2000, nemesisIntervalS: interval, recoveryS: 5, logLevel: 'info' },
       { quiet: true, publish: false, runtime },
     );
     const totalWallMs = performance.now() - t0;
@@ -73,7 +74,7 @@ console.log(
     nodes,
     workload,
     nemesis: 'all',
-    rate: 100,
+    rate,
     mainSeconds: seconds,
     seeds,
     allValid: perRun.every((r) => r.valid === true),
