@@ -79,6 +79,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--runs <n>', 'sim: explore N seeds (seed, seed+1, …) on every core, shrink the failing ones').argParser(int('--runs', 1, 1_000_000)))
     .addOption(new Option('--jobs <n>', 'sim --runs: worker processes (default: the cores)').argParser(int('--jobs', 1, 256)))
     .addOption(new Option('--no-shrink', 'sim: do not shrink an invalid run'))
+    .option('--compose', "faults of different nemeses overlap, each nemesis on its own timeline (Jepsen's composed packages); default: one fault at a time", false)
     .option('--quiet', 'no progress output', false)
     .option('--cleanup', 'remove every container, network, volume and process that runs left behind, then exit', false)
     .exitOverride()
@@ -118,6 +119,7 @@ interface Opts {
   runs?: number;
   jobs?: number;
   shrink: boolean;
+  compose: boolean;
 }
 
 /** `--replay-schedule FILE`: the faults, checked against this run's nemeses (a bad file is exit 64 naming what is wrong). */
@@ -202,6 +204,7 @@ export function configFromOptions(o: Opts): RunConfig {
     knobs,
     recoveryS: o.recovery,
     logLevel: o.logLevel,
+    ...(o.compose ? { compose: true } : {}),
     ...(o.maxOps !== undefined ? { maxOps: o.maxOps } : {}),
     ...(schedule !== undefined && o.replaySchedule !== undefined ? { schedule, scheduleFile: resolve(o.replaySchedule) } : {}),
   };

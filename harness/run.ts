@@ -23,7 +23,7 @@ import { workloadByName } from '../workloads/index.ts';
 import { HarnessError, UsageError } from './errors.ts';
 import { HistoryWriter } from './history-writer.ts';
 import { healAll, parseNemeses, runSchedule } from './nemesis/index.ts';
-import { planSchedule, runPlannedSchedule, scheduleProblems } from './nemesis/planned.ts';
+import { planComposedSchedule, planSchedule, runPlannedSchedule, scheduleProblems } from './nemesis/planned.ts';
 import type { PlannedFault } from './nemesis/planned.ts';
 import { replayCommand } from './explore/replay.ts';
 import type { NemesisKnobs } from './nemesis/index.ts';
@@ -88,6 +88,8 @@ export interface RunConfig {
   readonly schedule?: readonly PlannedFault[];
   /** Where `schedule` was read from (the replay command names it). */
   readonly scheduleFile?: string;
+  /** `--compose`: faults of different nemeses overlap, each nemesis on its own timeline (planned.ts). */
+  readonly compose?: boolean;
 }
 
 export interface RunOutcome {
@@ -189,7 +191,10 @@ export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<
   // A simulated run is a function of its seed: whatever a real run draws at random and the
   // history or the nodes see (the cluster secret, the client id tag) comes from the seed.
   const simulated = runtime.name === 'sim';
-  const schedule = config.schedule ?? (simulated ? planSchedule(config.seed, nemeses, config.nemesisIntervalS * 1000, config.timeLimitS * 1000) : null);
+  const composed = config.compose === true;
+  const plan = composed ? planComposedSchedule : planSchedule;
+  // Planned up front in simulation (replay, shrinking) and whenever faults are composed.
+  const schedule = config.schedule ?? (simulated || composed ? plan(config.seed, nemeses, config.nemesisIntervalS * 1000, config.timeLimitS * 1000) : null);
   if (config.schedule !== undefined) {
     const problems = scheduleProblems(config.schedule, nemeses, 'schedule');
     if (problems.length > 0) throw new UsageError(problems.join('; '));
@@ -336,7 +341,7 @@ export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<
         };
         const nemesisDone =
           schedule !== null
-            ? runPlannedSchedule({ faults: schedule, nemeses: wrapWithHook(nemeses, hooks, c, prepared), ctx, history: h, start: mainStart, deadline: mainDeadline, signal: abort.signal, onActive })
+            ? runPlannedSchedule({ faults: schedule, nemeses: wrapWithHook(nemeses, hooks, c, prepared), ctx, history: h, start: mainStart, deadline: mainDeadline, signal: abort.signal, onActive, composed })
             : runSchedule({ nemeses: wrapWithHook(nemeses, hooks, c, prepared), ctx, history: h, intervalMs: config.nemesisIntervalS * 1000, deadline: mainDeadline, signal: abort.signal, onActive });
         const mainTimer = clock.after(config.timeLimitS * 1000, () => clientsStop.abort());
         await clients;

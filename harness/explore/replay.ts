@@ -43,6 +43,7 @@ export function replayArgs(config: RunConfig, extras: ReplayExtras = {}): string
     if (knobs[name] !== DEFAULT_KNOBS[name]) args.push('--knob', `${name}=${knobs[name]}`);
   }
   for (const [name, value] of Object.entries(config.systemOptions ?? {})) args.push('--system-option', `${name}=${value}`);
+  if (config.compose === true) args.push('--compose');
   if (config.maxOps !== undefined) args.push('--max-ops', String(config.maxOps));
   const scheduleFile = extras.scheduleFile ?? config.scheduleFile;
   if (scheduleFile !== undefined) args.push('--replay-schedule', scheduleFile);

@@ -26,6 +26,33 @@ export interface PlannedFault {
   readonly seed: number;
 }
 
+/**
+ * Composed (`--compose`, Jepsen's composed nemesis packages): every nemesis on a timeline of
+ * its own (a random phase, then faults and gaps of about an interval each), so
+ * faults of different nemeses overlap — a power loss in the middle of an election starved by
+ * a partition, say — while one nemesis never overlaps itself.
+ */
+export function planComposedSchedule(seed: number, nemeses: readonly Nemesis[], intervalMs: number, timeLimitMs: number): PlannedFault[] {
+  const out: PlannedFault[] = [];
+  const root = new Rng(seed).fork(0xc0de);
+  nemeses.forEach((n, lane) => {
+    const rng = root.fork(lane + 1);
+    // Gaps and durations drawn from 0.5–1.5 intervals: lanes drift against each other, so a
+    // kill lands at every phase of a partition over a run, not always at the same one.
+    const around = (): number => Math.round(intervalMs * (0.5 + rng.next()));
+    let t = Math.floor(rng.next() * intervalMs);
+    for (;;) {
+      t += around();
+      const remaining = timeLimitMs - t;
+      if (remaining < MIN_FAULT_MS) break;
+      const durationMs = Math.min(around(), remaining);
+      out.push({ atMs: t, nemesis: n.name, durationMs, seed: Math.floor(rng.next() * 2 ** 31) });
+      t += durationMs;
+    }
+  });
+  return out.sort((a, b) => a.atMs - b.atMs || a.nemesis.localeCompare(b.nemesis));
+}
+
 /** The faults a run with this seed gets: the shape of `runSchedule`, each fault with its own seed. */
 export function planSchedule(seed: number, nemeses: readonly Nemesis[], intervalMs: number, timeLimitMs: number): PlannedFault[] {
   if (nemeses.length === 0) return [];
@@ -74,10 +101,39 @@ export interface PlannedScheduleOptions {
   readonly deadline: number;
   readonly signal: AbortSignal;
   readonly onActive: (active: string | null) => void;
+  /**
+   * Faults of different nemeses may overlap (`--compose`): one lane per nemesis, each running
+   * its own faults in order and stopping the last one by the deadline.
+   */
+  readonly composed?: boolean;
 }
 
 /** Runs the planned faults until the deadline; returns the fault still active (the heal phase stops it). */
 export async function runPlannedSchedule(o: PlannedScheduleOptions): Promise<Nemesis | null> {
+  if (o.composed === true) {
+    const active = new Set<string>();
+    const show = (): void => o.onActive(active.size === 0 ? null : [...active].sort().join('+'));
+    const lanes = [...new Set(o.faults.map((f) => f.nemesis))].map(async (name) => {
+      const left = await runPlannedSchedule({
+        ...o,
+        composed: false,
+        faults: o.faults.filter((f) => f.nemesis === name),
+        onActive: (a) => {
+          if (a === null) active.delete(name);
+          else active.add(name);
+          show();
+        },
+      });
+      // Each lane stops its own last fault: the heal afterwards restores everything else.
+      if (left !== null) {
+        await recorded(o.history, `stop-${left.name}`, () => left.stop({ ...o.ctx }));
+        active.delete(name);
+        show();
+      }
+    });
+    await Promise.all(lanes);
+    return null;
+  }
   const clock = o.ctx.cluster.clock;
   const byName = new Map(o.nemeses.map((n) => [n.name, n]));
   const ordered = [...o.faults].sort((a, b) => a.atMs - b.atMs);

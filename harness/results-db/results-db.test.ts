@@ -37,6 +37,12 @@ function summary(over: Partial<RunSummary>): RunSummary {
 }
 
 describe('compareRuns', () => {
+  it('a latency a few ms worse is noise, however large in percent (p99 8 ms -> 16 ms is not a regression)', () => {
+    const c = compareRuns(summary({ latencyP99Ms: 8 }), summary({ id: 2, latencyP99Ms: 16 }));
+    expect(c.metrics.find((m) => m.metric === 'latency p99')).toMatchObject({ change: 'worse', regression: false });
+    expect(compareRuns(summary({ latencyP99Ms: 8 }), summary({ id: 2, latencyP99Ms: 16 }), { latencyFloorMs: 1 }).regressions).toEqual(['latency p99 8 ms → 16 ms (+100.0%)']);
+  });
+
   it('flags a p99 latency 50% worse and a throughput drop, not a 5% wobble', () => {
     const c = compareRuns(summary({}), summary({ id: 2, latencyP99Ms: 60, latencyP50Ms: 5.2, okPerS: 12, infoCount: 2 }));
     const by = Object.fromEntries(c.metrics.map((m) => [m.metric, m]));
