@@ -33,6 +33,8 @@ describe('parseConfig', () => {
     expect(config.electionTicks).toBe(10);
     expect(config.heartbeatTicks).toBe(2);
     expect(config.snapshotEntries).toBe(100_000);
+    expect(config.maxAppendBytes).toBe(1024 * 1024);
+    expect(parseConfig([...base, '--max-append-bytes', '300']).maxAppendBytes).toBe(300);
     expect(config.advertiseClientUrl).toBe('http://n1:8001');
     expect(config.unsafe.size).toBe(0);
     expect(config.logLevel).toBe('info');
@@ -85,6 +87,7 @@ describe('parseConfig', () => {
     ['tick-ms zero', [...base, '--tick-ms', '0'], {}, '--tick-ms', /out of range/],
     ['tick-ms fraction', [...base, '--tick-ms', '1.5'], {}, '--tick-ms', /not a whole number/],
     ['snapshot-entries zero', [...base, '--snapshot-entries', '0'], {}, '--snapshot-entries', /out of range/],
+    ['max-append-bytes too small', [...base, '--max-append-bytes', '100'], {}, '--max-append-bytes', /out of range/],
     ['unknown unsafe name', [...base, '--unsafe', 'stale-reads,yolo'], {}, '--unsafe', /unknown switch "yolo"/],
     ['unknown unsafe name from env', base, { STORE_UNSAFE: 'fast' }, '--unsafe', /unknown switch "fast"/],
     ['bad log level', [...base, '--log-level', 'trace'], {}, '--log-level', /unknown level/],

@@ -75,6 +75,7 @@ export async function startNode(config: NodeConfig, logger: Logger, platform: Pl
       id: config.id,
       electionTicks: config.electionTicks,
       heartbeatTicks: config.heartbeatTicks,
+      maxMsgBytes: config.maxAppendBytes,
       rng: new SeededRng(platform.random.uint32()),
       applied: snapshot.metadata.index,
     },
@@ -167,6 +168,7 @@ export async function startNode(config: NodeConfig, logger: Logger, platform: Pl
     tickMs: config.tickMs,
     electionTicks: config.electionTicks,
     heartbeatTicks: config.heartbeatTicks,
+    maxAppendBytes: config.maxAppendBytes,
     unsafe: [...config.unsafe],
     storageFaultMode: config.storageFaultMode,
   });

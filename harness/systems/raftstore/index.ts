@@ -19,6 +19,7 @@ import { RetryingRaftstoreClient } from './retrying-client.ts';
 import type { HttpEnv } from './http.ts';
 import { call } from './http.ts';
 import { readRoleEvents } from './role-events.ts';
+import { DEFAULT_MAX_INFLIGHT_BYTES } from '../../../impl/raft/index.ts';
 
 export const RAFTSTORE_UNSAFE = ['stale-reads', 'ack-before-commit', 'no-fsync', 'lease-no-wait'] as const;
 
@@ -27,6 +28,8 @@ const OPS: readonly OpName[] = ['read', 'put', 'create', 'delete', 'range', 'set
 /** `--client retrying`: StoreClient's attempts per request (`--system-option retry-attempts`). */
 const MAX_RETRY_ATTEMPTS = 1000;
 const DEFAULT_RETRY_ATTEMPTS = 8;
+/** `--system-option max-append-bytes`: the node's --max-append-bytes range. */
+const MIN_APPEND_BYTES = 256;
 
 /** Container ports and data directory, as docker/store-node.Dockerfile declares them. */
 const CONTAINER = { client: 8000, peer: 7000, dataDir: '/data' } as const;
@@ -45,9 +48,23 @@ export const raftstore: System = {
     bundle: 'store node bundle to run (default dist/store-node.mjs, built by `npm run build:node`)',
     build: '"false" to skip `npm run build:node`',
     'retry-attempts': `--client retrying: StoreClient's attempts per request (1..${MAX_RETRY_ATTEMPTS}; default ${DEFAULT_RETRY_ATTEMPTS})`,
+    'max-append-bytes': `nodes' --max-append-bytes: most bytes of entries per append message (${MIN_APPEND_BYTES}..${DEFAULT_MAX_INFLIGHT_BYTES}; default 1 MiB); small values split appends, which exposes commit-rule mistakes`,
+  },
+  checkOptions: (o) => {
+    maxAppendBytesOf(o);
   },
   prepare: prepareRaftstore,
 };
+
+function maxAppendBytesOf(systemOptions: Readonly<Record<string, string>>): number | undefined {
+  const raw = systemOptions['max-append-bytes'];
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < MIN_APPEND_BYTES || n > DEFAULT_MAX_INFLIGHT_BYTES) {
+    throw new UsageError(`--system-option max-append-bytes: expected an integer from ${MIN_APPEND_BYTES} to ${DEFAULT_MAX_INFLIGHT_BYTES}, got "${raw}"`);
+  }
+  return n;
+}
 
 function retryAttemptsOf(options: SystemRunOptions): number {
   const raw = options.systemOptions['retry-attempts'];
@@ -170,6 +187,7 @@ export function nodeProgram(addr: NodeAddressing, options: SystemRunOptions): No
       ...(options.unsafe.length > 0 ? ['--unsafe', options.unsafe.join(',')] : []),
       ...(options.storageFaultMode ? ['--storage-fault-mode'] : []),
       ...(options.snapshotEntries !== undefined ? ['--snapshot-entries', String(options.snapshotEntries)] : []),
+      ...(maxAppendBytesOf(options.systemOptions) !== undefined ? ['--max-append-bytes', String(maxAppendBytesOf(options.systemOptions))] : []),
     ],
   };
 }
