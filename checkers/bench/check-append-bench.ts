@@ -16,7 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { checkAppend, CONSISTENCIES, type Consistency } from '../append/append.ts';
 import { countMicroOps, generateAppendHistory } from '../append/generate.ts';
-import { readHistoryFile, toJsonLines } from '../history/read.ts';
+import { toJsonLines } from '../history/read.ts';
+import { measureCheck } from './measure.ts';
 
 interface Shape {
   readonly processes: number;
@@ -45,34 +46,23 @@ interface CheckFigures {
   readonly peakHeapMb: number;
 }
 
-function checkOne(file: string, consistency: Consistency): CheckFigures {
-  let peakHeap = 0;
-  const sample = (): void => {
-    peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
-  };
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  const history = readHistoryFile(file);
-  const tRead = performance.now();
-  sample();
-  const r = checkAppend(history, { consistency });
-  sample();
-  const total = performance.now() - t0;
-  const cpu = process.cpuUsage(c0);
+async function checkOne(file: string, consistency: Consistency): Promise<CheckFigures> {
+  const m = await measureCheck(file, (history) => checkAppend(history, { consistency }));
+  const r = m.result;
   return {
     valid: r.valid,
     summary: r.summary,
     txns: r.txns,
     microOps: r.microOps,
     edges: r.edges,
-    ms: { read: Math.round(tRead - t0), check: Math.round(total - (tRead - t0)), total: Math.round(total), txns: r.timings.read, infer: r.timings.infer, graph: r.timings.graph, cycles: r.timings.cycles },
-    cpuMs: Math.round((cpu.user + cpu.system) / 1000),
-    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
-    peakHeapMb: Math.round(peakHeap / 2 ** 20),
+    ms: { read: m.readMs, check: m.totalMs - m.readMs, total: m.totalMs, txns: r.timings.read, infer: r.timings.infer, graph: r.timings.graph, cycles: r.timings.cycles },
+    cpuMs: m.cpuMs,
+    peakRssMb: m.peakRssMb,
+    peakHeapMb: m.peakHeapMb,
   };
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const program = new Command()
     .name('bench:check:append')
     .option('--sizes <list>', 'comma-separated micro-operation counts', '10000,100000,1000000')
@@ -82,7 +72,7 @@ function main(): void {
     .parse();
   const o = program.opts<{ sizes: string; consistency: Consistency; seed: string; checkFile?: string }>();
   if (o.checkFile !== undefined) {
-    process.stdout.write(JSON.stringify(checkOne(o.checkFile, o.consistency)) + '\n');
+    process.stdout.write(JSON.stringify(await checkOne(o.checkFile, o.consistency)) + '\n');
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), 'bench-check-append-'));
@@ -136,4 +126,4 @@ function main(): void {
   console.log(JSON.stringify({ bench: 'check-append', results }));
 }
 
-main();
+await main();

@@ -15,7 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { readHistoryFile, toJsonLines } from '../history/read.ts';
+import { toJsonLines } from '../history/read.ts';
+import { measureCheck } from './measure.ts';
 import { checkLinearizability } from '../linearizability/check.ts';
 import { generateHistory } from '../testing/generate.ts';
 
@@ -48,29 +49,18 @@ interface CheckFigures {
 }
 
 async function checkOne(file: string, workers: number | undefined): Promise<CheckFigures> {
-  let peakHeap = 0;
-  const sample = (): void => {
-    peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
-  };
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  const history = readHistoryFile(file);
-  const tRead = performance.now();
-  sample();
-  const r = await checkLinearizability(history, { model: 'cas-register', init: 0, ...(workers !== undefined ? { workers } : {}) });
-  sample();
-  const total = performance.now() - t0;
-  const cpu = process.cpuUsage(c0);
+  const m = await measureCheck(file, (history) => checkLinearizability(history, { model: 'cas-register', init: 0, ...(workers !== undefined ? { workers } : {}) }));
+  const r = m.result;
   return {
     valid: r.valid,
-    lines: history.length,
+    lines: m.lines,
     ops: r.ops,
     keys: r.keys,
     states: r.states,
-    ms: { read: Math.round(tRead - t0), pair: r.timings.pair, split: r.timings.split, search: r.timings.search, total: Math.round(total) },
-    cpuMs: Math.round((cpu.user + cpu.system) / 1000),
-    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
-    peakHeapMb: Math.round(peakHeap / 2 ** 20),
+    ms: { read: m.readMs, pair: r.timings.pair, split: r.timings.split, search: r.timings.search, total: m.totalMs },
+    cpuMs: m.cpuMs,
+    peakRssMb: m.peakRssMb,
+    peakHeapMb: m.peakHeapMb,
     workers: workers ?? -1,
   };
 }
