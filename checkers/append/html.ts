@@ -6,6 +6,7 @@
  */
 import { isCycleAnomaly, showTxn, type AppendAnomaly, type AppendResult, type CycleAnomaly, type TxnRef } from './append.ts';
 import type { EdgeKind } from './graph.ts';
+import { CHECKER_PAGE_CSS, esc } from '../html.ts';
 
 const KIND_COLOURS: Record<EdgeKind, string> = { ww: '#0969da', wr: '#1a7f37', rw: '#bc4c00', rt: '#8250df' };
 const KIND_WORDS: Record<EdgeKind, string> = { ww: 'write-write', wr: 'write-read', rw: 'read-write (anti-dependency)', rt: 'real time' };
@@ -134,10 +135,8 @@ export function renderAppendHtml(result: AppendResult, title = 'list-append'): s
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}: ${verdict}</title>
 <style>
-body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
-code{background:#f3f3f3;padding:0 .25em;border-radius:3px}
-.v-valid{color:#1a7f37}.v-invalid{color:#cf222e}.v-unknown{color:#9a6700}
-.summary{font-weight:600}.meta{color:#555;font-weight:normal}
+${CHECKER_PAGE_CSS}
+.meta{color:#555;font-weight:normal}
 table.counts{border-collapse:collapse}table.counts td,table.counts th{border:1px solid #ddd;padding:2px 8px;text-align:left}
 .anomaly{margin:0 0 1em}
 ${APPEND_CSS}
@@ -173,8 +172,4 @@ function f(v: number): string {
 
 function safeId(s: string): string {
   return s.replace(/[^A-Za-z0-9_-]/g, '_');
-}
-
-function esc(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 }

@@ -1,6 +1,7 @@
 import { pairOps } from '../history/pair.ts';
 import type { CompletedOp, Op } from '../history/types.ts';
 import { describeOp, showKey, type LinearizabilityResult } from './check.ts';
+import { CHECKER_PAGE_CSS, esc } from '../html.ts';
 
 /** At most this many operations are drawn. */
 const MAX_DRAWN_OPS = 200;
@@ -46,10 +47,8 @@ export function renderLinearizabilityHtml(result: LinearizabilityResult, history
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}: ${verdict}</title>
 <style>
-body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
-code{background:#f3f3f3;padding:0 .25em;border-radius:3px}
-.v-valid{color:#1a7f37}.v-invalid{color:#cf222e}.v-unknown{color:#9a6700}
-.summary{font-weight:600}.meta{color:#555}.bad{color:#cf222e;font-weight:600}
+${CHECKER_PAGE_CSS}
+.meta{color:#555}.bad{color:#cf222e;font-weight:600}
 table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:2px 8px;text-align:left}
 svg text{font:11px system-ui,sans-serif}
 .op rect{stroke:#333;stroke-width:.5}.op.ok rect{fill:#cfe3ff}.op.info rect{fill:url(#hatch)}.op.fail rect{fill:#eee;stroke-dasharray:2 2}
@@ -133,8 +132,4 @@ function timeline(result: LinearizabilityResult, history: readonly Op[]): string
 ${labels}
 ${bars.join('\n')}
 </svg>`;
-}
-
-function esc(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 }

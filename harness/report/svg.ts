@@ -9,9 +9,9 @@
  * time, shaded bands, lanes of bars) are a few hundred lines.
  */
 
-export function esc(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
-}
+import { esc } from '../../checkers/html.ts';
+
+export { esc };
 
 /** A shaded time range (a fault window), seconds since the test started. */
 export interface Band {
