@@ -3,17 +3,12 @@
  * through the store's HTTP API over the simulated client link. All of it runs inside
  * `sim.run(...)`, in virtual time.
  */
+import type { StatusBody } from '../../impl/node/testing/cluster.ts';
 import { simClusterSpecs } from './cluster-args.ts';
 import { Simulation, type SimulationOptions } from './simulation.ts';
 
-export interface Status {
-  readonly id: string;
-  readonly role: string;
-  readonly term: number;
-  readonly leader: string | null;
-  readonly commit: number;
-  readonly applied: number;
-}
+/** The part of `/v1/status` these tests read (the body's type is the node tests'). */
+export type Status = Pick<StatusBody, 'id' | 'role' | 'term' | 'leader' | 'commit' | 'applied'>;
 
 export function newCluster(ids: readonly string[], options: SimulationOptions, extraArgs: readonly string[] = []): Simulation {
   const sim = new Simulation(options);
