@@ -28,16 +28,21 @@ function setup(seed = 'disk'): { scheduler: Scheduler; disk: SimDisk; run: <T>(f
   return { scheduler, disk, run: (f) => runAs(scheduler, disk, new SimProcess('p'), f) };
 }
 
+/** /d/a holds "durable" (synced, its name too), then "-volatile" written after it, never synced. */
+async function durableThenVolatile(fs: StorageFs): Promise<void> {
+  await fs.mkdirp('/d');
+  const f = await fs.open('/d/a', 'create-exclusive');
+  await f.writev([Buffer.from('durable')], 0);
+  await f.sync();
+  await fs.syncDir('/d');
+  await f.writev([Buffer.from('-volatile')], 7);
+}
+
 describe('SimDisk', () => {
   it('keeps synced bytes and names across a power loss and loses what was never synced or named durably', async () => {
     const { disk, run } = setup();
     await run(async (fs) => {
-      await fs.mkdirp('/d');
-      const f = await fs.open('/d/a', 'create-exclusive');
-      await f.writev([Buffer.from('durable')], 0);
-      await f.sync();
-      await fs.syncDir('/d');
-      await f.writev([Buffer.from('-volatile')], 7);
+      await durableThenVolatile(fs);
       const g = await fs.open('/d/b', 'create-exclusive');
       await g.writev([Buffer.from('unnamed')], 0);
       await g.sync(); // the data is durable, its name is not
@@ -46,14 +51,7 @@ describe('SimDisk', () => {
     // Crash until the unsynced write is lost entirely (it may also survive or be torn).
     for (let i = 0; i < 50; i++) {
       const copy = setup(`crash-${i}`);
-      await copy.run(async (fs) => {
-        await fs.mkdirp('/d');
-        const f = await fs.open('/d/a', 'create-exclusive');
-        await f.writev([Buffer.from('durable')], 0);
-        await f.sync();
-        await fs.syncDir('/d');
-        await f.writev([Buffer.from('-volatile')], 7);
-      });
+      await copy.run(durableThenVolatile);
       copy.disk.crash();
       const after = copy.disk.readFile('/d/a').toString();
       expect(after.startsWith('durable')).toBe(true);
