@@ -5,21 +5,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { toJsonLines } from './history/read.ts';
-import { detectModel, EXIT_INVALID, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VALID, main, parseInit } from './cli.ts';
+import { detectModel, EXIT_INVALID, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VALID, parseInit } from './cli.ts';
 import { generateHistory } from './testing/generate.ts';
+import { runCheckCli as run } from './testing/run-check-cli.ts';
 
 const testdata = (name: string): string => fileURLToPath(new URL(`./testdata/${name}`, import.meta.url));
 
-async function run(...argv: string[]): Promise<{ status: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const status = await main(
-    argv,
-    (s) => (out += s),
-    (s) => (err += s),
-  );
-  return { status, out, err };
-}
 
 describe('npm run check', () => {
   it('exits 0 for a valid history and says why', async () => {

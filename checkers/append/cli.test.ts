@@ -4,22 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { EXIT_INVALID, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VALID, main } from '../cli.ts';
+import { EXIT_INVALID, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VALID } from '../cli.ts';
 import { toJsonLines } from '../history/read.ts';
 import { generateAppendHistory } from './generate.ts';
+import { runCheckCli as run } from '../testing/run-check-cli.ts';
 
 const testdata = (name: string): string => fileURLToPath(new URL(`./testdata/${name}`, import.meta.url));
 
-async function run(...argv: string[]): Promise<{ status: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const status = await main(
-    argv,
-    (s) => (out += s),
-    (s) => (err += s),
-  );
-  return { status, out, err };
-}
 
 describe('npm run check -- --model list-append', () => {
   it('exits 1 for the Elle paper history and shows the cycle', async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { EXIT_INVALID, EXIT_USAGE, EXIT_VALID, main, parseInit } from '../cli.ts';
+import { EXIT_INVALID, EXIT_USAGE, EXIT_VALID, parseInit } from '../cli.ts';
 import { checkLinearizability } from '../linearizability/check.ts';
 import { readHistoryFile } from '../history/read.ts';
 import { casRegisterModel } from './cas-register.ts';
@@ -11,19 +11,10 @@ import { kvModel } from './kv.ts';
 import type { ModelOp } from './model.ts';
 import { withNilReads } from './nil-read.ts';
 import { registerModel } from './register.ts';
+import { runCheckCli as check } from '../testing/run-check-cli.ts';
 
 const testdata = (name: string): string => fileURLToPath(new URL(`./testdata/${name}`, import.meta.url));
 
-async function check(...argv: string[]): Promise<{ status: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const status = await main(
-    argv,
-    (s) => (out += s),
-    (s) => (err += s),
-  );
-  return { status, out, err };
-}
 
 const read = (value: unknown): ModelOp => ({ f: 'read', invokeValue: null, value, type: 'ok' });
 
