@@ -43,6 +43,29 @@ describe('--runtime sim', () => {
     expect(faults.filter((f) => f.startsWith('start-')).length).toBe(out.schedule?.length);
   }, 120_000);
 
+  it('--compose: faults of different nemeses overlap in the history, one nemesis never overlaps itself; --system-option max-append-bytes reaches the nodes', async () => {
+    const c = config(['--workload', 'register', '--nemesis', 'partition,kill,pause', '--compose', '--nemesis-interval', '2', '--time-limit', '20', '--seed', '6', '--system-option', 'max-append-bytes=300'], 'compose');
+    const out = await runTest(c, { quiet: true, publish: false });
+    expect(out.valid).toBe(true);
+    const active = new Set<string>();
+    let overlapped = false;
+    for (const line of history(out.dir).split('\n')) {
+      if (!line.includes('"process":"nemesis"') || !line.includes('"type":"info"')) continue;
+      const f = (JSON.parse(line) as { f: string }).f;
+      const m = /^(start|stop)-(.+)$/.exec(f);
+      if (m === null) continue;
+      const name = m[2] as string;
+      if (m[1] === 'start') {
+        expect(active.has(name)).toBe(false);
+        if (active.size > 0) overlapped = true;
+        active.add(name);
+      } else active.delete(name);
+    }
+    expect(overlapped).toBe(true);
+    const started = readFileSync(join(out.dir, 'nodes', 'n1.log'), 'utf8').split('\n').find((l) => l.includes('"node started"'));
+    expect(started).toContain('"maxAppendBytes":300');
+  }, 120_000);
+
   it('replay: the same seed and flags give the same history.jsonl byte for byte; another seed does not', async () => {
     const args = ['--workload', 'register', '--nemesis', 'partition,kill,clock', '--time-limit', '12', '--nemesis-interval', '3', '--storage-fault-mode'];
     const a = await runTest(config([...args, '--seed', '21'], 'replay-a'), { quiet: true, publish: false });
@@ -109,6 +132,7 @@ describe('--runtime sim', () => {
     try {
       expect(await main(['--runtime', 'sim', '--system', 'etcd'])).toBe(64);
       expect(await main(['--runs', '3'])).toBe(64);
+      expect(await main(['--runtime', 'sim', '--system-option', 'max-append-bytes=12'])).toBe(64);
       const bad = join(scratch, 'bad-schedule.json');
       writeFileSync(bad, JSON.stringify([{ atMs: 1000, nemesis: 'kill', durationMs: -1, seed: 1 }]));
       expect(await main(['--runtime', 'sim', '--nemesis', 'partition', '--replay-schedule', bad])).toBe(64);
@@ -118,6 +142,7 @@ describe('--runtime sim', () => {
     const text = err.join('');
     expect(text).toMatch(/etcd.*sim|sim.*etcd/);
     expect(text).toMatch(/--runs: only with --runtime sim/);
+    expect(text).toMatch(/--system-option max-append-bytes: expected an integer from 256/);
     expect(text).toMatch(/bad-schedule\.json: fault 0: durationMs must be a non-negative integer/);
     expect(text).toMatch(/nemesis "kill" is not one of this run's/);
   });
