@@ -14,6 +14,7 @@ import type { ReadConsistency } from '../workloads/client.ts';
 import { PrerequisiteError, UsageError } from './errors.ts';
 import { describeKnobs, NEMESIS_NAMES, parseKnobs, parseNemeses } from './nemesis/index.ts';
 import { explore } from './explore/explore.ts';
+import { replayCommand } from './explore/replay.ts';
 import { shrinkRun } from './explore/shrink.ts';
 import { scheduleProblems } from './nemesis/planned.ts';
 import type { PlannedFault } from './nemesis/planned.ts';
@@ -304,7 +305,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`\njepsen: ${sig}: stopping and cleaning up\n`);
     if (config.runtime === 'sim') {
       // Nothing of a simulated run lives outside this process, and a real timer here would
-      // trip the simulation's real-I/O guard: stop now.
+      // trip the simulation's real-I/O guard: stop now. The seed reproduces the run.
+      process.stderr.write(`jepsen: replay it with: ${replayCommand(config)}\n`);
       process.exit(130);
     }
     abort.abort();
