@@ -11,6 +11,7 @@ import { DEFAULT_NETWORK_KNOBS, networkNemeses } from './network.ts';
 import type { NetworkKnobs } from './network.ts';
 import type { ClockKnobs } from './clock.ts';
 import { processNemeses } from './process.ts';
+import { figure8Nemesis } from './figure8.ts';
 import { adminNemesis, fileNemeses } from './files.ts';
 import type { SystemSupport } from '../systems/system.ts';
 
@@ -58,7 +59,16 @@ export function allNemeses(knobs: NemesisKnobs = DEFAULT_KNOBS): Nemesis[] {
   return [...networkNemeses(knobs), ...processNemeses(), membershipNemesis(), clockNemesis(knobs), ...fileNemeses(), adminNemesis()];
 }
 
-export const NEMESIS_NAMES: readonly string[] = [...allNemeses().map((n) => n.name), 'all', 'none'];
+/**
+ * Scripted scenarios, named explicitly and never drawn by `all`: each steers the cluster
+ * through one known-dangerous interleaving (figure8.ts) rather than a fault at random, and
+ * adding one to `all` would change what every existing seed draws.
+ */
+export function scenarioNemeses(): Nemesis[] {
+  return [figure8Nemesis()];
+}
+
+export const NEMESIS_NAMES: readonly string[] = [...allNemeses().map((n) => n.name), ...scenarioNemeses().map((n) => n.name), 'all', 'none'];
 
 /**
  * Parse `--nemesis` into nemeses; throws naming an unknown one. With `system`, `all` means
@@ -68,7 +78,7 @@ export const NEMESIS_NAMES: readonly string[] = [...allNemeses().map((n) => n.na
 export function parseNemeses(spec: string, knobs: NemesisKnobs = DEFAULT_KNOBS, system?: SystemSupport): Nemesis[] {
   const names = spec.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (names.length === 0) throw new Error('--nemesis: empty list');
-  const known = new Map(allNemeses(knobs).map((n) => [n.name, n]));
+  const known = new Map([...allNemeses(knobs), ...scenarioNemeses()].map((n) => [n.name, n]));
   const out: Nemesis[] = [];
   for (const name of names) {
     if (name === 'none') continue;
