@@ -64,7 +64,9 @@ export function figure8Nemesis(options: Figure8Options = DEFAULT_FIGURE8): Nemes
       steps.push(`isolated leader ${a} (term ${first.term}, commit ${first.commit})`);
 
       // 3. The first other leader of a newer term: cut it off before its first append lands.
-      const second = await waitFor(ctx, options, (s) => highestLeader(s, nodes.filter((x) => x !== a), first.term));
+      // Any other node answering as leader while A is cut off was elected after A's term (a
+      // system that reports its last applied entry's term, as etcd does, still shows A's).
+      const second = await waitFor(ctx, options, (s) => highestLeader(s, nodes.filter((x) => x !== a)));
       if (second === null) return done(`no new leader elected without ${a}`);
       const b = second.id;
       await shape(ctx, nodes, options, { isolated: [b], hub: a });
@@ -73,7 +75,7 @@ export function figure8Nemesis(options: Figure8Options = DEFAULT_FIGURE8): Nemes
       // 4. A leads again; the moment its commit index moves, cut it off.
       const back = await waitFor(ctx, options, (s) => {
         const st = s.get(a);
-        return st !== undefined && st.role === 'leader' && st.term > second.term ? st : null;
+        return st !== undefined && st.role === 'leader' && newer(st, second.term) ? st : null;
       });
       if (back === null) return done(`${a} did not lead again`);
       steps.push(`${a} leads again (term ${back.term}, commit ${back.commit})`);
@@ -87,7 +89,7 @@ export function figure8Nemesis(options: Figure8Options = DEFAULT_FIGURE8): Nemes
       // 5. B leads the star and overwrites whatever A's old-term entries reached.
       const last = await waitFor(ctx, options, (s) => {
         const st = s.get(b);
-        return st !== undefined && st.role === 'leader' && st.term > back.term ? st : null;
+        return st !== undefined && st.role === 'leader' && newer(st, back.term) ? st : null;
       });
       steps.push(last === null ? `${b} did not lead` : `${b} leads (term ${last.term})`);
       return done('sequence complete');
@@ -127,6 +129,15 @@ async function shape(ctx: NemesisContext, nodes: readonly NodeId[], options: Fig
   for (const from of nodes) {
     for (const to of nodes) if (from !== to) await net.addToxic({ from, to }, 'figure-8-latency', { type: 'latency', latencyMs: options.latencyMs, jitterMs: 0 });
   }
+}
+
+/**
+ * Whether a node's status is of a term after `term`. A system whose status gives its last
+ * applied entry's term (etcd) shows the new term only once something of it applied: there a
+ * node answering as leader again after the network changed is taken as newly elected.
+ */
+function newer(st: NodeStatusSample, term: number): boolean {
+  return st.term > term || st.termIsApplied === true;
 }
 
 /** The leader with the highest term among `among`, if newer than `newerThan`. */
