@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildProgram, configFromOptions } from '../cli.ts';
 import { runTest } from '../run.ts';
-import { parseNemeses } from './index.ts';
+import { parseKnobs, parseNemeses } from './index.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'figure8-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -20,6 +20,11 @@ describe('figure-8 nemesis', () => {
   it('is named explicitly and never drawn by all', () => {
     expect(parseNemeses('figure-8').map((n) => n.name)).toEqual(['figure-8']);
     expect(parseNemeses('all').map((n) => n.name)).not.toContain('figure-8');
+  });
+
+  it('--knob figure8LatencyMs sets its delay, within 1..10000 ms', () => {
+    expect(parseKnobs(['figure8LatencyMs=150']).figure8LatencyMs).toBe(150);
+    expect(() => parseKnobs(['figure8LatencyMs=0'])).toThrow(/figure8LatencyMs: expected a number in 1\.\.10000/);
   });
 
   it('steers the store through the whole sequence in simulation, and the correct store stays valid', async () => {

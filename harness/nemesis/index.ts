@@ -11,14 +11,14 @@ import { DEFAULT_NETWORK_KNOBS, networkNemeses } from './network.ts';
 import type { NetworkKnobs } from './network.ts';
 import type { ClockKnobs } from './clock.ts';
 import { processNemeses } from './process.ts';
-import { figure8Nemesis } from './figure8.ts';
+import { DEFAULT_FIGURE8, figure8Nemesis } from './figure8.ts';
 import { adminNemesis, fileNemeses } from './files.ts';
 import type { SystemSupport } from '../systems/system.ts';
 
 /** Every nemesis knob (`--knob name=value`), with its default and its allowed range. */
-export type NemesisKnobs = NetworkKnobs & ClockKnobs;
+export type NemesisKnobs = NetworkKnobs & ClockKnobs & { readonly figure8LatencyMs: number };
 
-export const DEFAULT_KNOBS: NemesisKnobs = { ...DEFAULT_NETWORK_KNOBS, maxSkewMs: 2000 };
+export const DEFAULT_KNOBS: NemesisKnobs = { ...DEFAULT_NETWORK_KNOBS, maxSkewMs: 2000, figure8LatencyMs: DEFAULT_FIGURE8.latencyMs };
 
 const KNOB_RANGES: { readonly [K in keyof NemesisKnobs]: readonly [number, number, string] } = {
   latencyMs: [0, 60_000, 'latency: base delay added to every peer link (ms)'],
@@ -28,6 +28,7 @@ const KNOB_RANGES: { readonly [K in keyof NemesisKnobs]: readonly [number, numbe
   flakyLinks: [0, 1, 'flaky: fraction of peer links affected'],
   flakyToxicity: [0, 1, 'flaky: fraction of connections reset or stalled on an affected link'],
   maxSkewMs: [1, 3_600_000, 'clock: largest skew or strobe amplitude (ms)'],
+  figure8LatencyMs: [1, 10_000, 'figure-8: delay on every peer link while the script runs (ms); containers need more than the simulation (each network change is a Toxiproxy call)'],
 };
 
 /** One line per knob, for `--help` and the README. */
@@ -41,7 +42,7 @@ export function describeKnobs(): string {
 export function parseKnobs(settings: readonly string[]): NemesisKnobs {
   const out: Record<string, number> = { ...DEFAULT_KNOBS };
   for (const setting of settings) {
-    const m = /^([A-Za-z]+)=(.+)$/.exec(setting.trim());
+    const m = /^([A-Za-z][A-Za-z0-9]*)=(.+)$/.exec(setting.trim());
     if (m === null) throw new Error(`--knob: expected name=value, got "${setting}"`);
     const [, name = '', raw = ''] = m;
     const range = KNOB_RANGES[name as keyof NemesisKnobs] as (typeof KNOB_RANGES)[keyof NemesisKnobs] | undefined;
@@ -64,8 +65,8 @@ export function allNemeses(knobs: NemesisKnobs = DEFAULT_KNOBS): Nemesis[] {
  * through one known-dangerous interleaving (figure8.ts) rather than a fault at random, and
  * adding one to `all` would change what every existing seed draws.
  */
-export function scenarioNemeses(): Nemesis[] {
-  return [figure8Nemesis()];
+export function scenarioNemeses(knobs: NemesisKnobs = DEFAULT_KNOBS): Nemesis[] {
+  return [figure8Nemesis({ ...DEFAULT_FIGURE8, latencyMs: knobs.figure8LatencyMs })];
 }
 
 export const NEMESIS_NAMES: readonly string[] = [...allNemeses().map((n) => n.name), ...scenarioNemeses().map((n) => n.name), 'all', 'none'];
@@ -78,7 +79,7 @@ export const NEMESIS_NAMES: readonly string[] = [...allNemeses().map((n) => n.na
 export function parseNemeses(spec: string, knobs: NemesisKnobs = DEFAULT_KNOBS, system?: SystemSupport): Nemesis[] {
   const names = spec.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (names.length === 0) throw new Error('--nemesis: empty list');
-  const known = new Map([...allNemeses(knobs), ...scenarioNemeses()].map((n) => [n.name, n]));
+  const known = new Map([...allNemeses(knobs), ...scenarioNemeses(knobs)].map((n) => [n.name, n]));
   const out: Nemesis[] = [];
   for (const name of names) {
     if (name === 'none') continue;
