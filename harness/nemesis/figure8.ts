@@ -56,11 +56,12 @@ export function figure8Nemesis(options: Figure8Options = DEFAULT_FIGURE8): Nemes
       const done = (why: string): unknown => ({ steps, ended: why });
 
       // 1-2. Slow the links, find the leader, isolate it.
-      await shape(ctx, nodes, options, { isolated: [], hub: null });
+      const network = new Network(ctx, nodes);
+      await network.slow(options.latencyMs);
       const first = await waitFor(ctx, options, (s) => highestLeader(s, nodes));
       if (first === null) return done('no leader to start from');
       const a = first.id;
-      await shape(ctx, nodes, options, { isolated: [a], hub: null });
+      await network.shape({ isolated: [a], hub: null });
       steps.push(`isolated leader ${a} (term ${first.term}, commit ${first.commit})`);
 
       // 3. The first other leader of a newer term: cut it off before its first append lands.
@@ -69,7 +70,7 @@ export function figure8Nemesis(options: Figure8Options = DEFAULT_FIGURE8): Nemes
       const second = await waitFor(ctx, options, (s) => highestLeader(s, nodes.filter((x) => x !== a)));
       if (second === null) return done(`no new leader elected without ${a}`);
       const b = second.id;
-      await shape(ctx, nodes, options, { isolated: [b], hub: a });
+      await network.shape({ isolated: [b], hub: a });
       steps.push(`isolated new leader ${b} (term ${second.term}); ${a} is the hub of the others`);
 
       // 4. A leads again; the moment its commit index moves, cut it off.
@@ -83,7 +84,7 @@ export function figure8Nemesis(options: Figure8Options = DEFAULT_FIGURE8): Nemes
         const st = s.get(a);
         return st !== undefined && st.commit > back.commit ? st : null;
       });
-      await shape(ctx, nodes, options, { isolated: [a], hub: b });
+      await network.shape({ isolated: [a], hub: b });
       steps.push(committed === null ? `${a} committed nothing; isolated it` : `isolated ${a} right after its commit index moved to ${committed.commit}; ${b} is the hub of the others`);
 
       // 5. B leads the star and overwrites whatever A's old-term entries reached.
@@ -108,26 +109,50 @@ interface Shape {
   readonly hub: NodeId | null;
 }
 
-/**
- * Put the peer network in one shape: every link delayed, the isolated nodes cut off, and with a
- * hub the other nodes cut from each other. Built from a healed network each time (NetworkControl
- * has no per-link heal); no time passes between the heal and the cuts in simulation.
- */
-async function shape(ctx: NemesisContext, nodes: readonly NodeId[], options: Figure8Options, s: Shape): Promise<void> {
-  const net = ctx.cluster.network;
-  await net.healAll();
-  const cuts: { from: NodeId; to: NodeId }[] = [];
+/** The links a shape cuts, as `from>to` keys. */
+export function shapeCuts(nodes: readonly NodeId[], s: Shape): Set<string> {
+  const cuts = new Set<string>();
   for (const from of nodes) {
     for (const to of nodes) {
       if (from === to) continue;
       const isolated = s.isolated.includes(from) || s.isolated.includes(to);
       const spokes = s.hub !== null && from !== s.hub && to !== s.hub;
-      if (isolated || spokes) cuts.push({ from, to });
+      if (isolated || spokes) cuts.add(`${from}>${to}`);
     }
   }
-  await Promise.all(cuts.map((l) => net.cut(l)));
-  for (const from of nodes) {
-    for (const to of nodes) if (from !== to) await net.addToxic({ from, to }, 'figure-8-latency', { type: 'latency', latencyMs: options.latencyMs, jitterMs: 0 });
+  return cuts;
+}
+
+/**
+ * The peer network, moved from one shape to the next: the new cuts go in before the old ones
+ * are healed, so nothing the next shape forbids slips through in between (on containers each
+ * change is a Toxiproxy call; a reset would also release the bytes the latency toxics hold).
+ */
+class Network {
+  private current = new Set<string>();
+
+  constructor(
+    private readonly ctx: NemesisContext,
+    private readonly nodes: readonly NodeId[],
+  ) {}
+
+  /** Delay every peer link; the delay stays until `stop` heals everything. */
+  async slow(latencyMs: number): Promise<void> {
+    for (const from of this.nodes) {
+      for (const to of this.nodes) if (from !== to) await this.ctx.cluster.network.addToxic({ from, to }, 'figure-8-latency', { type: 'latency', latencyMs, jitterMs: 0 });
+    }
+  }
+
+  async shape(s: Shape): Promise<void> {
+    const want = shapeCuts(this.nodes, s);
+    const net = this.ctx.cluster.network;
+    const link = (key: string): { from: NodeId; to: NodeId } => {
+      const [from = '', to = ''] = key.split('>');
+      return { from, to };
+    };
+    await Promise.all([...want].filter((k) => !this.current.has(k)).map((k) => net.cut(link(k))));
+    await Promise.all([...this.current].filter((k) => !want.has(k)).map((k) => net.heal(link(k))));
+    this.current = want;
   }
 }
 

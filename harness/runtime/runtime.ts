@@ -44,6 +44,8 @@ export interface NetworkControl {
    * opened), until healed; the other direction still flows. Cut both for a full partition.
    */
   cut(link: Link): Promise<void>;
+  /** Undo `cut(link)` alone: the other direction, other links and every toxic stay as they are. */
+  heal(link: Link): Promise<void>;
   /** Add a toxic to a→b, in both stream directions of that link's connections. */
   addToxic(link: Link, name: string, toxic: LinkToxic): Promise<void>;
   /** Restore every link: re-enable, remove every toxic. */

@@ -214,6 +214,11 @@ class SimLinks implements NetworkControl {
     return Promise.resolve();
   }
 
+  heal(link: Link): Promise<void> {
+    this.sim.network.heal(link.from, link.to);
+    return Promise.resolve();
+  }
+
   addToxic(link: Link, name: string, toxic: LinkToxic): Promise<void> {
     const net = this.sim.network;
     const { from, to } = link;

@@ -63,6 +63,13 @@ export class ToxiproxyLinks implements NetworkControl {
     await (await this.client(reverse.api).get(reverse.name)).addToxic({ name: `cut-${link.from}-${link.to}-down`, stream: 'downstream', ...blackhole });
   }
 
+  async heal(link: Link): Promise<void> {
+    const forward = this.proxyOf(link);
+    const reverse = this.proxyOf({ from: link.to, to: link.from });
+    await removeToxicIfPresent(forward.api, forward.name, `cut-${link.from}-${link.to}-up`);
+    await removeToxicIfPresent(reverse.api, reverse.name, `cut-${link.from}-${link.to}-down`);
+  }
+
   async addToxic(link: Link, name: string, toxic: LinkToxic): Promise<void> {
     const p = this.proxyOf(link);
     const proxy = await this.client(p.api).get(p.name);
@@ -75,6 +82,16 @@ export class ToxiproxyLinks implements NetworkControl {
     // POST /reset: enable every proxy and remove every toxic, on every server.
     await Promise.all([...this.clients.values()].map((c) => c.reset()));
   }
+}
+
+/**
+ * Remove a toxic by name through Toxiproxy's HTTP API (DELETE /proxies/{proxy}/toxics/{toxic});
+ * one that is not there (never added, or reset away) answers 404, which is fine. The client
+ * library has no such call without fetching the toxic first.
+ */
+async function removeToxicIfPresent(api: string, proxyName: string, toxicName: string): Promise<void> {
+  const res = await fetch(`${api.replace(/\/$/, '')}/proxies/${encodeURIComponent(proxyName)}/toxics/${encodeURIComponent(toxicName)}`, { method: 'DELETE' });
+  if (!res.ok && res.status !== 404) throw new Error(`Toxiproxy ${api}: removing toxic ${toxicName} of ${proxyName} answered ${res.status}: ${await res.text()}`);
 }
 
 function linkKey(link: Link): string {
