@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalRuntime, listLabelledProcesses, localPorts } from './local-runtime.ts';
 import type { StartedCluster } from './runtime.ts';
 import { PrerequisiteError } from './runtime.ts';
-import { observeOneWayCut, ONE_WAY } from './testing/one-way.ts';
+import { observeHealOne, observeOneWayCut, ONE_WAY } from './testing/one-way.ts';
 import { prepareStandin } from './testing/standin-system.ts';
 import { nodeIds } from './topology.ts';
 import { createServer } from 'node:net';
@@ -54,6 +54,10 @@ describe('local runtime topology (stand-in node)', () => {
   it('cuts a→b at the byte level while b→a flows, and heals', async () => {
     expect((await getJson(`${cluster.node('n1').clientUrl}/probe?peer=n2`)).body).toEqual({ reply: 'n2' });
     expect(await observeOneWayCut(cluster, 'n1', 'n2', 'n3')).toEqual(ONE_WAY);
+  });
+
+  it('heal(link) undoes one cut and leaves the others', async () => {
+    expect(await observeHealOne(cluster, 'n1', 'n2', 'n3')).toEqual({ healedLinkDelivered: true, stillCutDelivered: false });
   });
 
   it('reads and writes a node\'s data files', async () => {

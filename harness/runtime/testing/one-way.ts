@@ -42,3 +42,20 @@ export async function observeOneWayCut(cluster: StartedCluster, a: string, b: st
 }
 
 export const ONE_WAY = { cutDirectionDelivered: false, reverseDirectionDelivered: true, otherLinkDelivered: true, healedDelivered: true } as const;
+
+/**
+ * `heal(link)` undoes that one cut: with a→b and a→c cut, healing a→b lets a's bytes reach b
+ * again while a→c stays cut (then everything is healed).
+ */
+export async function observeHealOne(cluster: StartedCluster, a: string, b: string, c: string): Promise<{ healedLinkDelivered: boolean; stillCutDelivered: boolean }> {
+  const tag = Math.random().toString(36).slice(2, 8);
+  await cluster.network.cut({ from: a, to: b });
+  await cluster.network.cut({ from: a, to: c });
+  await cluster.network.heal({ from: a, to: b });
+  await send(cluster, a, b, `healed-one-${tag}`);
+  await send(cluster, a, c, `still-cut-${tag}`);
+  const healedLinkDelivered = (await received(cluster, b)).includes(`healed-one-${tag}`);
+  const stillCutDelivered = (await received(cluster, c)).includes(`still-cut-${tag}`);
+  await cluster.network.healAll();
+  return { healedLinkDelivered, stillCutDelivered };
+}
