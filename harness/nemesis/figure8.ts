@@ -85,7 +85,7 @@ export function figure8Nemesis(options: Figure8Options = DEFAULT_FIGURE8): Nemes
         return st !== undefined && st.commit > back.commit ? st : null;
       });
       await network.shape({ isolated: [a], hub: b });
-      steps.push(committed === null ? `${a} committed nothing; isolated it` : `isolated ${a} right after its commit index moved to ${committed.commit}; ${b} is the hub of the others`);
+      steps.push(committed === null ? `${a} committed nothing; isolated it; ${b} is the hub of the others` : `isolated ${a} right after its commit index moved to ${committed.commit}; ${b} is the hub of the others`);
 
       // 5. B leads the star and overwrites whatever A's old-term entries reached.
       const last = await waitFor(ctx, options, (s) => {
