@@ -361,7 +361,13 @@ export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<
         // --- final reads --------------------------------------------------------------------
         progress.state.phase = 'final-reads';
         const finals = await pool.finalReads(workload.finalReads(), abort.signal);
-        if (finals.failed.length > 0) {
+        if (finals.refused !== null) {
+          // Not a recovery problem: the system answered, and refused the request itself.
+          recoveryNotes.push(
+            `the final reads were refused by the system, so what the cluster holds could not be read: ${finals.refused} (${finals.failed.length} of ${finals.total} final reads; a setting such as --system-option max-append-bytes may be too small for this workload)`,
+          );
+          log(`warning: ${recoveryNotes.at(-1) ?? ''}`);
+        } else if (finals.failed.length > 0) {
           const leader = await currentLeader(c, prepared);
           recoveryNotes.push(
             `the cluster never recovered after the heal: ${finals.failed.length} of ${finals.total} final reads failed ${FINAL_READ_ATTEMPTS} times each (last error: ${finals.lastError}); ${leader === null ? 'no node says it leads' : `node ${leader} says it leads`}`,
@@ -481,6 +487,8 @@ function linkLatest(resultsDir: string, dir: string): void {
 
 /** Final reads: each op by a fresh process, retried (as new ops) until ok, at most this many times. */
 const FINAL_READ_ATTEMPTS = 20;
+/** Error codes by which a system refuses a request itself, whatever the cluster's state: retrying the same request cannot help. */
+const REQUEST_REFUSED: ReadonlySet<string> = new Set(['too-large', 'bad-request']);
 
 /** The logical client processes: each draws ops from its own seeded stream. */
 class ClientPool {
@@ -565,11 +573,16 @@ class ClientPool {
     );
   }
 
-  /** Each final op by fresh processes, retried (as new ops) until ok. */
-  async finalReads(ops: readonly OpSpec[], signal: AbortSignal): Promise<{ total: number; failed: OpSpec[]; lastError: string }> {
+  /**
+   * Each final op by fresh processes, retried (as new ops) until ok. A definite refusal of the
+   * request itself (too large, malformed) is not retried: the same request would be refused
+   * again, and it says nothing about whether the cluster recovered (`refused` names it).
+   */
+  async finalReads(ops: readonly OpSpec[], signal: AbortSignal): Promise<{ total: number; failed: OpSpec[]; lastError: string; refused: string | null }> {
     const ids = this.cluster.nodes.map((n) => n.id);
     const failed: OpSpec[] = [];
     let lastError = '';
+    let refused: string | null = null;
     let process = 1_000_000;
     for (const [i, op] of ops.entries()) {
       let done = false;
@@ -580,11 +593,15 @@ class ClientPool {
         if (outcome.type === 'ok') done = true;
         else {
           lastError = typeof outcome.error === 'string' ? outcome.error : outcome.error.code;
+          if (outcome.type === 'fail' && typeof outcome.error !== 'string' && REQUEST_REFUSED.has(outcome.error.code)) {
+            refused ??= `${outcome.error.code}${outcome.error.message !== undefined ? `: ${outcome.error.message}` : ''}`;
+            break;
+          }
           await this.cluster.clock.sleep(250, signal);
         }
       }
       if (!done) failed.push(op);
     }
-    return { total: ops.length, failed, lastError };
+    return { total: ops.length, failed, lastError, refused };
   }
 }
