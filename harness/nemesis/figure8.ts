@@ -4,7 +4,7 @@
  * replicas later loses it. Random faults almost never produce it: it needs two leaders cut off
  * within one network delay of their election or first commit, and a third election steered
  * to a particular node. This nemesis does it on purpose, watching what each node reports of
- * itself (role, term, commit index) and acting between two polls:
+ * itself (role, term, commit index; only the nodes a step watches) and acting between two polls:
  *
  *  1. every peer link gets `latencyMs` of delay, so a new leader's first appends are still in
  *     flight when the nemesis sees the election and cuts the leader off (in-flight data on a
@@ -49,16 +49,16 @@ type Statuses = Map<NodeId, NodeStatusSample>;
 export function figure8Nemesis(options: Figure8Options = DEFAULT_FIGURE8): Nemesis {
   return {
     name: 'figure-8',
+    minNodes: 3,
     async start(ctx) {
       const nodes = ctx.cluster.nodes.map((n) => n.id);
-      if (nodes.length < 3) return { skipped: 'needs at least 3 nodes' };
       const steps: string[] = [];
       const done = (why: string): unknown => ({ steps, ended: why });
 
       // 1-2. Slow the links, find the leader, isolate it.
       const network = new Network(ctx, nodes);
       await network.slow(options.latencyMs);
-      const first = await waitFor(ctx, options, (s) => highestLeader(s, nodes));
+      const first = await waitFor(ctx, options, nodes, highestLeader);
       if (first === null) return done('no leader to start from');
       const a = first.id;
       await network.shape({ isolated: [a], hub: null });
@@ -67,20 +67,20 @@ export function figure8Nemesis(options: Figure8Options = DEFAULT_FIGURE8): Nemes
       // 3. The first other leader of a newer term: cut it off before its first append lands.
       // Any other node answering as leader while A is cut off was elected after A's term (a
       // system that reports its last applied entry's term, as etcd does, still shows A's).
-      const second = await waitFor(ctx, options, (s) => highestLeader(s, nodes.filter((x) => x !== a)));
+      const second = await waitFor(ctx, options, nodes.filter((x) => x !== a), highestLeader);
       if (second === null) return done(`no new leader elected without ${a}`);
       const b = second.id;
       await network.shape({ isolated: [b], hub: a });
       steps.push(`isolated new leader ${b} (term ${second.term}); ${a} is the hub of the others`);
 
       // 4. A leads again; the moment its commit index moves, cut it off.
-      const back = await waitFor(ctx, options, (s) => {
+      const back = await waitFor(ctx, options, [a], (s) => {
         const st = s.get(a);
         return st !== undefined && st.role === 'leader' && newer(st, second.term) ? st : null;
       });
       if (back === null) return done(`${a} did not lead again`);
       steps.push(`${a} leads again (term ${back.term}, commit ${back.commit})`);
-      const committed = await waitFor(ctx, options, (s) => {
+      const committed = await waitFor(ctx, options, [a], (s) => {
         const st = s.get(a);
         return st !== undefined && st.commit > back.commit ? st : null;
       });
@@ -88,7 +88,7 @@ export function figure8Nemesis(options: Figure8Options = DEFAULT_FIGURE8): Nemes
       steps.push(committed === null ? `${a} committed nothing; isolated it; ${b} is the hub of the others` : `isolated ${a} right after its commit index moved to ${committed.commit}; ${b} is the hub of the others`);
 
       // 5. B leads the star and overwrites whatever A's old-term entries reached.
-      const last = await waitFor(ctx, options, (s) => {
+      const last = await waitFor(ctx, options, [b], (s) => {
         const st = s.get(b);
         return st !== undefined && st.role === 'leader' && newer(st, back.term) ? st : null;
       });
@@ -165,23 +165,26 @@ function newer(st: NodeStatusSample, term: number): boolean {
   return st.term > term || st.termIsApplied === true;
 }
 
-/** The leader with the highest term among `among`, if newer than `newerThan`. */
-function highestLeader(s: Statuses, among: readonly NodeId[], newerThan = -1): { id: NodeId; term: number; commit: number } | null {
+/** The leader with the highest term among the nodes that answered. */
+function highestLeader(s: Statuses): { id: NodeId; term: number; commit: number } | null {
   let best: { id: NodeId; term: number; commit: number } | null = null;
-  for (const id of among) {
-    const st = s.get(id);
-    if (st === undefined || st.role !== 'leader' || st.term <= newerThan) continue;
+  for (const [id, st] of s) {
+    if (st.role !== 'leader') continue;
     if (best === null || st.term > best.term) best = { id, term: st.term, commit: st.commit };
   }
   return best;
 }
 
-/** Poll every node's status until `probe` returns non-null, or `stepMs` passes (null). */
-async function waitFor<T>(ctx: NemesisContext, options: Figure8Options, probe: (s: Statuses) => T | null): Promise<T | null> {
+/**
+ * Poll the status of the nodes a step watches (only those: on containers every poll is an
+ * HTTP round trip, and the window to act in is one network delay) until `probe` returns
+ * non-null, or `stepMs` passes (null).
+ */
+async function waitFor<T>(ctx: NemesisContext, options: Figure8Options, watched: readonly NodeId[], probe: (s: Statuses) => T | null): Promise<T | null> {
   const clock = ctx.cluster.clock;
   const deadline = clock.now() + options.stepMs;
   for (;;) {
-    const running = ctx.cluster.nodes.filter((n) => n.state === 'running');
+    const running = ctx.cluster.nodes.filter((n) => n.state === 'running' && watched.includes(n.id));
     const answers = await Promise.all(running.map(async (n) => [n.id, await ctx.system.status(n, Math.max(50, options.pollMs * 10), ctx.cluster)] as const));
     const s: Statuses = new Map();
     for (const [id, st] of answers) if (st !== null) s.set(id, st);
