@@ -170,7 +170,7 @@ export function configFromOptions(o: Opts): RunConfig {
     system,
     workload: workloadByName(o.workload),
     nemeses,
-    config: { runtime: o.runtime, unsafe, storageFaultMode: o.storageFaultMode, readConsistency: o.readConsistency, clientMode: o.client },
+    config: { runtime: o.runtime, unsafe, storageFaultMode: o.storageFaultMode, readConsistency: o.readConsistency, clientMode: o.client, nodes: o.nodes },
   });
   const simOnly = (flag: string, given: boolean): void => {
     if (given && o.runtime !== 'sim') throw new UsageError(`${flag}: only with --runtime sim (a container run cannot be replayed or explored seed by seed)`);

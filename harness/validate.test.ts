@@ -27,6 +27,11 @@ describe('what a system cannot do is refused, naming it', () => {
     expect(parseNemeses('all', undefined, raftstore.supports).map((n) => n.name)).toContain('bitflip');
     expect(runProblems({ system: raftstore, workload: registerWorkload(), nemeses: parseNemeses('admin'), config: base })).toEqual(['--nemesis admin needs admin, which raftstore does not support']);
   });
+
+  it('refuses a nemesis on a cluster smaller than it needs (figure-8: 3 nodes)', () => {
+    expect(runProblems({ system: raftstore, workload: registerWorkload(), nemeses: parseNemeses('figure-8'), config: { ...base, nodes: 1 } })).toEqual(['--nemesis figure-8 needs at least 3 nodes (--nodes 1)']);
+    expect(runProblems({ system: raftstore, workload: registerWorkload(), nemeses: parseNemeses('figure-8'), config: { ...base, nodes: 3 } })).toEqual([]);
+  });
   it('a nemesis needing a hook the system lacks, a workload operation, a runtime, a flag', () => {
     const problems = runProblems({
       system: minimal,

@@ -22,6 +22,7 @@ export interface RunRequest {
     readonly readConsistency: ReadConsistency;
     readonly clientMode: ClientOptions['mode'];
     readonly systemOptions?: Readonly<Record<string, string>>;
+    readonly nodes?: number;
   };
 }
 
@@ -37,6 +38,7 @@ export function runProblems(r: RunRequest): string[] {
   for (const n of r.nemeses) {
     const missing = (n.requires ?? []).filter((f) => !s.supports.features.has(f));
     if (missing.length > 0) problems.push(`--nemesis ${n.name} needs ${missing.join(', ')}, which ${s.name} does not support`);
+    if (n.minNodes !== undefined && r.config.nodes !== undefined && r.config.nodes < n.minNodes) problems.push(`--nemesis ${n.name} needs at least ${n.minNodes} nodes (--nodes ${r.config.nodes})`);
   }
   if (r.config.unsafe.length > 0) {
     if (!s.supports.features.has('unsafe')) problems.push(`--unsafe: ${s.name} has no unsafe switches`);

@@ -29,6 +29,8 @@ export interface Nemesis {
   stop(ctx: NemesisContext): Promise<unknown>;
   /** What the system must support for this fault; the harness refuses the run (exit 64) otherwise. */
   readonly requires?: readonly SystemFeature[];
+  /** The smallest cluster the fault means anything on; the harness refuses a smaller one (exit 64). */
+  readonly minNodes?: number;
 }
 
 /** A fault that needs the nodes started with their fault-injection hooks on (the clock). */
