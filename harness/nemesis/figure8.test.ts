@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildProgram, configFromOptions } from '../cli.ts';
 import { runTest } from '../run.ts';
+import { shapeCuts } from './figure8.ts';
 import { parseKnobs, parseNemeses } from './index.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'figure8-'));
@@ -20,6 +21,19 @@ describe('figure-8 nemesis', () => {
   it('is named explicitly and never drawn by all', () => {
     expect(parseNemeses('figure-8').map((n) => n.name)).toEqual(['figure-8']);
     expect(parseNemeses('all').map((n) => n.name)).not.toContain('figure-8');
+  });
+
+  it('shapes: an isolated node is cut both ways from everyone; with a hub the others reach only the hub', () => {
+    const nodes = ['n1', 'n2', 'n3', 'n4'];
+    expect([...shapeCuts(nodes, { isolated: ['n1'], hub: null })].sort()).toEqual(['n1>n2', 'n1>n3', 'n1>n4', 'n2>n1', 'n3>n1', 'n4>n1']);
+    const star = shapeCuts(nodes, { isolated: ['n4'], hub: 'n1' });
+    for (const other of ['n2', 'n3']) {
+      expect(star.has(`n1>${other}`)).toBe(false);
+      expect(star.has(`${other}>n1`)).toBe(false);
+    }
+    expect(star.has('n2>n3') && star.has('n3>n2')).toBe(true);
+    expect(['n1', 'n2', 'n3'].every((x) => star.has(`${x}>n4`) && star.has(`n4>${x}`))).toBe(true);
+    expect(star.size).toBe(8);
   });
 
   it('--knob figure8LatencyMs sets its delay, within 1..10000 ms', () => {
