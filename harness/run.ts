@@ -364,7 +364,7 @@ export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<
         if (finals.refused !== null) {
           // Not a recovery problem: the system answered, and refused the request itself.
           recoveryNotes.push(
-            `the final reads were refused by the system, so what the cluster holds could not be read: ${finals.refused} (${finals.failed.length} of ${finals.total} final reads; a setting such as --system-option max-append-bytes may be too small for this workload)`,
+            `the final reads were refused by the system, so what the cluster holds could not be read: ${finals.refused} (${finals.failed.length} of ${finals.total} final reads; a system setting may be too small for this workload)`,
           );
           log(`warning: ${recoveryNotes.at(-1) ?? ''}`);
         } else if (finals.failed.length > 0) {
