@@ -66,14 +66,24 @@ describe('--runtime sim', () => {
     expect(started).toContain('"maxAppendBytes":300');
   }, 120_000);
 
-  it('final reads the system refuses outright (too large for --system-option max-append-bytes) make the verdict unknown and say so, not "never recovered"', async () => {
-    const c = config(['--workload', 'append', '--nemesis', 'none', '--time-limit', '4', '--seed', '3', '--system-option', 'max-append-bytes=256'], 'refused');
+  it('final reads the system refuses outright (too large for --system-option max-proposal-bytes) make the verdict unknown and say so, not "never recovered"', async () => {
+    const c = config(['--workload', 'append', '--nemesis', 'none', '--time-limit', '4', '--seed', '3', '--system-option', 'max-proposal-bytes=256'], 'refused');
     const out = await runTest(c, { quiet: true, publish: false });
     expect(out.valid).toBe('unknown');
     const results = JSON.parse(readFileSync(join(out.dir, 'results.json'), 'utf8')) as { checkers: Record<string, { valid: unknown; summary: string }> };
     const recovery = results.checkers['recovery'];
     expect(recovery?.summary).toMatch(/final reads were refused by the system.*too-large/);
     expect(recovery?.summary).not.toContain('never recovered');
+  }, 120_000);
+
+  it('small append messages (--system-option max-append-bytes=256) do not refuse larger writes: the append workload stays valid', async () => {
+    const c = config(['--workload', 'append', '--nemesis', 'none', '--time-limit', '4', '--seed', '3', '--system-option', 'max-append-bytes=256'], 'small-appends');
+    const out = await runTest(c, { quiet: true, publish: false });
+    expect(out.valid).toBe(true);
+    expect(out.counts.ok).toBeGreaterThan(100);
+    const started = readFileSync(join(out.dir, 'nodes', 'n1.log'), 'utf8').split('\n').find((l) => l.includes('"node started"'));
+    expect(started).toContain('"maxAppendBytes":256');
+    expect(started).toContain('"maxProposalBytes":1048576');
   }, 120_000);
 
   it('replay: the same seed and flags give the same history.jsonl byte for byte; another seed does not', async () => {

@@ -35,6 +35,11 @@ describe('parseConfig', () => {
     expect(config.snapshotEntries).toBe(100_000);
     expect(config.maxAppendBytes).toBe(1024 * 1024);
     expect(parseConfig([...base, '--max-append-bytes', '300']).maxAppendBytes).toBe(300);
+    // The proposal limit is its own: small appends do not shrink what a client may write.
+    expect(config.maxProposalBytes).toBe(1024 * 1024);
+    expect(parseConfig([...base, '--max-append-bytes', '300']).maxProposalBytes).toBe(1024 * 1024);
+    expect(parseConfig([...base, '--max-proposal-bytes', '4096']).maxProposalBytes).toBe(4096);
+    expect(parseConfig(base, { STORE_MAX_PROPOSAL_BYTES: '2048' }).maxProposalBytes).toBe(2048);
     expect(config.advertiseClientUrl).toBe('http://n1:8001');
     expect(config.unsafe.size).toBe(0);
     expect(config.logLevel).toBe('info');
@@ -88,6 +93,7 @@ describe('parseConfig', () => {
     ['tick-ms fraction', [...base, '--tick-ms', '1.5'], {}, '--tick-ms', /not a whole number/],
     ['snapshot-entries zero', [...base, '--snapshot-entries', '0'], {}, '--snapshot-entries', /out of range/],
     ['max-append-bytes too small', [...base, '--max-append-bytes', '100'], {}, '--max-append-bytes', /out of range/],
+    ['max-proposal-bytes too large', [...base, '--max-proposal-bytes', String(64 * 1024 * 1024)], {}, '--max-proposal-bytes', /out of range/],
     ['unknown unsafe name', [...base, '--unsafe', 'stale-reads,yolo'], {}, '--unsafe', /unknown switch "yolo"/],
     ['unknown unsafe name from env', base, { STORE_UNSAFE: 'fast' }, '--unsafe', /unknown switch "fast"/],
     ['bad log level', [...base, '--log-level', 'trace'], {}, '--log-level', /unknown level/],

@@ -10,7 +10,7 @@ import { accessSync, constants, mkdirSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import type { NodeId } from '../raft/types.ts';
 import { nodeId } from '../raft/types.ts';
-import { DEFAULT_MAX_INFLIGHT_BYTES, DEFAULT_MAX_MSG_BYTES } from '../raft/index.ts';
+import { DEFAULT_MAX_INFLIGHT_BYTES, DEFAULT_MAX_MSG_BYTES, DEFAULT_MAX_PROPOSAL_BYTES } from '../raft/index.ts';
 
 export const UNSAFE_NAMES = ['stale-reads', 'ack-before-commit', 'no-fsync', 'lease-no-wait'] as const;
 export type UnsafeName = (typeof UNSAFE_NAMES)[number];
@@ -46,8 +46,10 @@ export interface NodeConfig {
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
   readonly snapshotEntries: number;
-  /** Most bytes of entries in one append message (Raft's maxMsgBytes; also the largest proposal). */
+  /** Most bytes of entries in one append message (Raft's maxMsgBytes); a larger entry travels alone. */
   readonly maxAppendBytes: number;
+  /** Most bytes of one proposal (a client write as replicated); larger writes are refused with too-large. */
+  readonly maxProposalBytes: number;
   readonly storageFaultMode: boolean;
   readonly enableFaultInjection: boolean;
   readonly unsafe: ReadonlySet<UnsafeName>;
@@ -87,6 +89,7 @@ interface RawOptions {
   heartbeatTicks?: string;
   snapshotEntries?: string;
   maxAppendBytes?: string;
+  maxProposalBytes?: string;
   storageFaultMode?: boolean;
   enableFaultInjection?: boolean;
   unsafe?: string;
@@ -112,7 +115,8 @@ function buildCommand(): Command {
     .option('--election-ticks <n>', 'election timeout in ticks; env STORE_ELECTION_TICKS')
     .option('--heartbeat-ticks <n>', 'heartbeat interval in ticks; env STORE_HEARTBEAT_TICKS')
     .option('--snapshot-entries <n>', 'compact the log after this many applied entries; env STORE_SNAPSHOT_ENTRIES')
-    .option('--max-append-bytes <n>', 'most bytes of entries per append message, and of one proposal (default 1048576); env STORE_MAX_APPEND_BYTES')
+    .option('--max-append-bytes <n>', 'most bytes of entries per append message; a larger entry travels alone (default 1048576); env STORE_MAX_APPEND_BYTES')
+    .option('--max-proposal-bytes <n>', 'most bytes of one replicated write; larger ones are refused with too-large (default 1048576); env STORE_MAX_PROPOSAL_BYTES')
     .option('--storage-fault-mode', 'test only: unsynced writes are lost on kill -9; env STORE_STORAGE_FAULT_MODE=1')
     .option('--enable-fault-injection', 'test only: enables /v1/test/*; env STORE_ENABLE_FAULT_INJECTION=1')
     .option('--unsafe <names>', `break the store on purpose: ${UNSAFE_NAMES.join(', ')}; env STORE_UNSAFE`)
@@ -194,6 +198,9 @@ export function parseConfig(argv: readonly string[], env: Env = {}, options: { r
   const snapshotEntries = parseInteger(pick(raw.snapshotEntries, 'STORE_SNAPSHOT_ENTRIES') ?? '100000', '--snapshot-entries', 1, 1_000_000_000);
   // Up to the core's in-flight byte budget (one full append must fit in it).
   const maxAppendBytes = parseInteger(pick(raw.maxAppendBytes, 'STORE_MAX_APPEND_BYTES') ?? String(DEFAULT_MAX_MSG_BYTES), '--max-append-bytes', 256, DEFAULT_MAX_INFLIGHT_BYTES);
+  // Apart from the append size, as etcd keeps --max-request-bytes apart from its message size;
+  // bounded by the in-flight byte budget (16 MiB), well under the 64 MiB peer frame limit.
+  const maxProposalBytes = parseInteger(pick(raw.maxProposalBytes, 'STORE_MAX_PROPOSAL_BYTES') ?? String(DEFAULT_MAX_PROPOSAL_BYTES), '--max-proposal-bytes', 256, DEFAULT_MAX_INFLIGHT_BYTES);
 
   const storageFaultMode = raw.storageFaultMode ?? parseBool(env['STORE_STORAGE_FAULT_MODE'], '--storage-fault-mode', 'STORE_STORAGE_FAULT_MODE');
   const enableFaultInjection = raw.enableFaultInjection ?? parseBool(env['STORE_ENABLE_FAULT_INJECTION'], '--enable-fault-injection', 'STORE_ENABLE_FAULT_INJECTION');
@@ -221,6 +228,7 @@ export function parseConfig(argv: readonly string[], env: Env = {}, options: { r
     heartbeatTicks,
     snapshotEntries,
     maxAppendBytes,
+    maxProposalBytes,
     storageFaultMode,
     enableFaultInjection,
     unsafe,

@@ -12,7 +12,7 @@ import type { NodeId } from '../raft/index.ts';
 import { DiskStorage } from '../storage/disk-storage.ts';
 import { KvStateMachine } from '../store/kv-state-machine.ts';
 import { Lessor } from '../store/lessor.ts';
-import { createStoreHandler } from '../store/store-handler.ts';
+import { createStoreHandler, DEFAULT_MAX_BODY_BYTES } from '../store/store-handler.ts';
 import type { RequestHandler } from '../store/http-handler.ts';
 import { SkewableClock } from '../store/clock.ts';
 import type { NodeConfig } from './config.ts';
@@ -76,6 +76,7 @@ export async function startNode(config: NodeConfig, logger: Logger, platform: Pl
       electionTicks: config.electionTicks,
       heartbeatTicks: config.heartbeatTicks,
       maxMsgBytes: config.maxAppendBytes,
+      maxProposalBytes: config.maxProposalBytes,
       rng: new SeededRng(platform.random.uint32()),
       applied: snapshot.metadata.index,
     },
@@ -112,6 +113,7 @@ export async function startNode(config: NodeConfig, logger: Logger, platform: Pl
     clock,
     tickMs: config.tickMs,
     snapshotEntries: config.snapshotEntries,
+    maxProposalBytes: config.maxProposalBytes,
     unsafe: config.unsafe,
     clientUrls,
     eventsPath: join(config.dataDir, 'events.jsonl'),
@@ -140,6 +142,8 @@ export async function startNode(config: NodeConfig, logger: Logger, platform: Pl
       enableFaultInjection: config.enableFaultInjection,
       clusterSecret: config.clusterSecret,
       storageFaultMode: config.storageFaultMode,
+      // A body may be as large as the largest proposal it can become.
+      maxBodyBytes: Math.max(DEFAULT_MAX_BODY_BYTES, config.maxProposalBytes),
       timers: platform.timers,
       log: (msg, fields) => logger.info(msg, { component: 'http', ...fields }),
     }),
@@ -169,6 +173,7 @@ export async function startNode(config: NodeConfig, logger: Logger, platform: Pl
     electionTicks: config.electionTicks,
     heartbeatTicks: config.heartbeatTicks,
     maxAppendBytes: config.maxAppendBytes,
+    maxProposalBytes: config.maxProposalBytes,
     unsafe: [...config.unsafe],
     storageFaultMode: config.storageFaultMode,
   });

@@ -14,6 +14,7 @@ describe('validateConfig', () => {
       maxInflightMsgs: 256,
       maxInflightBytes: 16 * 1024 * 1024,
       maxMsgBytes: 1024 * 1024,
+      maxProposalBytes: 1024 * 1024,
       checkInvariants: true,
       applied: null,
     });
@@ -27,6 +28,7 @@ describe('validateConfig', () => {
     ['no rng', { rng: {} as RaftConfig['rng'] }, /rng must implement nextInt/],
     ['zero inflight msgs', { maxInflightMsgs: 0 }, /maxInflightMsgs must be a positive integer/],
     ['negative msg bytes', { maxMsgBytes: -1 }, /maxMsgBytes must be a positive integer/],
+    ['zero proposal bytes', { maxProposalBytes: 0 }, /maxProposalBytes must be a positive integer, got 0/],
     ['inflight bytes below msg bytes', { maxInflightBytes: 10, maxMsgBytes: 20 }, /maxInflightBytes \(10\) must be at least maxMsgBytes \(20\)/],
     ['negative applied', { applied: -1 as never }, /applied must be a non-negative integer/],
   ])('rejects %s with a message naming the field', (_name, override, message) => {

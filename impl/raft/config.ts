@@ -22,6 +22,7 @@ export interface ResolvedConfig {
   readonly maxInflightMsgs: number;
   readonly maxInflightBytes: number;
   readonly maxMsgBytes: number;
+  readonly maxProposalBytes: number;
   readonly checkInvariants: boolean;
   readonly applied: number | null;
 }
@@ -29,6 +30,7 @@ export interface ResolvedConfig {
 export const DEFAULT_MAX_INFLIGHT_MSGS = 256;
 export const DEFAULT_MAX_INFLIGHT_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MAX_MSG_BYTES = 1024 * 1024;
+export const DEFAULT_MAX_PROPOSAL_BYTES = 1024 * 1024;
 
 function positiveInteger(name: string, value: number): void {
   if (!Number.isInteger(value) || value < 1) {
@@ -59,6 +61,8 @@ export function validateConfig(config: RaftConfig): ResolvedConfig {
   positiveInteger('maxInflightMsgs', maxInflightMsgs);
   positiveInteger('maxInflightBytes', maxInflightBytes);
   positiveInteger('maxMsgBytes', maxMsgBytes);
+  const maxProposalBytes = config.maxProposalBytes ?? DEFAULT_MAX_PROPOSAL_BYTES;
+  positiveInteger('maxProposalBytes', maxProposalBytes);
   // One full append must fit in the in-flight byte budget, or replication stalls forever.
   if (maxInflightBytes < maxMsgBytes) {
     throw new ConfigError(
@@ -84,6 +88,7 @@ export function validateConfig(config: RaftConfig): ResolvedConfig {
     maxInflightMsgs,
     maxInflightBytes,
     maxMsgBytes,
+    maxProposalBytes,
     checkInvariants: config.checkInvariants ?? true,
     applied: config.applied ?? null,
   };

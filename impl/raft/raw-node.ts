@@ -786,7 +786,7 @@ export class RawNode implements RawNodeApi {
     if (this.role !== 'leader') throw new ProposalDropped('not-leader');
     // Thesis §3.10: proposals stop during a transfer, so the target can catch up.
     if (this.leadTransferee !== null || this.leaving) throw new ProposalDropped('transferring');
-    if (bytes > this.cfg.maxMsgBytes) throw new ProposalDropped('too-large');
+    if (bytes > this.cfg.maxProposalBytes) throw new ProposalDropped('too-large');
   }
 
   private appendEntry(type: EntryType, data: Uint8Array): number {

@@ -237,8 +237,8 @@ describe('flow control', () => {
     expect(toN2).toHaveLength(2); // 60 + 60 >= 100
   });
 
-  it('an append carries at most maxMsgBytes of entries, and a larger proposal is refused', () => {
-    const c = new TestCluster(VOTERS, { maxMsgBytes: 100 });
+  it('an append carries at most maxMsgBytes of entries; a proposal above maxProposalBytes is refused', () => {
+    const c = new TestCluster(VOTERS, { maxMsgBytes: 100, maxProposalBytes: 100 });
     c.elect('n1');
     c.isolate('n2');
     for (let i = 0; i < 5; i++) c.node('n1').propose(new Uint8Array(60));
@@ -255,6 +255,23 @@ describe('flow control', () => {
     for (const m of toN2) expect(m.entries.reduce((n, e) => n + e.data.byteLength, 0)).toBeLessThanOrEqual(100);
     expect(c.node('n2').progress().lastIndex).toBe(c.node('n1').progress().lastIndex);
     expect(() => c.node('n1').propose(new Uint8Array(101))).toThrow(new ProposalDropped('too-large'));
+  });
+
+  it('a proposal larger than maxMsgBytes (within maxProposalBytes) travels alone in its append and commits everywhere', () => {
+    const c = new TestCluster(VOTERS, { maxMsgBytes: 100 });
+    c.elect('n1');
+    c.node('n1').propose(new Uint8Array(40));
+    c.node('n1').propose(new Uint8Array(300));
+    c.node('n1').propose(new Uint8Array(40));
+    const before = c.sent.length;
+    c.stabilize();
+    const toN2 = c.sent.slice(before).filter((m) => m.type === 'append' && m.to === n2 && m.entries.length > 0);
+    const big = toN2.filter((m) => m.entries.some((e) => e.data.byteLength === 300));
+    expect(big).toHaveLength(1);
+    expect(big[0]!.entries).toHaveLength(1);
+    for (const id of VOTERS) expect(c.appliedData(id).length).toBeGreaterThanOrEqual(3);
+    expect(c.node('n3').progress().commit).toBe(c.node('n1').progress().lastIndex);
+    expect(() => c.node('n1').propose(new Uint8Array(1024 * 1024 + 1))).toThrow(new ProposalDropped('too-large'));
   });
 
   it('reportUnreachable sends a replicating follower back to probing', () => {

@@ -178,8 +178,17 @@ export interface RaftConfig {
   readonly maxInflightMsgs?: number;
   /** Max bytes of entries in flight per follower. Default 16 MiB. */
   readonly maxInflightBytes?: number;
-  /** Max bytes of entries in one append message. Default 1 MiB. */
+  /**
+   * Max bytes of entries in one append message. Default 1 MiB. An entry larger than this
+   * still travels, alone in its message (etcd's MaxSizePerMsg).
+   */
   readonly maxMsgBytes?: number;
+  /**
+   * Max bytes of one proposal's data; larger ones are refused (ProposalDropped 'too-large').
+   * Default 1 MiB. Kept apart from maxMsgBytes, as etcd keeps --max-request-bytes apart from
+   * MaxSizePerMsg: small append messages must not shrink what clients may write.
+   */
+  readonly maxProposalBytes?: number;
   /** Throw on invariant violations (terms decrease, double vote, commit regress, commit > last). Default true. */
   readonly checkInvariants?: boolean;
   /**

@@ -28,8 +28,10 @@ const OPS: readonly OpName[] = ['read', 'put', 'create', 'delete', 'range', 'set
 /** `--client retrying`: StoreClient's attempts per request (`--system-option retry-attempts`). */
 const MAX_RETRY_ATTEMPTS = 1000;
 const DEFAULT_RETRY_ATTEMPTS = 8;
-/** `--system-option max-append-bytes`: the node's --max-append-bytes range. */
-const MIN_APPEND_BYTES = 256;
+/** `--system-option max-append-bytes` / `max-proposal-bytes`: the nodes' flags' range. */
+const MIN_BYTES_OPTION = 256;
+/** Byte-size system options, each passed on as the node flag of the same name. */
+const BYTE_OPTIONS = ['max-append-bytes', 'max-proposal-bytes'] as const;
 
 /** Container ports and data directory, as docker/store-node.Dockerfile declares them. */
 const CONTAINER = { client: 8000, peer: 7000, dataDir: '/data' } as const;
@@ -48,22 +50,28 @@ export const raftstore: System = {
     bundle: 'store node bundle to run (default dist/store-node.mjs, built by `npm run build:node`)',
     build: '"false" to skip `npm run build:node`',
     'retry-attempts': `--client retrying: StoreClient's attempts per request (1..${MAX_RETRY_ATTEMPTS}; default ${DEFAULT_RETRY_ATTEMPTS})`,
-    'max-append-bytes': `nodes' --max-append-bytes: most bytes of entries per append message (${MIN_APPEND_BYTES}..${DEFAULT_MAX_INFLIGHT_BYTES}; default 1 MiB); small values split appends, which exposes commit-rule mistakes`,
+    'max-append-bytes': `nodes' --max-append-bytes: most bytes of entries per append message (${MIN_BYTES_OPTION}..${DEFAULT_MAX_INFLIGHT_BYTES}; default 1 MiB); small values split appends, which exposes commit-rule mistakes`,
+    'max-proposal-bytes': `nodes' --max-proposal-bytes: most bytes of one replicated write, larger ones are refused with too-large (${MIN_BYTES_OPTION}..${DEFAULT_MAX_INFLIGHT_BYTES}; default 1 MiB)`,
   },
   checkOptions: (o) => {
-    maxAppendBytesOf(o);
+    byteOptionFlags(o);
   },
   prepare: prepareRaftstore,
 };
 
-function maxAppendBytesOf(systemOptions: Readonly<Record<string, string>>): number | undefined {
-  const raw = systemOptions['max-append-bytes'];
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n < MIN_APPEND_BYTES || n > DEFAULT_MAX_INFLIGHT_BYTES) {
-    throw new UsageError(`--system-option max-append-bytes: expected an integer from ${MIN_APPEND_BYTES} to ${DEFAULT_MAX_INFLIGHT_BYTES}, got "${raw}"`);
+/** The node flags for the byte-size system options given; a UsageError naming the option when one is out of range. */
+function byteOptionFlags(systemOptions: Readonly<Record<string, string>>): string[] {
+  const flags: string[] = [];
+  for (const name of BYTE_OPTIONS) {
+    const raw = systemOptions[name];
+    if (raw === undefined) continue;
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw) || n < MIN_BYTES_OPTION || n > DEFAULT_MAX_INFLIGHT_BYTES) {
+      throw new UsageError(`--system-option ${name}: expected an integer from ${MIN_BYTES_OPTION} to ${DEFAULT_MAX_INFLIGHT_BYTES}, got "${raw}"`);
+    }
+    flags.push(`--${name}`, String(n));
   }
-  return n;
+  return flags;
 }
 
 function retryAttemptsOf(options: SystemRunOptions): number {
@@ -187,7 +195,7 @@ export function nodeProgram(addr: NodeAddressing, options: SystemRunOptions): No
       ...(options.unsafe.length > 0 ? ['--unsafe', options.unsafe.join(',')] : []),
       ...(options.storageFaultMode ? ['--storage-fault-mode'] : []),
       ...(options.snapshotEntries !== undefined ? ['--snapshot-entries', String(options.snapshotEntries)] : []),
-      ...(maxAppendBytesOf(options.systemOptions) !== undefined ? ['--max-append-bytes', String(maxAppendBytesOf(options.systemOptions))] : []),
+      ...byteOptionFlags(options.systemOptions),
     ],
   };
 }
