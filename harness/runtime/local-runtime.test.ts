@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalRuntime, listLabelledProcesses, localPorts } from './local-runtime.ts';
 import type { StartedCluster } from './runtime.ts';
 import { PrerequisiteError } from './runtime.ts';
-import { observeHealOne, observeOneWayCut, ONE_WAY } from './testing/one-way.ts';
+import { observeCutInFlight, observeHealOne, observeOneWayCut, ONE_WAY } from './testing/one-way.ts';
 import { prepareStandin } from './testing/standin-system.ts';
 import { nodeIds } from './topology.ts';
 import { createServer } from 'node:net';
@@ -58,6 +58,13 @@ describe('local runtime topology (stand-in node)', () => {
 
   it('heal(link) undoes one cut and leaves the others', async () => {
     expect(await observeHealOne(cluster, 'n1', 'n2', 'n3')).toEqual({ healedLinkDelivered: true, stillCutDelivered: false });
+  });
+
+  it('a cut drops the bytes in flight on a slowed link (not delivered early), and heal(link) keeps the latency', async () => {
+    const seen = await observeCutInFlight(cluster, 'n2', 'n3');
+    expect(seen.inFlightDelivered).toBe(false);
+    expect(seen.afterHealDelivered).toBe(true);
+    expect(seen.afterHealMs).toBeGreaterThanOrEqual(400); // still slowed: the passing cut toxic sits behind the latency
   });
 
   it('reads and writes a node\'s data files', async () => {

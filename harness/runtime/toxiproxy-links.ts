@@ -11,14 +11,38 @@
  * is dropped on the ground and the connection stays open, as a real partition (Jepsen's
  * iptables DROP) behaves; removing the toxic closes those connections. Cutting both directions
  * of a pair is a full partition of it.
+ *
+ * Bytes in flight when a slowed link is cut are dropped, as in the simulated network and as
+ * with iptables on the receiver. Toxiproxy needs care for that: adding a toxic interrupts the
+ * one before it in the chain, and an interrupted latency toxic forwards the chunk it is holding
+ * at once, skipping the rest of its delay (toxics/latency.go: "Don't drop any data on the
+ * floor") — so a cut added behind a latency toxic delivered the message in flight early, which
+ * is how the new leader's first append slipped past the figure-8 nemesis' cut. So whenever a
+ * link stream gets another toxic, its cut toxic is installed right behind it at toxicity 0
+ * (passing everything), and a cut raises its toxicity to 1: updating a toxic interrupts only
+ * that toxic. A heal still removes the cut toxic (closing the connections whose bytes were
+ * dropped) and puts a passing one back behind the other toxics.
  */
 import { Toxiproxy } from 'toxiproxy-node-client';
 import type { LinkProxy } from './topology.ts';
 import type { Link, LinkToxic, NetworkControl } from './runtime.ts';
 
+/** One stream of one proxy, and the name of the cut toxic that drops its bytes. */
+interface CutSite {
+  readonly proxy: LinkProxy;
+  readonly stream: 'upstream' | 'downstream';
+  readonly toxic: string;
+}
+
+const BLACKHOLE = { type: 'timeout' as const, attributes: { timeout: 0 } };
+
 export class ToxiproxyLinks implements NetworkControl {
   private readonly clients = new Map<string, Toxiproxy>();
   private readonly byLink = new Map<string, LinkProxy>();
+  /** Cut toxics installed, by site key: true when cutting (toxicity 1), false when passing (0). */
+  private readonly cutToxics = new Map<string, boolean>();
+  /** Sites whose stream carries another toxic (latency, bandwidth…), so their cut stays installed behind it. */
+  private readonly slowed = new Set<string>();
 
   constructor(private readonly proxies: readonly LinkProxy[]) {
     for (const p of proxies) {
@@ -53,21 +77,36 @@ export class ToxiproxyLinks implements NetworkControl {
     return p;
   }
 
+  /**
+   * Where a's bytes to b travel: on connections a opened to b (upstream of proxy a→b), and on
+   * connections b opened to a (a's answers travel downstream of proxy b→a).
+   */
+  private cutSites(link: Link): [CutSite, CutSite] {
+    return [
+      { proxy: this.proxyOf(link), stream: 'upstream', toxic: `cut-${link.from}-${link.to}-up` },
+      { proxy: this.proxyOf({ from: link.to, to: link.from }), stream: 'downstream', toxic: `cut-${link.from}-${link.to}-down` },
+    ];
+  }
+
   async cut(link: Link): Promise<void> {
-    const forward = this.proxyOf(link);
-    const reverse = this.proxyOf({ from: link.to, to: link.from });
-    const blackhole = { type: 'timeout' as const, toxicity: 1, attributes: { timeout: 0 } };
-    // a's bytes on connections a opened to b ...
-    await (await this.client(forward.api).get(forward.name)).addToxic({ name: `cut-${link.from}-${link.to}-up`, stream: 'upstream', ...blackhole });
-    // ... and on connections b opened to a (a's answers travel downstream there).
-    await (await this.client(reverse.api).get(reverse.name)).addToxic({ name: `cut-${link.from}-${link.to}-down`, stream: 'downstream', ...blackhole });
+    for (const site of this.cutSites(link)) {
+      const key = siteKey(site);
+      const installed = this.cutToxics.get(key);
+      if (installed === true) continue;
+      if (installed === false) await updateToxicity(site.proxy.api, site.proxy.name, site.toxic, 1);
+      else await (await this.client(site.proxy.api).get(site.proxy.name)).addToxic({ name: site.toxic, stream: site.stream, toxicity: 1, ...BLACKHOLE });
+      this.cutToxics.set(key, true);
+    }
   }
 
   async heal(link: Link): Promise<void> {
-    const forward = this.proxyOf(link);
-    const reverse = this.proxyOf({ from: link.to, to: link.from });
-    await removeToxicIfPresent(forward.api, forward.name, `cut-${link.from}-${link.to}-up`);
-    await removeToxicIfPresent(reverse.api, reverse.name, `cut-${link.from}-${link.to}-down`);
+    for (const site of this.cutSites(link)) {
+      const key = siteKey(site);
+      if (this.cutToxics.get(key) === false) continue; // installed, passing: nothing was dropped
+      await removeToxicIfPresent(site.proxy.api, site.proxy.name, site.toxic);
+      this.cutToxics.delete(key);
+      if (this.slowed.has(streamKey(site))) await this.installPassingCut(site);
+    }
   }
 
   async addToxic(link: Link, name: string, toxic: LinkToxic): Promise<void> {
@@ -75,13 +114,43 @@ export class ToxiproxyLinks implements NetworkControl {
     const proxy = await this.client(p.api).get(p.name);
     for (const stream of ['upstream', 'downstream'] as const) {
       await proxy.addToxic({ name: `${name}-${stream}`, stream, ...toxicBody(toxic) });
+      // The cut of the bytes this stream carries: a→b's upstream, b→a's answers downstream.
+      const site: CutSite = stream === 'upstream' ? { proxy: p, stream, toxic: `cut-${link.from}-${link.to}-up` } : { proxy: p, stream, toxic: `cut-${link.to}-${link.from}-down` };
+      this.slowed.add(streamKey(site));
+      if (!this.cutToxics.has(siteKey(site))) await this.installPassingCut(site);
     }
+  }
+
+  /** A cut toxic at toxicity 0 behind the stream's other toxics, for `cut` to raise (see the file comment). */
+  private async installPassingCut(site: CutSite): Promise<void> {
+    await (await this.client(site.proxy.api).get(site.proxy.name)).addToxic({ name: site.toxic, stream: site.stream, toxicity: 0, ...BLACKHOLE });
+    this.cutToxics.set(siteKey(site), false);
   }
 
   async healAll(): Promise<void> {
     // POST /reset: enable every proxy and remove every toxic, on every server.
     await Promise.all([...this.clients.values()].map((c) => c.reset()));
+    this.cutToxics.clear();
+    this.slowed.clear();
   }
+}
+
+function siteKey(site: CutSite): string {
+  return `${site.proxy.api}\u0000${site.proxy.name}\u0000${site.toxic}`;
+}
+
+function streamKey(site: CutSite): string {
+  return `${site.proxy.api}\u0000${site.proxy.name}\u0000${site.stream}`;
+}
+
+/** Set a toxic's toxicity through Toxiproxy's HTTP API (POST /proxies/{proxy}/toxics/{toxic}); it interrupts only that toxic. */
+async function updateToxicity(api: string, proxyName: string, toxicName: string, toxicity: number): Promise<void> {
+  const res = await fetch(`${api.replace(/\/$/, '')}/proxies/${encodeURIComponent(proxyName)}/toxics/${encodeURIComponent(toxicName)}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ toxicity }),
+  });
+  if (!res.ok) throw new Error(`Toxiproxy ${api}: setting toxicity of ${toxicName} on ${proxyName} answered ${res.status}: ${await res.text()}`);
 }
 
 /**

@@ -59,3 +59,27 @@ export async function observeHealOne(cluster: StartedCluster, a: string, b: stri
   await cluster.network.healAll();
   return { healedLinkDelivered, stillCutDelivered };
 }
+
+/**
+ * A cut drops what is in flight on a slowed link: with 400 ms of latency on a→b, a message a
+ * sent 150 ms before the cut never reaches b (Toxiproxy must not forward it early on the cut),
+ * and after `heal(link)` the link carries bytes again, still slowed (then everything is healed).
+ */
+export async function observeCutInFlight(cluster: StartedCluster, a: string, b: string): Promise<{ inFlightDelivered: boolean; afterHealDelivered: boolean; afterHealMs: number }> {
+  const tag = Math.random().toString(36).slice(2, 8);
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  await cluster.network.addToxic({ from: a, to: b }, 'slow', { type: 'latency', latencyMs: 400, jitterMs: 0 });
+  const sending = send(cluster, a, b, `in-flight-${tag}`).catch(() => undefined);
+  await sleep(150);
+  await cluster.network.cut({ from: a, to: b });
+  await sleep(600); // past the message's latency
+  const inFlightDelivered = (await received(cluster, b)).includes(`in-flight-${tag}`);
+  await sending;
+  await cluster.network.heal({ from: a, to: b });
+  const t0 = Date.now();
+  await send(cluster, a, b, `after-heal-${tag}`);
+  const afterHealMs = Date.now() - t0;
+  const afterHealDelivered = (await received(cluster, b)).includes(`after-heal-${tag}`);
+  await cluster.network.healAll();
+  return { inFlightDelivered, afterHealDelivered, afterHealMs };
+}
