@@ -27,7 +27,8 @@
  *
  * Each step waits at most `stepMs`; a step that times out ends the script, and the faults stay
  * as they are until `stop` heals everything. Timing is exact in simulation; on containers each
- * network change is a Toxiproxy call, so the windows are wider and the sequence less reliable.
+ * network change is a Toxiproxy call, and the sequence depends on a cut dropping the append in
+ * flight (runtime/toxiproxy-links.ts), which it does since cuts raise a passing toxic's toxicity.
  */
 import type { NodeId } from '../runtime/runtime.ts';
 import type { NodeStatusSample } from '../systems/system.ts';
