@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerRuntime, listLabelled } from './docker-runtime.ts';
 import type { StartedCluster } from './runtime.ts';
 import { RUN_LABEL } from './runtime.ts';
-import { observeOneWayCut, ONE_WAY } from './testing/one-way.ts';
+import { observeCutInFlight, observeOneWayCut, ONE_WAY } from './testing/one-way.ts';
 import { prepareStandin } from './testing/standin-system.ts';
 import { nodeIds } from './topology.ts';
 
@@ -50,6 +50,12 @@ describe('docker runtime topology (stand-in node)', () => {
 
   it('cuts a→b at the byte level while b→a still flows (one-way)', async () => {
     expect(await observeOneWayCut(cluster, 'n1', 'n2', 'n3')).toEqual(ONE_WAY);
+  });
+
+  it('a cut drops the bytes in flight on a slowed link', async () => {
+    const seen = await observeCutInFlight(cluster, 'n2', 'n3');
+    expect(seen.inFlightDelivered).toBe(false);
+    expect(seen.afterHealDelivered).toBe(true);
   });
 
   it('reads and writes a stopped node\'s data files (through the archive API)', async () => {
@@ -108,6 +114,12 @@ describe('docker runtime, advertised peer addresses (one proxy container per sou
 
   it('cuts a→b at the byte level while b→a still flows (one-way)', async () => {
     expect(await observeOneWayCut(cluster, 'n2', 'n3', 'n1')).toEqual(ONE_WAY);
+  });
+
+  it('a cut drops the bytes in flight on a slowed link (advertised layout: one Toxiproxy per source)', async () => {
+    const seen = await observeCutInFlight(cluster, 'n3', 'n1');
+    expect(seen.inFlightDelivered).toBe(false);
+    expect(seen.afterHealDelivered).toBe(true);
   });
 
   it('leaves nothing behind after teardown', async () => {
