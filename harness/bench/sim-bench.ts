@@ -11,7 +11,7 @@
  *
  * The median is over warm runs: BENCH_SIM_WARMUP runs (seeds 1001…, default 1) go first and
  * are reported apart (coldFirstRun), as exploration's worker processes run seed after seed
- * with compiled code while a single `--runtime sim` run pays V8's warm-up (~25 % of its wall).
+ * with compiled code while a single `--runtime sim` run pays V8's warm-up (~20 % of its wall at 120 s).
  *
  *   npm run bench:sim     (BENCH_SIM_SECONDS=120 BENCH_SIM_SEEDS=3 BENCH_SIM_WARMUP=1 BENCH_SIM_NODES=5 BENCH_SIM_INTERVAL=5 BENCH_SIM_RATE=100)
  *
