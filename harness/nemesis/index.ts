@@ -28,7 +28,7 @@ const KNOB_RANGES: { readonly [K in keyof NemesisKnobs]: readonly [number, numbe
   flakyLinks: [0, 1, 'flaky: fraction of peer links affected'],
   flakyToxicity: [0, 1, 'flaky: fraction of connections reset or stalled on an affected link'],
   maxSkewMs: [1, 3_600_000, 'clock: largest skew or strobe amplitude (ms)'],
-  figure8LatencyMs: [1, 10_000, 'figure-8: delay on every peer link while the script runs (ms); containers need more than the simulation (each network change is a Toxiproxy call)'],
+  figure8LatencyMs: [1, 10_000, 'figure-8: delay on every peer link while the script runs (ms): the window in which a new leader is cut off before its first append lands'],
 };
 
 /** One line per knob, for `--help` and the README. */

@@ -25,6 +25,7 @@ import type { Clock, ConsensusHandle, NodeStatus, StateMachine } from './contrac
 import { ConsensusError } from './contracts.ts';
 import type { ConfChange, ConfState, Entry, Index, Message, NodeId, RawNodeApi, ReadState, Ready, SoftState, Term } from '../raft/types.ts';
 import { ProposalDropped, index as toIndex } from '../raft/types.ts';
+import { DEFAULT_MAX_PROPOSAL_BYTES } from '../raft/config.ts';
 import type { UnsafeName } from './config.ts';
 import type { Logger } from './log.ts';
 import type { DurableStorage, PeerAddr, PeerLink } from './seams.ts';
@@ -171,7 +172,7 @@ export class RaftDriver implements ConsensusHandle {
     this.logger = options.logger;
     this.clientUrls = new Map(options.clientUrls);
     this.proposalTimeoutMs = options.proposalTimeoutMs ?? 5_000;
-    this.maxProposalBytes = options.maxProposalBytes ?? 1 << 20;
+    this.maxProposalBytes = options.maxProposalBytes ?? DEFAULT_MAX_PROPOSAL_BYTES;
     this.promoteWithinEntries = options.promoteWithinEntries ?? 100;
     this.applied = options.appliedIndex;
     this.lastSnapshotIndex = options.appliedIndex;
