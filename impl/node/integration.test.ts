@@ -413,6 +413,19 @@ describe('failures and recovery', () => {
     expect(second.reply.body['token'] as number).toBeGreaterThan(first.body['token'] as number);
   });
 
+  it('--max-proposal-bytes: a write above 1 MiB is accepted when the limit allows it (the body limit follows), and one above the limit is refused with 413 too-large', async () => {
+    const cluster = await newCluster({ size: 1, extraArgs: ['--max-proposal-bytes', String(3 * 1024 * 1024), '--max-append-bytes', '4096'] });
+    const node = await cluster.waitForLeader();
+    const big = 'x'.repeat(1_500_000);
+    const ok = await call(node, 'POST', '/v1/kv/put', { key: 'big', value: big, clientId: 'limits', seq: 1 }, 10_000);
+    expect(ok.status).toBe(200);
+    const read = await call(node, 'GET', '/v1/kv/get?key=big', undefined, 10_000);
+    expect((read.body['value'] as string).length).toBe(big.length);
+    const tooBig = await call(node, 'POST', '/v1/kv/put', { key: 'bigger', value: 'x'.repeat(3_200_000), clientId: 'limits', seq: 2 }, 10_000);
+    expect(tooBig.status).toBe(413);
+    expect((tooBig.body['error'] as { code: string }).code).toBe('too-large');
+  });
+
   it('reports unsafe switches in status', async () => {
     const cluster = await newCluster({ size: 1, extraArgs: ['--unsafe', 'stale-reads,no-fsync'] });
     const node = await cluster.waitForLeader();
