@@ -15,6 +15,11 @@
  *
  *   npm run bench:sim     (BENCH_SIM_SECONDS=120 BENCH_SIM_SEEDS=3 BENCH_SIM_WARMUP=1 BENCH_SIM_NODES=5 BENCH_SIM_INTERVAL=5 BENCH_SIM_RATE=100)
  *
+ * Each run also reports events per operation and wall µs per event (the ratio is 1e6 over
+ * their product times the virtual op rate): at 100 ops/s ~20 events per operation (peer
+ * messages ~11, node timers ~3.5, disk completions ~2, the client's pacing, request and
+ * answer ~3), so 100× needs ~5 µs per event, the store's own work per message included.
+ *
  * The last output line is JSON: {"bench":"sim","simSecondsPerWallSecond":…,…}.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -32,7 +37,7 @@ const rate = Number(process.env.BENCH_SIM_RATE ?? 100);
 const warmup = Number(process.env.BENCH_SIM_WARMUP ?? 1);
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-sim-'));
-type Row = { seed: number; simS: number; simWallS: number; checkWallS: number; ratio: number; ops: number; faults: number; valid: unknown };
+type Row = { seed: number; simS: number; simWallS: number; checkWallS: number; ratio: number; ops: number; eventsPerOp: number; wallMicrosPerEvent: number; faults: number; valid: unknown };
 const coldRuns: Row[] = [];
 const perRun: Row[] = [];
 try {
@@ -59,10 +64,23 @@ try {
     const totalWallMs = performance.now() - t0;
     const simS = runtime.sim.now / 1000;
     const ops = out.counts.ok + out.counts.fail + out.counts.info;
-    const row = { seed, simS: round(simS), simWallS: round(simWallMs / 1000), checkWallS: round((totalWallMs - simWallMs) / 1000), ratio: round(simS / (simWallMs / 1000)), ops, faults: out.schedule?.length ?? 0, valid: out.valid };
+    // Where the wall time goes: ratio = 1e6 / (ops per virtual s × events per op × µs per event).
+    const events = runtime.sim.scheduler.eventsRun;
+    const row = {
+      seed,
+      simS: round(simS),
+      simWallS: round(simWallMs / 1000),
+      checkWallS: round((totalWallMs - simWallMs) / 1000),
+      ratio: round(simS / (simWallMs / 1000)),
+      ops,
+      eventsPerOp: round(events / Math.max(1, ops)),
+      wallMicrosPerEvent: round((simWallMs * 1000) / Math.max(1, events)),
+      faults: out.schedule?.length ?? 0,
+      valid: out.valid,
+    };
     if (warm) perRun.push(row);
     else coldRuns.push(row);
-    console.log(`${warm ? '' : 'warm-up '}seed ${seed}: ${row.simS} virtual s in ${row.simWallS} wall s = ${row.ratio}x (${ops} ops, ${row.faults} faults, checking ${row.checkWallS} s, valid ${String(out.valid)})`);
+    console.log(`${warm ? '' : 'warm-up '}seed ${seed}: ${row.simS} virtual s in ${row.simWallS} wall s = ${row.ratio}x (${ops} ops, ${row.eventsPerOp} events/op at ${row.wallMicrosPerEvent} µs, ${row.faults} faults, checking ${row.checkWallS} s, valid ${String(out.valid)})`);
     rmSync(out.dir, { recursive: true, force: true });
   }
 } finally {
