@@ -7,6 +7,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 180_000,
     pool: 'forks',
+    // One temp dir per test run, removed at the end (harness/testing/tmpdir-global-setup.ts).
+    globalSetup: ['harness/testing/tmpdir-global-setup.ts'],
     // Tests never write into the user's results database (`npm run runs -- list` after
     // `npm test` shows only the user's own runs): the empty string opts out of the default
     // local database (harness/results-db/db.ts). Database tests start a throwaway server.

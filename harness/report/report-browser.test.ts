@@ -1,10 +1,11 @@
 /**
  * The report in a real browser (Debian's Chromium, driven by playwright-core): the verdict
  * reads right, the charts drew, a checker's details open, the linearizability explanation
- * shows, and the page asked nothing of the network. Screenshots go to a temp dir (printed).
+ * shows, and the page asked nothing of the network. Screenshots go to
+ * $TMPDIR/jepsen-ts-report-screenshots (printed; replaced each run).
  * Skipped, saying so, only when /usr/bin/chromium is missing (scripts/setup-host.sh installs it).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -34,7 +35,10 @@ if (!haveChromium) console.warn(`report-browser.test.ts: SKIPPED — ${CHROMIUM}
 describe.skipIf(!haveChromium)('report in Chromium', () => {
   let browser: Browser;
   const work = mkdtempSync(join(tmpdir(), 'report-browser-'));
-  const shots = mkdtempSync(join(tmpdir(), 'report-screenshots-'));
+  // Kept after the run for a person to look at: one fixed directory, replaced each run (the test run's own temp dir goes at its end).
+  const shots = join(process.env['JEPSEN_TEST_OUTER_TMPDIR'] ?? tmpdir(), 'jepsen-ts-report-screenshots');
+  rmSync(shots, { recursive: true, force: true });
+  mkdirSync(shots, { recursive: true });
 
   beforeAll(async () => {
     browser = await chromium.launch({
