@@ -28,6 +28,8 @@ describe('jepsen flags', () => {
     expect(parse([])).toMatchObject({ system: 'raftstore', readConsistency: 'linearizable', clientMode: 'single-attempt' });
     expect(() => parse(['--system', 'nope'])).toThrow(/--system: unknown system "nope" \(known: raftstore/);
     expect(() => parse(['--etcd-bin', '/usr/bin/etcd'])).toThrow(/--etcd-bin: only for --system etcd/);
+    expect(() => parse(['--etcd-version', 'v3.5.2'])).toThrow(/--etcd-version: only for --system etcd/);
+    expect(() => parse(['--system', 'etcd', '--etcd-version', 'v3.5.2', '--etcd-bin', '/usr/bin/etcd'])).toThrow('--etcd-version and --etcd-bin: give one');
     expect(parse(['--read-consistency', 'serializable'])).toMatchObject({ readConsistency: 'serializable' });
     expect(() => parse(['--system-option', 'novalue'])).toThrow(/--system-option: expected name=value/);
     expect(parse(['--bundle', '/x/b.mjs', '--no-build']).systemOptions).toEqual({ bundle: '/x/b.mjs', build: 'false' });

@@ -58,6 +58,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--read-consistency <level>', 'how reads are served: linearizable, or serializable (a member\'s local, possibly stale state)').choices(READ_CONSISTENCIES).default('linearizable'))
     .addOption(new Option('--client <mode>', "single-attempt (Jepsen's semantics) or retrying (the system's own client library, with its retries)").choices(['single-attempt', 'retrying']).default('single-attempt'))
     .addOption(new Option('--etcd-bin <path>', "etcd: the etcd server binary to test (default: Debian's etcd-server; scripts/build-etcd.sh builds any release)"))
+    .addOption(new Option('--etcd-version <vX.Y.Z>', 'etcd: test this release, built from the Go module proxy by scripts/build-etcd.sh on first use and cached (instead of --etcd-bin)'))
     .addOption(new Option('--snapshot-count <n>', 'alias of --snapshot-entries (etcd\'s name)').argParser(int('--snapshot-count', 1, 1_000_000_000)))
     .addOption(
       new Option('--system-option <name=value>', 'a system-specific option, repeatable (see harness/systems/<name>)').argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]),
@@ -92,6 +93,7 @@ interface Opts {
   readConsistency: ReadConsistency;
   client: 'single-attempt' | 'retrying';
   etcdBin?: string;
+  etcdVersion?: string;
   snapshotCount?: number;
   systemOption?: string[];
   workload: string;
@@ -147,6 +149,11 @@ function systemOptionsFrom(o: Opts): Record<string, string> {
   if (o.etcdBin !== undefined) {
     if (o.system !== 'etcd') throw new UsageError(`--etcd-bin: only for --system etcd (the system is ${o.system})`);
     out.etcdBin = resolve(o.etcdBin);
+  }
+  if (o.etcdVersion !== undefined) {
+    if (o.system !== 'etcd') throw new UsageError(`--etcd-version: only for --system etcd (the system is ${o.system})`);
+    if (o.etcdBin !== undefined) throw new UsageError('--etcd-version and --etcd-bin: give one (the release to build, or the binary to test)');
+    out.etcdVersion = o.etcdVersion;
   }
   if (o.bundle !== undefined) out.bundle = resolve(o.bundle);
   if (!o.build) out.build = 'false';

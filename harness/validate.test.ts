@@ -61,4 +61,11 @@ describe('system options are checked before anything starts', () => {
     expect(problems('/nonexistent/etcd')).toEqual(['--etcd-bin /nonexistent/etcd: no such file']);
     expect(problems('/bin/true')[0]).toMatch(/^--etcd-bin \/bin\/true: not an etcd server/);
   });
+  it('--etcd-version that is not a release is refused before anything is built', async () => {
+    const { etcd } = await import('./systems/etcd/index.ts');
+    const { setWorkload: set } = await import('../workloads/set.ts');
+    const problems = (v: string): string[] => runProblems({ system: etcd, workload: set(), nemeses: [], config: { ...base, systemOptions: { etcdVersion: v } } });
+    expect(problems('3.5.2')).toEqual(['--etcd-version "3.5.2": not an etcd v3 release (expected vX.Y.Z, e.g. v3.5.17)']);
+    expect(problems('v3.5.2')).toEqual([]);
+  });
 });

@@ -23,7 +23,7 @@ import type { NodeHandle, NodeId, RuntimeName, StartedCluster } from '../../runt
 import type { Collected, HistoryClock, NodeAddressing, NodeProgram, NodeStatusSample, PreparedSystem, System, SystemRunOptions } from '../system.ts';
 import { EtcdClient } from './client.ts';
 import { hashKV } from './hashkv.ts';
-import { checkEtcdBin, resolveEtcd } from './version.ts';
+import { buildEtcdRelease, checkEtcdBin, checkEtcdVersion, resolveEtcd } from './version.ts';
 
 const OPS: readonly OpName[] = ['read', 'put', 'create', 'delete', 'range', 'set-add', 'set-read', 'lease-acquire', 'lease-renew', 'lease-release', 'watch', 'txn-append'];
 
@@ -35,7 +35,7 @@ const PEER_PORT = 2380;
 
 export const etcd: System = {
   name: 'etcd',
-  description: 'etcd (the real server; Debian etcd-server by default, --etcd-bin for any release)',
+  description: 'etcd (the real server; Debian etcd-server by default, --etcd-version or --etcd-bin for any release)',
   supports: {
     ops: new Set(OPS),
     runtimes: new Set<RuntimeName>(['docker']),
@@ -43,9 +43,10 @@ export const etcd: System = {
     readConsistency: new Set(['linearizable', 'serializable']),
     unsafe: [],
   },
-  optionHelp: { etcdBin: 'the etcd server binary (--etcd-bin)' },
+  optionHelp: { etcdBin: 'the etcd server binary (--etcd-bin)', etcdVersion: 'the release to build and test (--etcd-version)' },
   checkOptions: (o) => {
     if (o.etcdBin !== undefined) checkEtcdBin(o.etcdBin);
+    if (o.etcdVersion !== undefined) checkEtcdVersion(o.etcdVersion);
   },
   prepare: prepareEtcd,
 };
@@ -86,7 +87,8 @@ class Admin {
 }
 
 async function prepareEtcd(runtime: RuntimeName, options: SystemRunOptions, log: (line: string) => void): Promise<PreparedSystem> {
-  const release = resolveEtcd(options.systemOptions.etcdBin);
+  const wanted = options.systemOptions.etcdVersion;
+  const release = resolveEtcd(wanted !== undefined ? await buildEtcdRelease(wanted, (line) => log(line)) : options.systemOptions.etcdBin);
   log(`etcd ${release.version}${release.module !== null ? ` (module ${release.module})` : ''} from ${release.bin}`);
   if (runtime !== 'docker') throw new PrerequisiteError(`etcd runs on the docker runtime only`);
   const image = await ensureEtcdImage(new Dockerode(), release.bin, log);

@@ -6,8 +6,8 @@ import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, 
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { UsageError } from '../../errors.ts';
-import { checkEtcdBin, DEBIAN_ETCD, etcdRelease, etcdVersion, serverModuleFromBuildInfo, serverModuleOfBinary } from './version.ts';
+import { PrerequisiteError, UsageError } from '../../errors.ts';
+import { buildEtcdRelease, checkEtcdBin, checkEtcdVersion, DEBIAN_ETCD, etcdRelease, etcdVersion, serverModuleFromBuildInfo, serverModuleOfBinary } from './version.ts';
 
 const cache = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'jepsen-ts', 'etcd');
 const built = (existsSync(cache) ? readdirSync(cache) : [])
@@ -46,6 +46,28 @@ describe.skipIf(built.length === 0)('releases built from the module proxy', () =
     expect(r.version).toBe(v.slice(1));
     expect(etcdVersion(bin)).toBe(v.slice(1));
   });
+  it.each(built)('--etcd-version $v reuses the cached build (the script is idempotent) and says so', async ({ v, bin }) => {
+    const lines: string[] = [];
+    expect(await buildEtcdRelease(v, (l) => lines.push(l))).toBe(bin);
+    expect(lines[0]).toBe(`build-etcd: ${v} already built`);
+  });
+});
+
+describe('--etcd-version', () => {
+  it('refuses what is not an etcd v3 release before building anything', () => {
+    for (const bad of ['3.5.2', 'v2.3.8', 'v3.5', 'latest', 'v3.5.2; rm -rf /']) {
+      expect(() => checkEtcdVersion(bad)).toThrow(UsageError);
+      expect(() => checkEtcdVersion(bad)).toThrow(`--etcd-version ${JSON.stringify(bad)}: not an etcd v3 release (expected vX.Y.Z, e.g. v3.5.17)`);
+    }
+    expect(() => checkEtcdVersion('v3.5.2')).not.toThrow();
+    expect(() => checkEtcdVersion('v3.6.0-rc.1')).not.toThrow();
+  });
+  it('a release the module proxy does not have is a missing prerequisite, naming the version and why', async () => {
+    // Without Go, or without the proxy, the script fails earlier; each way it is a PrerequisiteError saying so.
+    const build = buildEtcdRelease('v3.99.0', () => {});
+    await expect(build).rejects.toThrow(PrerequisiteError);
+    await expect(build).rejects.toThrow(/^--etcd-version v3\.99\.0: \S/);
+  }, 120_000);
 });
 
 describe('--etcd-bin refusals', () => {

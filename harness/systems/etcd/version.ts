@@ -14,9 +14,12 @@
  * from etcd's own tree (its main module is go.etcd.io/etcd, with no version), so its printed
  * version stands.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { PrerequisiteError, UsageError } from '../../errors.ts';
+
+const BUILD_SCRIPT = resolve(import.meta.dirname, '../../../scripts/build-etcd.sh');
 
 export const DEBIAN_ETCD = '/usr/bin/etcd';
 
@@ -97,6 +100,43 @@ export function checkEtcdBin(bin: string): EtcdRelease {
     throw new UsageError(`--etcd-bin ${bin}: not executable (chmod +x it)`);
   }
   return etcdRelease(bin);
+}
+
+/** A release `--etcd-version` accepts: what scripts/build-etcd.sh builds (v3.x.y, optionally -suffix). */
+export function checkEtcdVersion(version: string): void {
+  if (!/^v3\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?$/.test(version)) throw new UsageError(`--etcd-version ${JSON.stringify(version)}: not an etcd v3 release (expected vX.Y.Z, e.g. v3.5.17)`);
+}
+
+/**
+ * `--etcd-version`: the release built from the Go module proxy by scripts/build-etcd.sh (about
+ * a minute the first time; later runs reuse the cached binary). Its progress goes to `log`; a
+ * failed build (no Go, no proxy, no such release) is a PrerequisiteError carrying the
+ * script's own message.
+ */
+export async function buildEtcdRelease(version: string, log: (line: string) => void): Promise<string> {
+  checkEtcdVersion(version);
+  const script = BUILD_SCRIPT;
+  return new Promise<string>((resolve, reject) => {
+    const child = spawn('bash', [script, version], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      for (const line of d.split('\n')) if (line.trim() !== '') log(line.trimEnd());
+    });
+    child.on('error', (e) => reject(new PrerequisiteError(`--etcd-version ${version}: cannot run ${script}: ${e.message}`)));
+    child.on('close', (code) => {
+      const bin = stdout.trim().split('\n').at(-1) ?? '';
+      if (code === 0 && bin !== '') return resolve(bin);
+      // The script's own verdict ("building etcd vX failed at `go get …`:") and the last line of Go's error under it.
+      const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+      const verdict = lines.filter((l) => l.startsWith('build-etcd:')).at(-1)?.replace(/^build-etcd:\s*/, '').replace(/:$/, '');
+      const detail = lines.at(-1);
+      const why = [verdict, detail !== undefined && !detail.startsWith('build-etcd:') ? detail : undefined].filter((x) => x !== undefined).join(': ');
+      reject(new PrerequisiteError(`--etcd-version ${version}: ${why !== '' ? why : `scripts/build-etcd.sh exited with status ${String(code)}`}`));
+    });
+  });
 }
 
 /** The binary a run uses: the user's, checked, or Debian's. */
