@@ -6,9 +6,13 @@
  * comparison of every run with the same system × workload × nemesis at the previous release
  * (the newest recorded run at another git revision, or at `--base REV`).
  *
- * Exit status: 0 all valid and no regression; 1 an invalid verdict or a regression; 2 a run
- * ended unknown (and nothing worse); 64 a bad matrix; 69 a missing prerequisite; 70 the
- * harness failed; 130 interrupted.
+ * An entry with `expect: invalid` is a known bug the harness must keep finding: its seeds run
+ * one after another until one comes out invalid (at most `attempts`), and it is not compared
+ * with the previous release (a reproduction is not a performance baseline).
+ *
+ * Exit status: 0 all valid (known bugs reproduced) and no regression; 1 an invalid verdict, a
+ * known bug not reproduced, or a regression; 2 a run ended unknown (and nothing worse); 64 a
+ * bad matrix; 69 a missing prerequisite; 70 the harness failed; 130 interrupted.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -40,6 +44,15 @@ export interface NightlyRow {
   readonly comparison: RunComparison | null;
   /** Why there is no comparison. */
   readonly noComparison?: string;
+  /** Runs it took: 1, or for a known bug (`expect: invalid`) the attempts until it reproduced. */
+  readonly attemptsRun?: number;
+  /** The seed of the last attempt (the reproducing one, when it reproduced). */
+  readonly seed?: number;
+}
+
+/** Whether a row came out as its entry expects: valid, or (a known bug) invalid. */
+export function asExpected(row: NightlyRow): boolean {
+  return row.run.expect === 'invalid' ? row.valid === false : row.valid === true;
 }
 
 function stripDirty(rev: string | null): string | null {
@@ -70,6 +83,13 @@ function fmt(n: number | null, digits = 0): string {
   return n === null ? '–' : n.toFixed(digits);
 }
 
+function verdictCell(r: NightlyRow): string {
+  if (r.valid === 'error') return `ERROR: ${r.error ?? ''}`;
+  if (r.run.expect !== 'invalid') return showValidity(r.valid);
+  const tried = `${r.attemptsRun ?? 1} of ${r.run.attempts}`;
+  return r.valid === false ? `reproduced: invalid at attempt ${tried} (seed ${r.seed ?? '?'})` : `NOT REPRODUCED in ${tried} attempts (last: ${showValidity(r.valid)})`;
+}
+
 export function summaryTable(rows: readonly NightlyRow[]): string {
   const header = ['#', 'system', 'workload', 'nemesis', 'verdict', 'ok ops', 'ok/s', 'p99 ms', 'time', 'vs previous release'];
   const lines = rows.map((r, i) => {
@@ -84,7 +104,7 @@ export function summaryTable(rows: readonly NightlyRow[]): string {
       r.run.system,
       r.run.workload,
       r.run.nemesis,
-      r.valid === 'error' ? `ERROR: ${r.error ?? ''}` : showValidity(r.valid),
+      verdictCell(r),
       s === null ? '–' : String(s.okCount),
       fmt(s?.okPerS ?? null, 1),
       fmt(s?.latencyP99Ms ?? null),
@@ -98,10 +118,16 @@ export function summaryTable(rows: readonly NightlyRow[]): string {
   return [row(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...lines.map(row)].join('\n');
 }
 
-/** 1 on an invalid verdict or a regression, 2 on an unknown (or a harness error), else 0. */
+/**
+ * 1 on an invalid verdict, a known bug not reproduced, or a regression; 2 on an unknown (or a
+ * harness error); else 0.
+ */
 export function nightlyExitStatus(rows: readonly NightlyRow[]): number {
-  if (rows.some((r) => r.valid === false || (r.comparison?.regressions.length ?? 0) > 0)) return 1;
-  if (rows.some((r) => r.valid === 'unknown' || r.valid === 'error')) return 2;
+  const known = rows.filter((r) => r.run.expect === 'invalid');
+  const usual = rows.filter((r) => r.run.expect !== 'invalid');
+  if (usual.some((r) => r.valid === false || (r.comparison?.regressions.length ?? 0) > 0)) return 1;
+  if (known.some((r) => r.valid !== false && r.valid !== 'error')) return 1;
+  if (rows.some((r) => (r.run.expect !== 'invalid' && r.valid === 'unknown') || r.valid === 'error')) return 2;
   return 0;
 }
 
@@ -132,46 +158,62 @@ async function openDatabase(log: (l: string) => void): Promise<Sql | null> {
   }
 }
 
+/** One run of a matrix cell: run, summarise, compare with the previous release (not for a known bug's reproduction). */
+async function runOnce(sql: Sql | null, plan: NightlyPlan, run: NightlyRun, config: NightlyRun['config'], opts: { base?: string; signal?: AbortSignal }): Promise<NightlyRow> {
+  const started = performance.now();
+  try {
+    const out = await runTest(config, { quiet: true, ...(opts.signal !== undefined ? { signal: opts.signal } : {}) });
+    let summary: Omit<RunSummary, 'id'> | null = null;
+    let comparison: RunComparison | null = null;
+    let noComparison: string | undefined;
+    try {
+      summary = summarize(loadRun(out.dir));
+    } catch (e) {
+      // The run has its verdict; only its figures (and so the comparison) are missing.
+      noComparison = `no summary: ${(e as Error).message}`;
+    }
+    if (summary === null) {
+      // noComparison says why
+    } else if (run.expect === 'invalid') noComparison = "a known bug's reproduction: not compared";
+    else if (sql === null) noComparison = 'no results database';
+    else {
+      const base = await previousRelease(sql, summary, opts.base);
+      if (base === null) noComparison = opts.base !== undefined ? `no run set up the same way at ${opts.base}` : 'no earlier release run the same way';
+      else comparison = compareRuns(base, { ...summary, id: -1 }, { threshold: plan.regressionThreshold });
+    }
+    return { run, valid: out.valid, dir: out.dir, summary, wallS: (performance.now() - started) / 1000, comparison, ...(noComparison !== undefined ? { noComparison } : {}) };
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof PrerequisiteError) throw e;
+    return { run, valid: 'error', dir: null, error: (e as Error).message.split('\n')[0] ?? '', summary: null, wallS: (performance.now() - started) / 1000, comparison: null, noComparison: 'the run failed' };
+  }
+}
+
 export async function runNightly(plan: NightlyPlan, opts: { base?: string; summaryDir: string; signal?: AbortSignal; log?: (l: string) => void }): Promise<{ rows: NightlyRow[]; exit: number; table: string }> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const sql = await openDatabase(log);
   const rows: NightlyRow[] = [];
   const t0 = performance.now();
+  const aborted = (): boolean => opts.signal?.aborted === true;
   try {
     for (const [i, run] of plan.runs.entries()) {
-      if (opts.signal?.aborted === true) break;
+      if (aborted()) break;
       const elapsed = (performance.now() - t0) / 1000;
       const eta = i === 0 ? '' : `, about ${Math.round((elapsed / i) * (plan.runs.length - i))} s left`;
       log(`[${i + 1}/${plan.runs.length}] ${run.system} ${run.workload} ${run.nemesis} (${run.where}; ${Math.round(elapsed)} s elapsed${eta})`);
       const started = performance.now();
-      let row: NightlyRow;
-      try {
-        const out = await runTest(run.config, { quiet: true, ...(opts.signal !== undefined ? { signal: opts.signal } : {}) });
-        let summary: Omit<RunSummary, 'id'> | null = null;
-        let comparison: RunComparison | null = null;
-        let noComparison: string | undefined;
-        try {
-          summary = summarize(loadRun(out.dir));
-        } catch (e) {
-          // The run has its verdict; only its figures (and so the comparison) are missing.
-          noComparison = `no summary: ${(e as Error).message}`;
-        }
-        if (summary === null) {
-          // noComparison says why
-        } else if (sql === null) noComparison = 'no results database';
-        else {
-          const base = await previousRelease(sql, summary, opts.base);
-          if (base === null) noComparison = opts.base !== undefined ? `no run set up the same way at ${opts.base}` : 'no earlier release run the same way';
-          else comparison = compareRuns(base, { ...summary, id: -1 }, { threshold: plan.regressionThreshold });
-        }
-        row = { run, valid: out.valid, dir: out.dir, summary, wallS: (performance.now() - started) / 1000, comparison, ...(noComparison !== undefined ? { noComparison } : {}) };
-      } catch (e) {
-        if (e instanceof UsageError || e instanceof PrerequisiteError) throw e;
-        row = { run, valid: 'error', dir: null, error: (e as Error).message.split('\n')[0] ?? '', summary: null, wallS: (performance.now() - started) / 1000, comparison: null, noComparison: 'the run failed' };
+      let row: NightlyRow | null = null;
+      for (let attempt = 1; attempt <= run.attempts; attempt++) {
+        if (attempt > 1 && aborted()) break;
+        const seed = run.config.seed + attempt - 1;
+        if (run.expect === 'invalid') log(`      attempt ${attempt} of ${run.attempts} (seed ${seed}): expecting invalid (a known bug)`);
+        row = { ...(await runOnce(sql, plan, run, { ...run.config, seed }, opts)), attemptsRun: attempt, seed, wallS: (performance.now() - started) / 1000 };
+        if (run.expect !== 'invalid' || row.valid === false) break;
+        log(`      → ${row.valid === 'error' ? `harness error: ${row.error ?? ''}` : showValidity(row.valid)}: not reproduced yet`);
       }
+      if (row === null) break;
       rows.push(row);
       const regressions = row.comparison?.regressions ?? [];
-      log(`      → ${row.valid === 'error' ? `harness error: ${row.error ?? ''}` : showValidity(row.valid)}${row.summary !== null ? `, ${row.summary.okCount} ok ops` : ''}, ${row.wallS.toFixed(0)} s${regressions.length > 0 ? `; REGRESSED vs ${row.comparison?.base.gitRevision?.slice(0, 10) ?? '?'}: ${regressions.join('; ')}` : ''}${row.dir !== null ? `  ${row.dir}` : ''}`);
+      log(`      → ${row.valid === 'error' ? `harness error: ${row.error ?? ''}` : row.run.expect === 'invalid' ? verdictCell(row) : showValidity(row.valid)}${row.summary !== null ? `, ${row.summary.okCount} ok ops` : ''}, ${row.wallS.toFixed(0)} s${regressions.length > 0 ? `; REGRESSED vs ${row.comparison?.base.gitRevision?.slice(0, 10) ?? '?'}: ${regressions.join('; ')}` : ''}${row.dir !== null ? `  ${row.dir}` : ''}`);
     }
   } finally {
     await sql?.end({ timeout: 5 });
@@ -191,6 +233,11 @@ export async function runNightly(plan: NightlyPlan, opts: { base?: string; summa
           workload: r.run.workload,
           nemesis: r.run.nemesis,
           valid: r.valid,
+          expect: r.run.expect,
+          asExpected: asExpected(r),
+          attempts: r.run.attempts,
+          attemptsRun: r.attemptsRun ?? 1,
+          seed: r.seed ?? null,
           dir: r.dir,
           error: r.error,
           okOps: r.summary?.okCount ?? null,
@@ -232,7 +279,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   process.stderr.write(`jepsen:nightly: ${plan.runs.length} runs from ${plan.file}\n`);
   if (o.dryRun) {
-    for (const [i, r] of plan.runs.entries()) process.stdout.write(`${i + 1}. ${r.system} ${r.workload} ${r.nemesis} (${r.config.timeLimitS} s, ${r.config.nodes} nodes, ${r.config.runtime}; ${r.where})\n`);
+    for (const [i, r] of plan.runs.entries()) {
+      const known = r.expect === 'invalid' ? `; a known bug: expect invalid within ${r.attempts} attempts from seed ${r.config.seed}` : '';
+      process.stdout.write(`${i + 1}. ${r.system} ${r.workload} ${r.nemesis} (${r.config.timeLimitS} s, ${r.config.nodes} nodes, ${r.config.runtime}${known}; ${r.where})\n`);
+    }
     return 0;
   }
   // Prerequisites once, before the first run (the host set-up runs here as root if needed).

@@ -12,6 +12,14 @@
  *       workloads: [register, set]
  *       nemeses: [partition, kill]
  *       options: { concurrency: 20 }
+ *     # A known bug the harness must keep catching (etcd's robustness suite has the same kind
+ *     # of target): seeds seed, seed+1, … run until one is invalid, at most `attempts` of them.
+ *     - systems: [etcd]
+ *       workloads: [set]
+ *       nemeses: [kill]
+ *       expect: invalid
+ *       attempts: 8
+ *       options: { etcd-version: v3.5.2 }
  */
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
@@ -28,6 +36,13 @@ export interface NightlyRun {
   readonly config: RunConfig;
   /** Where in the file it came from ("nightly.yml:12"). */
   readonly where: string;
+  /**
+   * 'valid': the usual run. 'invalid': a known bug's reproduction — seeds `config.seed`,
+   * `config.seed + 1`, … run until one comes out invalid, at most `attempts`; not reproducing
+   * it means the harness lost the power to find it.
+   */
+  readonly expect: 'valid' | 'invalid';
+  readonly attempts: number;
 }
 
 export interface NightlyPlan {
@@ -48,7 +63,8 @@ export class ConfigError extends UsageError {
 }
 
 const TOP_KEYS = ['defaults', 'matrix', 'regression-threshold'];
-const ENTRY_KEYS = ['systems', 'workloads', 'nemeses', 'options'];
+const ENTRY_KEYS = ['systems', 'workloads', 'nemeses', 'expect', 'attempts', 'options'];
+const MAX_ATTEMPTS = 100;
 /** Flags that make no sense per matrix entry (the nightly owns them). */
 const NOT_PER_RUN = new Set(['cleanup', 'results-dir', 'quiet', 'help']);
 
@@ -110,6 +126,18 @@ export function parseNightlyPlan(text: string, file: string, resultsDir: string)
       if (values.length === 0) fail(node, `${key}: empty list`);
       return { values, node };
     };
+    const expectNode = m.get('expect', true) as YamlNode | undefined;
+    const expectValue = expectNode === undefined ? 'valid' : isScalar(expectNode) ? expectNode.value : undefined;
+    if (expectValue !== 'valid' && expectValue !== 'invalid') fail(expectNode, `expect: "valid" or "invalid" (a known bug to reproduce), got ${JSON.stringify(expectValue)}`);
+    const expect = expectValue as 'valid' | 'invalid';
+    const attemptsNode = m.get('attempts', true) as YamlNode | undefined;
+    let attempts = 1;
+    if (attemptsNode !== undefined) {
+      const v = isScalar(attemptsNode) ? attemptsNode.value : undefined;
+      if (expect !== 'invalid') fail(attemptsNode, 'attempts: only with `expect: invalid` (seeds run until one reproduces the bug)');
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_ATTEMPTS) fail(attemptsNode, `attempts: expected an integer from 1 to ${MAX_ATTEMPTS}, got ${JSON.stringify(v)}`);
+      attempts = v as number;
+    }
     const systems = list('systems');
     const workloads = list('workloads');
     const nemeses = list('nemeses');
@@ -139,7 +167,7 @@ export function parseNightlyPlan(text: string, file: string, resultsDir: string)
             const at = flag === undefined ? undefined : flag === 'system' ? systems.node : flag === 'workload' ? workloads.node : flag === 'nemesis' ? nemeses.node : merged.get(flag)?.node;
             return fail(at ?? entry, `${system} × ${workload} × ${nemesis}: ${msg}`);
           }
-          runs.push({ system, workload, nemesis, config, where: `${file}:${lineOf(entry) ?? '?'}` });
+          runs.push({ system, workload, nemesis, config, where: `${file}:${lineOf(entry) ?? '?'}`, expect, attempts });
         }
       }
     }

@@ -37,7 +37,7 @@ describe('nightly matrix: refused before anything runs, naming the file, the lin
     expect(plan.runs[0]?.where).toBe('matrix.yml:3');
   });
   it('unknown keys, names and values', () => {
-    expect(refused('matrix:\n  - systems: [raftstore]\n    workloads: [register]\n    nemesis: [kill]\n')).toBe('matrix.yml:4: unknown key "nemesis" in a matrix entry (known: systems, workloads, nemeses, options)');
+    expect(refused('matrix:\n  - systems: [raftstore]\n    workloads: [register]\n    nemesis: [kill]\n')).toBe('matrix.yml:4: unknown key "nemesis" in a matrix entry (known: systems, workloads, nemeses, expect, attempts, options)');
     expect(refused('matrix:\n  - systems: [raftstore]\n    workloads: [regster]\n    nemeses: [kill]\n')).toMatch(/^matrix\.yml:3: raftstore × regster × kill: --workload: unknown workload "regster"/);
     expect(refused('matrix:\n  - systems: [raftstore]\n    workloads: [register]\n    nemeses: [kill, flood]\n')).toMatch(/^matrix\.yml:4: raftstore × register × flood: --nemesis: unknown nemesis "flood"/);
     expect(refused('matrix:\n  - systems: [mongo]\n    workloads: [register]\n    nemeses: [kill]\n')).toMatch(/^matrix\.yml:2: mongo × register × kill: --system: unknown system "mongo"/);
@@ -57,18 +57,70 @@ describe('nightly matrix: refused before anything runs, naming the file, the lin
   it('the checked-in default parses and fits 30 minutes on 2 cores', () => {
     const plan = loadNightlyPlan(DEFAULT_CONFIG, '/tmp/r');
     expect(plan.runs.length).toBeGreaterThan(5);
-    // Each run: its time limit, its recovery, and about 15 s of set-up, collection and checking.
-    const estimateS = plan.runs.reduce((s, r) => s + r.config.timeLimitS + r.config.recoveryS + 15, 0);
+    // Each run: its time limit, its recovery, and about 15 s of set-up, collection and checking;
+    // a known bug's reproduction counted at all its attempts (none reproducing).
+    const estimateS = plan.runs.reduce((s, r) => s + r.attempts * (r.config.timeLimitS + r.config.recoveryS + 15), 0);
     expect(estimateS).toBeLessThan(30 * 60);
   });
   it('exit status: 1 on an invalid verdict or a regression, 2 on unknown, else 0', () => {
     const row = (valid: NightlyRow['valid'], regressions: string[] = []): NightlyRow =>
-      ({ run: {} as never, valid, dir: null, summary: null, wallS: 1, comparison: regressions.length === 0 ? null : ({ regressions } as never) }) as NightlyRow;
+      ({ run: { expect: 'valid', attempts: 1 } as never, valid, dir: null, summary: null, wallS: 1, comparison: regressions.length === 0 ? null : ({ regressions } as never) }) as NightlyRow;
     expect(nightlyExitStatus([row(true), row(true)])).toBe(0);
     expect(nightlyExitStatus([row(true), row('unknown')])).toBe(2);
     expect(nightlyExitStatus([row('unknown'), row(false)])).toBe(1);
     expect(nightlyExitStatus([row(true, ['throughput (ok/s) 100 → 50 (-50.0%)'])])).toBe(1);
   });
+  it('exit status of a known bug (expect: invalid): 0 when reproduced, 1 when not, 2 when its runs failed', () => {
+    const known = (valid: NightlyRow['valid']): NightlyRow => ({ run: { expect: 'invalid', attempts: 3 } as never, valid, dir: null, summary: null, wallS: 1, comparison: null, attemptsRun: 3 }) as NightlyRow;
+    expect(nightlyExitStatus([known(false)])).toBe(0);
+    expect(nightlyExitStatus([known(true)])).toBe(1);
+    expect(nightlyExitStatus([known('unknown')])).toBe(1);
+    expect(nightlyExitStatus([known('error')])).toBe(2);
+  });
+  it('expect and attempts: parsed, and refused naming the line when wrong', () => {
+    const entry = (extra: string): string => ['defaults: { seed: 7 }', 'matrix:', '  - systems: [raftstore]', '    workloads: [register]', '    nemeses: [kill]', extra].join('\n');
+    const plan = parse(entry('    expect: invalid\n    attempts: 5'));
+    expect(plan.runs[0]).toMatchObject({ expect: 'invalid', attempts: 5, config: { seed: 7 } });
+    expect(parse(entry('')).runs[0]).toMatchObject({ expect: 'valid', attempts: 1 });
+    expect(refused(entry('    expect: maybe'))).toBe('matrix.yml:6: expect: "valid" or "invalid" (a known bug to reproduce), got "maybe"');
+    expect(refused(entry('    expect: invalid\n    attempts: 0'))).toBe('matrix.yml:7: attempts: expected an integer from 1 to 100, got 0');
+    expect(refused(entry('    attempts: 3'))).toBe('matrix.yml:6: attempts: only with `expect: invalid` (seeds run until one reproduces the bug)');
+  });
+});
+
+describe('nightly: a known bug the harness must keep finding (expect: invalid), in simulation', () => {
+  const resultsDir = mkdtempSync(join(tmpdir(), 'nightly-known-'));
+  afterAll(() => rmSync(resultsDir, { recursive: true, force: true }));
+  const matrix = (unsafe: string): string =>
+    [
+      'defaults: { runtime: sim, nodes: 5, time-limit: 10, nemesis-interval: 2, recovery: 3, seed: 1 }',
+      'matrix:',
+      '  - systems: [raftstore]',
+      '    workloads: [register]',
+      '    nemeses: [partition]',
+      '    expect: invalid',
+      '    attempts: 3',
+      ...(unsafe === '' ? [] : [`    options: { unsafe: ${unsafe} }`]),
+    ].join('\n');
+
+  it('runs seeds until one is invalid and stops there: stale reads, valid at seed 1, caught at seed 2', async () => {
+    const lines: string[] = [];
+    const out = await runNightly(parseNightlyPlan(matrix('stale-reads'), 'known.yml', resultsDir), { summaryDir: join(resultsDir, 'n1'), log: (l) => lines.push(l) });
+    expect(out.rows).toHaveLength(1);
+    expect(out.rows[0]).toMatchObject({ valid: false, attemptsRun: 2, seed: 2, comparison: null, noComparison: "a known bug's reproduction: not compared" });
+    expect(out.exit).toBe(0);
+    expect(lines.filter((l) => /^ +attempt \d of 3/.test(l))).toEqual(['      attempt 1 of 3 (seed 1): expecting invalid (a known bug)', '      attempt 2 of 3 (seed 2): expecting invalid (a known bug)']);
+    expect(out.table).toContain('reproduced: invalid at attempt 2 of 3 (seed 2)');
+    const summary = JSON.parse(readFileSync(join(resultsDir, 'n1', 'summary.json'), 'utf8')) as { exit: number; runs: Record<string, unknown>[] };
+    expect(summary.runs[0]).toMatchObject({ valid: false, expect: 'invalid', asExpected: true, attempts: 3, attemptsRun: 2, seed: 2 });
+  }, 120_000);
+
+  it('the correct store does not reproduce it: every attempt runs, the row says so and the nightly fails', async () => {
+    const out = await runNightly(parseNightlyPlan(matrix(''), 'known.yml', resultsDir), { summaryDir: join(resultsDir, 'n2'), log: () => {} });
+    expect(out.rows[0]).toMatchObject({ valid: true, attemptsRun: 3, seed: 3 });
+    expect(out.table).toContain('NOT REPRODUCED in 3 of 3 attempts (last: valid)');
+    expect(out.exit).toBe(1);
+  }, 120_000);
 });
 
 const haveServer = postgresBinDir() !== null;
