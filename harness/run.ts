@@ -10,6 +10,7 @@
  * (virtual in simulation).
  */
 import { execFileSync } from 'node:child_process';
+import { setMaxListeners } from 'node:events';
 import { appendFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
@@ -274,7 +275,9 @@ export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<
   // Whatever happens to this process from here on, the run's containers/processes go.
   const stopReaper = runtime.name === 'sim' ? () => {} : startReaper(REPO_ROOT, runId, runtime.name);
   const abort = new AbortController();
-  hooks.signal?.addEventListener('abort', () => abort.abort(), { once: true });
+  // Removed when the run's cluster is gone: one caller's signal serves run after run (the nightly, exploration).
+  const onCallerAbort = (): void => abort.abort();
+  hooks.signal?.addEventListener('abort', onCallerAbort, { once: true });
   const rng = new Rng(config.seed);
   let sampler: { cancel(): void } | null = null;
   let mainOps = 0;
@@ -415,6 +418,7 @@ export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<
     history.close();
     await (cluster as StartedCluster | null)?.teardown();
     stopReaper();
+    hooks.signal?.removeEventListener('abort', onCallerAbort);
   }
 
   // --- checking -------------------------------------------------------------------------
@@ -545,6 +549,8 @@ class ClientPool {
     const ids = this.cluster.nodes.map((n) => n.id);
     const arb = this.workload.operations();
     const perWorkerGapMs = rate === null ? 0 : (concurrency * 1000) / rate;
+    // Every process sleeps on `stop` between ops: one listener each at a time, not a leak (Node warns past 10).
+    setMaxListeners(concurrency + 10, stop);
     await Promise.all(
       Array.from({ length: concurrency }, async (_, slot) => {
         const next = opStream(arb, seed, slot);

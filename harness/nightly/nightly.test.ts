@@ -4,6 +4,7 @@
  * end to end (docker, a throwaway PostgreSQL) is recorded, summarised and compared with an
  * earlier release's run of the same system × workload × nemesis.
  */
+import { getEventListeners } from 'node:events';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,6 +63,15 @@ describe('nightly matrix: refused before anything runs, naming the file, the lin
     const estimateS = plan.runs.reduce((s, r) => s + r.attempts * (r.config.timeLimitS + r.config.recoveryS + 15), 0);
     expect(estimateS).toBeLessThan(30 * 60);
   });
+  it('the checked-in known bugs parse, each expects invalid, and fit 25 minutes when none reproduces', () => {
+    const plan = loadNightlyPlan(join(import.meta.dirname, 'known-bugs.yml'), '/tmp/r');
+    expect(plan.runs.length).toBeGreaterThanOrEqual(5);
+    expect(plan.runs.every((r) => r.expect === 'invalid' && r.attempts > 1)).toBe(true);
+    expect(new Set(plan.runs.flatMap((r) => r.config.unsafe))).toEqual(new Set(['stale-reads', 'ack-before-commit', 'no-fsync', 'lease-no-wait']));
+    expect(plan.runs.some((r) => r.system === 'etcd' && r.config.systemOptions?.etcdVersion === 'v3.5.2')).toBe(true);
+    const worstS = plan.runs.reduce((s, r) => s + r.attempts * (r.config.timeLimitS + r.config.recoveryS + 15), 0);
+    expect(worstS).toBeLessThan(25 * 60);
+  });
   it('exit status: 1 on an invalid verdict or a regression, 2 on unknown, else 0', () => {
     const row = (valid: NightlyRow['valid'], regressions: string[] = []): NightlyRow =>
       ({ run: { expect: 'valid', attempts: 1 } as never, valid, dir: null, summary: null, wallS: 1, comparison: regressions.length === 0 ? null : ({ regressions } as never) }) as NightlyRow;
@@ -105,7 +115,10 @@ describe('nightly: a known bug the harness must keep finding (expect: invalid), 
 
   it('runs seeds until one is invalid and stops there: stale reads, valid at seed 1, caught at seed 2', async () => {
     const lines: string[] = [];
-    const out = await runNightly(parseNightlyPlan(matrix('stale-reads'), 'known.yml', resultsDir), { summaryDir: join(resultsDir, 'n1'), log: (l) => lines.push(l) });
+    const interrupt = new AbortController();
+    const out = await runNightly(parseNightlyPlan(matrix('stale-reads'), 'known.yml', resultsDir), { summaryDir: join(resultsDir, 'n1'), log: (l) => lines.push(l), signal: interrupt.signal });
+    // Each run lets go of the caller's signal when it is done (a nightly passes one signal to run after run).
+    expect(getEventListeners(interrupt.signal, 'abort')).toHaveLength(0);
     expect(out.rows).toHaveLength(1);
     expect(out.rows[0]).toMatchObject({ valid: false, attemptsRun: 2, seed: 2, comparison: null, noComparison: "a known bug's reproduction: not compared" });
     expect(out.exit).toBe(0);
