@@ -1,9 +1,11 @@
 /**
- * `npm run bench:sim`: time compression of `--runtime sim` through the real harness: the
- * same runTest users call, 5 store nodes, the register workload at the harness's defaults
- * (10 processes, 100 ops/s unless BENCH_SIM_RATE, 2 s op timeout), `--nemesis all` (every fault the store supports
- * in simulation, one every other `--nemesis-interval`), for BENCH_SIM_SECONDS of main phase
- * and the usual recovery, over BENCH_SIM_SEEDS seeds one after another (one core).
+ * `npm run bench:sim`: time compression of `--runtime sim` through the real harness: each
+ * run is configured by the jepsen command's own parser, so it is exactly `npm run jepsen --
+ * --runtime sim --workload register --nemesis all --nodes 5 --rate 100 --time-limit 120
+ * --nemesis-interval 5 --seed S` (printed first) with every other setting at the command's
+ * default (10 processes, 2 s op timeout, --snapshot-entries 500, 5 s recovery): 5 store
+ * nodes, every fault the store supports in simulation (one every other interval; 5 s, harsher
+ * than the command's 10), over BENCH_SIM_SEEDS seeds one after another (one core).
  *
  * simSecondsPerWallSecond = virtual seconds the run lasted / wall seconds of its simulated
  * part (start, clients, faults, final reads, collection); checking and the report are
@@ -25,6 +27,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { buildProgram, configFromOptions } from '../cli.ts';
+import type { RunConfig } from '../run.ts';
 import { runTest } from '../run.ts';
 import { SimRuntime } from '../runtime/sim-runtime.ts';
 
@@ -37,6 +41,20 @@ const rate = Number(process.env.BENCH_SIM_RATE ?? 100);
 const warmup = Number(process.env.BENCH_SIM_WARMUP ?? 1);
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-sim-'));
+
+/**
+ * The run exactly as `npm run jepsen -- <these flags>` would make it: every other setting is
+ * the command's default (--snapshot-entries 500, --op-timeout 2000, --recovery 5, the knobs).
+ */
+function benchArgs(seed: number): string[] {
+  return ['--runtime', 'sim', '--workload', workload, '--nemesis', 'all', '--nodes', String(nodes), '--rate', String(rate), '--time-limit', String(seconds), '--nemesis-interval', String(interval), '--seed', String(seed)];
+}
+function runConfig(seed: number): RunConfig {
+  const program = buildProgram();
+  program.parse([...benchArgs(seed), '--results-dir', dir], { from: 'user' });
+  return configFromOptions(program.opts() as Parameters<typeof configFromOptions>[0]);
+}
+console.log(`each run: npm run jepsen -- ${benchArgs(1).join(' ').replace('--seed 1', '--seed <seed>')}`);
 type Row = { seed: number; simS: number; simWallS: number; checkWallS: number; ratio: number; ops: number; eventsPerOp: number; wallMicrosPerEvent: number; faults: number; valid: unknown };
 const coldRuns: Row[] = [];
 const perRun: Row[] = [];
@@ -57,10 +75,7 @@ try {
       }
     };
     const t0 = performance.now();
-    const out = await runTest(
-      { workload, nemesis: 'all', nodes, concurrency: 10, timeLimitS: seconds, rate, seed, runtime: 'sim', resultsDir: dir, unsafe: [], opTimeoutMs: 2000, nemesisIntervalS: interval, recoveryS: 5, logLevel: 'info' },
-      { quiet: true, publish: false, runtime },
-    );
+    const out = await runTest(runConfig(seed), { quiet: true, publish: false, runtime });
     const totalWallMs = performance.now() - t0;
     const simS = runtime.sim.now / 1000;
     const ops = out.counts.ok + out.counts.fail + out.counts.info;
