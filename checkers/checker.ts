@@ -18,6 +18,8 @@ export interface CheckInput {
   readonly events?: readonly NodeEvent[];
   /** What the run could not collect from the nodes, and why (checkers that need it say so). */
   readonly collectionProblems?: readonly string[];
+  /** How many members the cluster had, when the run knows (a one-member cluster has no replicas to compare). */
+  readonly clusterSize?: number;
 }
 
 export interface Checker {

@@ -427,7 +427,7 @@ export async function runTest(config: RunConfig, hooks: RunHooks = {}): Promise<
   const results: CheckResult[] = [];
   for (const checker of workload.checkers({ readConsistency })) {
     try {
-      results.push(await checker.check({ history: ops, events, collectionProblems }));
+      results.push(await checker.check({ history: ops, events, collectionProblems, clusterSize: config.nodes }));
     } catch (e) {
       results.push({ checker: checker.name, valid: 'unknown', summary: `checker failed: ${e instanceof Error ? e.message : String(e)}` });
     }

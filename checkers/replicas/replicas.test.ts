@@ -17,6 +17,19 @@ describe('replicas checker', () => {
 
   it('one digest of one node compares nothing: unknown', () => {
     expect(checkReplicas({ history: [], events: [digest(0, 'n1', log(1, 5))] }).valid).toBe('unknown');
+    // The other members of a 3-member cluster gave nothing: still unknown, not "agreement".
+    expect(checkReplicas({ history: [], events: [digest(0, 'n1', log(1, 5))], clusterSize: 3 }).valid).toBe('unknown');
+  });
+
+  it('a one-member cluster has no replicas to compare: valid, said plainly, unless its own log changed', () => {
+    for (const events of [[], [digest(0, 'n1', log(1, 5))]]) {
+      const r = checkReplicas({ history: [], events, clusterSize: 1 });
+      expect(r.valid).toBe(true);
+      expect(r.summary).toBe('a one-member cluster: no replicas to compare');
+    }
+    const rewritten = checkReplicas({ history: [], events: [digest(0, 'n1', log(1, 5)), digest(1, 'n1', [...log(1, 3), ...log(4, 5, 2, 'x')])], clusterSize: 1 });
+    expect(rewritten.valid).toBe(false);
+    expect(rewritten.summary).toMatch(/^n1's applied entry 4 changed/);
   });
 
   it('nodes agreeing on their shared prefix are valid, whatever their lengths', () => {
