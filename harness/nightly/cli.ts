@@ -29,6 +29,7 @@ import type { RunSummary } from '../results-db/runs.ts';
 import { migrate } from '../results-db/schema.ts';
 import { REPO_ROOT, runTest } from '../run.ts';
 import { makeRuntime } from '../runtime/index.ts';
+import { systemByName } from '../systems/index.ts';
 import type { NightlyPlan, NightlyRun } from './config.ts';
 import { loadNightlyPlan } from './config.ts';
 
@@ -293,6 +294,24 @@ export async function main(argv: readonly string[]): Promise<number> {
       if (e instanceof PrerequisiteError) {
         process.stderr.write(`jepsen:nightly: ${e.message}\n`);
         return 69;
+      }
+      throw e;
+    }
+  }
+  // What the runs need built (an etcd release by name), once and with progress, before the first run.
+  const preflights = new Map<string, () => Promise<void>>();
+  for (const r of plan.runs) {
+    const system = systemByName(r.system);
+    const options = r.config.systemOptions ?? {};
+    if (system.preflight !== undefined) preflights.set(`${r.system} ${JSON.stringify(options)}`, () => system.preflight!(options, (line) => process.stderr.write(`jepsen:nightly: ${r.system}: ${line}\n`)));
+  }
+  for (const preflight of preflights.values()) {
+    try {
+      await preflight();
+    } catch (e) {
+      if (e instanceof PrerequisiteError || e instanceof UsageError) {
+        process.stderr.write(`jepsen:nightly: ${e.message}\n`);
+        return e instanceof UsageError ? 64 : 69;
       }
       throw e;
     }

@@ -5,10 +5,10 @@
  * earlier release's run of the same system × workload × nemesis.
  */
 import { getEventListeners } from 'node:events';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { connect } from '../results-db/db.ts';
 import { recordRun } from '../results-db/runs.ts';
 import { migrate } from '../results-db/schema.ts';
@@ -55,6 +55,40 @@ describe('nightly matrix: refused before anything runs, naming the file, the lin
     expect(await main(['--config', join(dir, 'bad.yml'), '--results-dir', dir])).toBe(64);
     rmSync(dir, { recursive: true, force: true });
   });
+  it('a release that cannot be built stops the nightly before its first run (exit 69), naming it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nightly-preflight-'));
+    const matrixFile = join(dir, 'm.yml');
+    writeFileSync(
+      matrixFile,
+      [
+        'matrix:',
+        '  - systems: [raftstore]',
+        '    workloads: [register]',
+        '    nemeses: [partition]',
+        '    options: { runtime: sim, time-limit: 5 }',
+        '  - systems: [etcd]',
+        '    workloads: [set]',
+        '    nemeses: [kill]',
+        '    options: { etcd-version: v3.99.0, nodes: 3 }',
+      ].join('\n'),
+    );
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
+    let code: number;
+    try {
+      code = await main(['--config', matrixFile, '--results-dir', dir]);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(code).toBe(69);
+    // Docker missing is also exit 69 (its own message); with it, the build is what stops the night.
+    expect(written.join('')).toMatch(/--etcd-version v3\.99\.0: |docker/i);
+    expect(existsSync(join(dir, 'register-partition'))).toBe(false);
+    rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
   it('the checked-in default parses and fits 30 minutes on 2 cores', () => {
     const plan = loadNightlyPlan(DEFAULT_CONFIG, '/tmp/r');
     expect(plan.runs.length).toBeGreaterThan(5);

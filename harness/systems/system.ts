@@ -178,6 +178,13 @@ export interface System {
   /** Names of the system-specific CLI options it reads from `systemOptions` (for --help). */
   readonly optionHelp?: Readonly<Record<string, string>>;
   /**
+   * Fetch or build, once, what runs with these options will need and may take minutes to get
+   * (etcd: the release `--etcd-version` names), with progress on `log`; a batch of runs (the
+   * nightly) calls it before the first run, so a missing toolchain stops it at once (exit 69)
+   * and no run sits silent while it builds. `prepare` must still work without it.
+   */
+  readonly preflight?: (systemOptions: Readonly<Record<string, string>>, log: (line: string) => void) => Promise<void>;
+  /**
    * Validate options and build what the runtime needs (images, bundles). Throws UsageError
    * (exit 64) for bad options, PrerequisiteError (exit 69) for something missing.
    */

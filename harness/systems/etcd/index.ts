@@ -48,6 +48,9 @@ export const etcd: System = {
     if (o.etcdBin !== undefined) checkEtcdBin(o.etcdBin);
     if (o.etcdVersion !== undefined) checkEtcdVersion(o.etcdVersion);
   },
+  preflight: async (o, log) => {
+    if (o.etcdVersion !== undefined) await buildEtcdRelease(o.etcdVersion, log);
+  },
   prepare: prepareEtcd,
 };
 
