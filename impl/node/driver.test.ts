@@ -41,10 +41,17 @@ class MemoryDurable implements DurableStorage {
   }
   /** While set, every save waits for it: an fsync that does not finish. */
   stall: Promise<void> | null = null;
+  /** Saves not finished yet. */
+  inFlight = 0;
   async save(hardState: HardState | null, entries: readonly Entry[], snapshot: Snapshot | null): Promise<void> {
-    this.append(hardState, entries, snapshot);
-    await new Promise((resolve) => setImmediate(resolve));
-    if (this.stall !== null) await this.stall;
+    this.inFlight++;
+    try {
+      this.append(hardState, entries, snapshot);
+      await new Promise((resolve) => setImmediate(resolve));
+      if (this.stall !== null) await this.stall;
+    } finally {
+      this.inFlight--;
+    }
   }
   append(hardState: HardState | null, entries: readonly Entry[], snapshot: Snapshot | null): void {
     if (snapshot !== null) this.mem.applySnapshot(snapshot);
@@ -104,14 +111,14 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function startNode(net: Network, id: NodeId, voters: readonly NodeId[] | null, opts: { snapshotEntries?: number; unsafe?: UnsafeName[]; seed?: number } = {}): TestNode {
+function startNode(net: Network, id: NodeId, voters: readonly NodeId[] | null, opts: { snapshotEntries?: number; unsafe?: UnsafeName[]; seed?: number; electionTicks?: number } = {}): TestNode {
   const mem = new MemoryStorage();
   if (voters !== null) {
     mem.append(bootstrapEntries(voters));
     mem.setHardState(bootstrapHardState(voters));
   }
   const storage = new MemoryDurable(mem);
-  const rawNode = new RawNode({ id, electionTicks: 10, heartbeatTicks: 1, rng: new SeededRng(opts.seed ?? id.charCodeAt(1)) }, storage);
+  const rawNode = new RawNode({ id, electionTicks: opts.electionTicks ?? 10, heartbeatTicks: 1, rng: new SeededRng(opts.seed ?? id.charCodeAt(1)) }, storage);
   const sm = new ListMachine();
   const dir = mkdtempSync(join(tmpdir(), 'driver-test-'));
   dirs.push(dir);
@@ -152,10 +159,18 @@ async function waitFor<T>(what: string, probe: () => T | undefined | null | fals
   }
 }
 
-async function cluster(opts: { snapshotEntries?: number; unsafe?: UnsafeName[] } = {}): Promise<{ net: Network; leader: TestNode }> {
+async function cluster(opts: { snapshotEntries?: number; unsafe?: UnsafeName[]; electionTicks?: number } = {}): Promise<{ net: Network; leader: TestNode }> {
   const net = new Network();
   for (const id of ids) startNode(net, id, ids, opts);
-  const leader = await waitFor('a leader', () => [...net.nodes.values()].find((n) => n.driver.status().role === 'leader'));
+  // A leader every node follows in its term: on a busy machine the first election may not be
+  // the last, and a leader about to be deposed would never commit what a test proposes to it.
+  const leader = await waitFor('a leader every node follows', () => {
+    const nodes = [...net.nodes.values()];
+    const l = nodes.find((n) => n.driver.status().role === 'leader');
+    if (l === undefined) return undefined;
+    const { term } = l.driver.status();
+    return nodes.every((n) => n.driver.status().leader === l.id && n.driver.status().term === term) ? l : undefined;
+  });
   return { net, leader };
 }
 
@@ -242,7 +257,12 @@ describe('RaftDriver', () => {
   });
 
   it("answers a proposal the followers made durable while the leader's own fsync is still running (thesis §10.2.1)", async () => {
-    const { leader } = await cluster();
+    // The stall must catch the proposal's own save, not an earlier one still in flight (on a
+    // busy machine the election's entry may still be saving: the driver then never sends the
+    // proposal's appends, and it times out; seen in CI). And a stalled leader sends no
+    // heartbeats, so the followers get 200 ms, not the file's 20, before they may elect another.
+    const { leader } = await cluster({ electionTicks: 100 });
+    await waitFor('the leader to have nothing in flight', () => leader.storage.inFlight === 0 && leader.driver.status().commit === leader.driver.status().lastIndex);
     let release = (): void => undefined;
     leader.storage.stall = new Promise<void>((resolve) => (release = resolve));
     try {
