@@ -179,9 +179,10 @@ function checkDigests(input: CheckInput, options: ReplicasOptions): ReplicasResu
     });
 
   const firstDivergence = divergences[0] ?? null;
+  const nothingCompared = sharedIndexes === 0 && reobserved === 0;
   // One member: agreement holds by construction, so "nothing to compare" is not a gap in the evidence.
   const single = input.clusterSize === 1;
-  const valid: Validity = divergentCount > 0 || changedCount > 0 ? false : sharedIndexes === 0 && reobserved === 0 ? (single ? true : 'unknown') : true;
+  const valid: Validity = divergentCount > 0 || changedCount > 0 ? false : nothingCompared && !single ? 'unknown' : true;
   let summary: string;
   if (firstDivergence !== null) {
     summary = `logs diverge at index ${firstDivergence.index}: ` + firstDivergence.nodes.map((n) => `${n.node} term ${n.term} hash ${n.hash}`).join(', ');
@@ -189,7 +190,7 @@ function checkDigests(input: CheckInput, options: ReplicasOptions): ReplicasResu
   } else if (changed.length > 0) {
     const c = changed[0]!;
     summary = `${c.node}'s applied entry ${c.index} changed from term ${c.first.term} hash ${c.first.hash} to term ${c.later.term} hash ${c.later.hash}`;
-  } else if (single && sharedIndexes === 0 && reobserved === 0) {
+  } else if (single && nothingCompared) {
     summary = 'a one-member cluster: no replicas to compare';
   } else if (valid === 'unknown') {
     summary = digests.length === 0 ? 'no digest events to check' : 'no index reported twice: nothing to compare';

@@ -301,9 +301,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   // What the runs need built (an etcd release by name), once and with progress, before the first run.
   const preflights = new Map<string, () => Promise<void>>();
   for (const r of plan.runs) {
-    const system = systemByName(r.system);
+    const preflight = systemByName(r.system).preflight;
     const options = r.config.systemOptions ?? {};
-    if (system.preflight !== undefined) preflights.set(`${r.system} ${JSON.stringify(options)}`, () => system.preflight!(options, (line) => process.stderr.write(`jepsen:nightly: ${r.system}: ${line}\n`)));
+    if (preflight !== undefined) preflights.set(`${r.system} ${JSON.stringify(options)}`, () => preflight(options, (line) => process.stderr.write(`jepsen:nightly: ${r.system}: ${line}\n`)));
   }
   for (const preflight of preflights.values()) {
     try {

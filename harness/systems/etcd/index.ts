@@ -91,7 +91,7 @@ class Admin {
 
 async function prepareEtcd(runtime: RuntimeName, options: SystemRunOptions, log: (line: string) => void): Promise<PreparedSystem> {
   const wanted = options.systemOptions.etcdVersion;
-  const release = resolveEtcd(wanted !== undefined ? await buildEtcdRelease(wanted, (line) => log(line)) : options.systemOptions.etcdBin);
+  const release = resolveEtcd(wanted !== undefined ? await buildEtcdRelease(wanted, log) : options.systemOptions.etcdBin);
   log(`etcd ${release.version}${release.module !== null ? ` (module ${release.module})` : ''} from ${release.bin}`);
   if (runtime !== 'docker') throw new PrerequisiteError(`etcd runs on the docker runtime only`);
   const image = await ensureEtcdImage(new Dockerode(), release.bin, log);

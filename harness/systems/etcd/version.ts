@@ -115,9 +115,8 @@ export function checkEtcdVersion(version: string): void {
  */
 export async function buildEtcdRelease(version: string, log: (line: string) => void): Promise<string> {
   checkEtcdVersion(version);
-  const script = BUILD_SCRIPT;
   return new Promise<string>((resolve, reject) => {
-    const child = spawn('bash', [script, version], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', [BUILD_SCRIPT, version], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -125,7 +124,7 @@ export async function buildEtcdRelease(version: string, log: (line: string) => v
       stderr += d;
       for (const line of d.split('\n')) if (line.trim() !== '') log(line.trimEnd());
     });
-    child.on('error', (e) => reject(new PrerequisiteError(`--etcd-version ${version}: cannot run ${script}: ${e.message}`)));
+    child.on('error', (e) => reject(new PrerequisiteError(`--etcd-version ${version}: cannot run ${BUILD_SCRIPT}: ${e.message}`)));
     child.on('close', (code) => {
       const bin = stdout.trim().split('\n').at(-1) ?? '';
       if (code === 0 && bin !== '') return resolve(bin);
