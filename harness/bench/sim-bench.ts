@@ -22,6 +22,12 @@
  * messages ~11, node timers ~3.5, disk completions ~2, the client's pacing, request and
  * answer ~3), so 100× needs ~5 µs per event, the store's own work per message included.
  *
+ * BENCH_SIM_COSTS=1 also times every event of the warm runs by kind (scheduler.ts EventCosts:
+ * the event and all it caused, up to the next event) and prints where the wall time went:
+ * events per operation, µs per event and share of the wall, per kind ("peer append", "disk
+ * sync", "http request", …); the JSON gets `costs`. Off by default: two clock reads per event
+ * cost ~1 % of the figure.
+ *
  * The last output line is JSON: {"bench":"sim","simSecondsPerWallSecond":…,…}.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -31,6 +37,7 @@ import { buildProgram, configFromOptions } from '../cli.ts';
 import type { RunConfig } from '../run.ts';
 import { runTest } from '../run.ts';
 import { SimRuntime } from '../runtime/sim-runtime.ts';
+import { EventCosts } from '../sim/scheduler.ts';
 
 const seconds = Number(process.env.BENCH_SIM_SECONDS ?? 120);
 const seeds = Number(process.env.BENCH_SIM_SEEDS ?? 3);
@@ -39,6 +46,9 @@ const interval = Number(process.env.BENCH_SIM_INTERVAL ?? 5);
 const workload = process.env.BENCH_SIM_WORKLOAD ?? 'register';
 const rate = Number(process.env.BENCH_SIM_RATE ?? 100);
 const warmup = Number(process.env.BENCH_SIM_WARMUP ?? 1);
+const timeCosts = process.env.BENCH_SIM_COSTS === '1';
+const costs = new EventCosts();
+let warmOps = 0;
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-sim-'));
 
@@ -63,6 +73,8 @@ try {
   for (const [i, seed] of order.entries()) {
     const warm = i >= warmup;
     const runtime = new SimRuntime({ seed });
+    const runCosts = timeCosts && warm ? new EventCosts() : null;
+    runtime.sim.scheduler.costs = runCosts;
     // Time the simulated part only: runWithin wraps exactly what talks to the cluster.
     let simWallMs = 0;
     const within = runtime.runWithin.bind(runtime);
@@ -95,6 +107,10 @@ try {
     };
     if (warm) perRun.push(row);
     else coldRuns.push(row);
+    if (runCosts !== null) {
+      costs.merge(runCosts);
+      warmOps += ops;
+    }
     console.log(`${warm ? '' : 'warm-up '}seed ${seed}: ${row.simS} virtual s in ${row.simWallS} wall s = ${row.ratio}x (${ops} ops, ${row.eventsPerOp} events/op at ${row.wallMicrosPerEvent} µs, ${row.faults} faults, checking ${row.checkWallS} s, valid ${String(out.valid)})`);
     rmSync(out.dir, { recursive: true, force: true });
   }
@@ -104,6 +120,24 @@ try {
 
 function round(x: number): number {
   return Math.round(x * 10) / 10;
+}
+/** Where the warm runs' wall time went, by kind of event, largest share first. */
+function costTable(): { kind: string; eventsPerOp: number; microsPerEvent: number; share: number }[] {
+  const totalMs = [...costs.byKind.values()].reduce((sum, r) => sum + r.wallMs, 0);
+  return [...costs.byKind]
+    .map(([kind, r]) => ({
+      kind,
+      eventsPerOp: Math.round((r.events / Math.max(1, warmOps)) * 100) / 100,
+      microsPerEvent: round((r.wallMs * 1000) / r.events),
+      share: Math.round((r.wallMs / Math.max(1e-9, totalMs)) * 1000) / 1000,
+    }))
+    .sort((a, b) => b.share - a.share);
+}
+const costRows = timeCosts ? costTable() : null;
+if (costRows !== null) {
+  console.log('where the warm runs\' wall time went, by kind of event (each event and everything it caused):');
+  console.log(`${'kind'.padEnd(22)} ${'events/op'.padStart(9)} ${'µs/event'.padStart(9)} ${'share'.padStart(6)}`);
+  for (const r of costRows) console.log(`${r.kind.padEnd(22)} ${r.eventsPerOp.toFixed(2).padStart(9)} ${r.microsPerEvent.toFixed(1).padStart(9)} ${`${(r.share * 100).toFixed(1)}%`.padStart(6)}`);
 }
 const ratios = perRun.map((r) => r.ratio).sort((a, b) => a - b);
 const median = ratios[Math.floor(ratios.length / 2)] ?? 0;
@@ -124,5 +158,6 @@ console.log(
     coldFirstRun: coldRuns[0]?.ratio ?? null,
     allValid: [...coldRuns, ...perRun].every((r) => r.valid === true),
     runs: perRun,
+    ...(costRows !== null ? { costs: costRows } : {}),
   }),
 );

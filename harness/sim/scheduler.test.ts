@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SimRandom } from './random.ts';
-import { Scheduler, SimProcess, SimulationStalled } from './scheduler.ts';
+import { EventCosts, Scheduler, SimProcess, SimulationStalled } from './scheduler.ts';
 
 describe('Scheduler', () => {
   it('runs events in (time, sequence) order and advances virtual time to each', async () => {
@@ -28,6 +28,41 @@ describe('Scheduler', () => {
     s.at(1, () => order.push('next event'), p);
     await s.run(() => order.length === 2);
     expect(order).toEqual(['chain of 500 done', 'next event']);
+  });
+
+  it('charges each event, with the promise chain it caused, to its kind when costs are on (benchmarks)', async () => {
+    const s = new Scheduler(false);
+    const p = new SimProcess('p');
+    s.costs = new EventCosts();
+    const busyUntil = (ms: number): void => {
+      const end = performance.now() + ms;
+      while (performance.now() < end) {
+        // Busy on purpose: the wall time the event's continuation takes.
+      }
+    };
+    let done = 0;
+    for (let i = 0; i < 3; i++) s.after(i, () => done++, p, 'cheap');
+    s.after(1, () => {
+      void (async () => {
+        await Promise.resolve();
+        busyUntil(20);
+        done++;
+      })();
+    }, p, 'slow');
+    s.after(2, () => done++, p);
+    const held = new SimProcess('held');
+    s.after(3, () => done++, held, 'held kind');
+    s.after(2, () => s.pause(held), p, 'cheap');
+    s.after(5, () => s.resume(held), p, 'cheap');
+    await s.run(() => done === 6);
+    const rows = Object.fromEntries([...s.costs.byKind].map(([k, r]) => [k, r.events]));
+    expect(rows).toEqual({ cheap: 5, slow: 1, other: 1, 'held kind': 1 });
+    // The 20 ms ran in a microtask after the event returned: still the slow event's.
+    expect(s.costs.byKind.get('slow')!.wallMs).toBeGreaterThanOrEqual(20);
+    const merged = new EventCosts();
+    merged.merge(s.costs);
+    merged.merge(s.costs);
+    expect(merged.byKind.get('cheap')!.events).toBe(10);
   });
 
   it('drops a killed process\'s events and holds a paused one\'s until it resumes, in order', async () => {

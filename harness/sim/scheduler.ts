@@ -12,6 +12,44 @@
 import { RealIoGuard, type GuardOptions } from './guard.ts';
 import { nextMacrotask } from './pump.ts';
 
+/**
+ * The real clock, captured before the guard replaces `performance.now` during a run. Only
+ * EventCosts reads it: the wall time the kernel itself spends, which no simulated code sees.
+ */
+// eslint-disable-next-line no-restricted-globals -- the kernel's own wall time, for benchmarks; never visible to a run
+const realNow = performance.now.bind(performance);
+
+/**
+ * Where a run's wall time goes, by kind of event (the `kind` callers give `at`/`after`): how
+ * many ran and the wall milliseconds from the start of each to the start of the next, i.e.
+ * the event and every promise continuation it caused. Off unless a benchmark sets
+ * `Scheduler.costs` (two clock reads per event); nothing in a run can observe it.
+ */
+export class EventCosts {
+  readonly byKind = new Map<string, { events: number; wallMs: number }>();
+
+  add(kind: string, wallMs: number): void {
+    const row = this.byKind.get(kind);
+    if (row === undefined) this.byKind.set(kind, { events: 1, wallMs });
+    else {
+      row.events++;
+      row.wallMs += wallMs;
+    }
+  }
+
+  /** Fold another run's costs into these. */
+  merge(other: EventCosts): void {
+    for (const [kind, row] of other.byKind) {
+      const mine = this.byKind.get(kind);
+      if (mine === undefined) this.byKind.set(kind, { ...row });
+      else {
+        mine.events += row.events;
+        mine.wallMs += row.wallMs;
+      }
+    }
+  }
+}
+
 export type ProcessState = 'running' | 'paused' | 'dead';
 
 /** One simulated OS process (a node's incarnation, or the harness driving the run). */
@@ -52,6 +90,8 @@ export interface SimEvent {
   readonly seq: number;
   readonly fn: () => void;
   readonly owner: SimProcess;
+  /** What the event is, for EventCosts ("peer append", "disk sync", "node timer", …). */
+  readonly kind: string;
   cancelled: boolean;
 }
 
@@ -80,6 +120,8 @@ export class Scheduler {
   private failure: unknown = null;
   /** Events run since the start (for benchmarks and progress). */
   eventsRun = 0;
+  /** When set, every event's wall cost is added here by kind (benchmarks only). */
+  costs: EventCosts | null = null;
 
   constructor(private readonly guardOptions: GuardOptions | false = {}) {}
 
@@ -89,15 +131,15 @@ export class Scheduler {
   }
 
   /** Schedule `fn` at virtual time `time` (not earlier than now) on behalf of `owner`. */
-  at(time: number, fn: () => void, owner: SimProcess): SimEvent {
+  at(time: number, fn: () => void, owner: SimProcess, kind = 'other'): SimEvent {
     if (!(time >= this.nowMs)) throw new RangeError(`cannot schedule at ${time} ms: it is ${this.nowMs} ms already`);
-    const event: SimEvent = { time, seq: this.seq++, fn, owner, cancelled: false };
+    const event: SimEvent = { time, seq: this.seq++, fn, owner, kind, cancelled: false };
     this.push(event);
     return event;
   }
 
-  after(delayMs: number, fn: () => void, owner: SimProcess): SimEvent {
-    return this.at(this.nowMs + Math.max(0, delayMs), fn, owner);
+  after(delayMs: number, fn: () => void, owner: SimProcess, kind = 'other'): SimEvent {
+    return this.at(this.nowMs + Math.max(0, delayMs), fn, owner, kind);
   }
 
   cancel(event: SimEvent): void {
@@ -119,7 +161,7 @@ export class Scheduler {
     process.state = 'running';
     const held = process.held;
     process.held = [];
-    for (const e of held) if (!e.cancelled) this.at(this.nowMs, e.fn, process);
+    for (const e of held) if (!e.cancelled) this.at(this.nowMs, e.fn, process, e.kind);
   }
 
   /** Kill a process: none of its pending or held events will run. */
@@ -144,15 +186,23 @@ export class Scheduler {
     const maxEvents = limits.maxEvents ?? DEFAULT_MAX_EVENTS;
     const untilTime = limits.untilTime ?? Number.POSITIVE_INFINITY;
     let events = 0;
+    // EventCosts: the kind and start of the event whose microtasks are draining.
+    let costKind: string | null = null;
+    let costStart = 0;
     guard?.install();
     return new Promise<void>((resolve, reject) => {
       const finish = (error: unknown): void => {
+        if (costKind !== null) this.costs?.add(costKind, realNow() - costStart);
         guard?.uninstall();
         this.running = false;
         if (error === null) resolve();
         else reject(error instanceof Error ? error : new Error(`simulation failed: ${JSON.stringify(error)}`));
       };
       const step = (): void => {
+        if (costKind !== null) {
+          this.costs?.add(costKind, realNow() - costStart);
+          costKind = null;
+        }
         try {
           const violation = guard?.violations[0];
           if (violation !== undefined) return finish(violation);
@@ -184,6 +234,10 @@ export class Scheduler {
             this.nowMs = next.time;
             events++;
             this.eventsRun++;
+            if (this.costs !== null) {
+              costKind = next.kind;
+              costStart = realNow();
+            }
             try {
               next.fn();
             } catch (error) {

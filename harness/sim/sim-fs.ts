@@ -25,6 +25,9 @@ import type { OpenMode, StorageFile, StorageFs } from '../../impl/storage/storag
 import type { SimRandom } from './random.ts';
 import type { Scheduler, SimProcess } from './scheduler.ts';
 
+/** EventCosts kinds of disk completions (scheduler.ts). */
+const DISK_EVENT_KIND: Readonly<Record<keyof DiskLatency, string>> = { metadataMs: 'disk metadata', writeMs: 'disk write', syncMs: 'disk sync' };
+
 export interface DiskLatency {
   /** Reads, opens, renames, removes: uniform in [min, max] ms. */
   readonly metadataMs: readonly [number, number];
@@ -333,6 +336,7 @@ export class SimDisk {
           }
         },
         owner,
+        DISK_EVENT_KIND[kind],
       );
     });
   }

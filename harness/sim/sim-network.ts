@@ -360,7 +360,7 @@ export class SimNetwork {
    * @internal Send `bytes` over `link`; `deliver` runs on arrival on behalf of `owner` unless
    * the link was cut meanwhile. Returns false if the message was dropped at once (cut, loss).
    */
-  transmit(link: Link, bytes: number, owner: SimProcess, deliver: () => void, onReset: (() => void) | null = null): boolean {
+  transmit(link: Link, bytes: number, owner: SimProcess, deliver: () => void, onReset: (() => void) | null = null, kind = 'network'): boolean {
     if (link.cut) return false;
     const s = link.settings;
     if (s.lossRate > 0 && link.rng.chance(s.lossRate)) return false;
@@ -382,6 +382,7 @@ export class SimNetwork {
         deliver();
       },
       owner,
+      kind,
     );
     link.inFlight.set(event, onReset);
     return true;
@@ -457,6 +458,7 @@ export class SimNetwork {
                 owner,
                 () => exchange.answered(response.status, response.headers === undefined ? JSON_HEADERS : { ...response.headers, 'content-type': 'application/json' }, { kind: 'text', text }),
                 () => fail('connection-lost', 'connection reset'),
+                'http answer',
               );
               return;
             }
@@ -465,6 +467,7 @@ export class SimNetwork {
           });
       },
       () => fail('connection-lost', 'connection reset'),
+      'http request',
     );
   }
 
@@ -497,6 +500,7 @@ export class SimNetwork {
           else reader.text(line);
         },
         () => fail('connection-lost', 'connection reset'),
+        'http stream',
       );
     };
     sink.sendEnd = () => {
@@ -524,6 +528,17 @@ export class SimNetwork {
     });
     response.start(sink);
   }
+}
+
+/** EventCosts kinds of peer messages (scheduler.ts), one string per message type. */
+const peerEventKinds = new Map<string, string>();
+function peerEventKind(type: string): string {
+  let kind = peerEventKinds.get(type);
+  if (kind === undefined) {
+    kind = `peer ${type}`;
+    peerEventKinds.set(type, kind);
+  }
+  return kind;
 }
 
 const EMPTY_HEADERS: Readonly<Record<string, string>> = {};
@@ -557,7 +572,7 @@ class PendingRequest implements Exchange {
     private readonly resolve: (response: ClientResponse) => void,
     private readonly reject: (error: Error) => void,
   ) {
-    this.timer = scheduler.after(req.timeoutMs, () => this.fail('timeout', `no answer within ${req.timeoutMs} ms`), owner);
+    this.timer = scheduler.after(req.timeoutMs, () => this.fail('timeout', `no answer within ${req.timeoutMs} ms`), owner, 'http timeout');
   }
 
   fail(code: ClientFailure, why: string): void {
@@ -679,9 +694,9 @@ class SimPeerEndpoint implements PeerEndpoint {
     const onReset = this.resetHandler(message.to);
     if (this.network.wire === 'bytes') {
       const bytes = encodeMessage(message);
-      this.network.transmit(link, bytes.length, dest.proc, () => dest.endpoint.arrive(this.host, decodeMessage(bytes), bytes), onReset);
+      this.network.transmit(link, bytes.length, dest.proc, () => dest.endpoint.arrive(this.host, decodeMessage(bytes), bytes), onReset, peerEventKind(message.type));
     } else {
-      this.network.transmit(link, messageSize(message), dest.proc, () => dest.endpoint.arrive(this.host, message, null), onReset);
+      this.network.transmit(link, messageSize(message), dest.proc, () => dest.endpoint.arrive(this.host, message, null), onReset, peerEventKind(message.type));
     }
   }
 

@@ -80,10 +80,15 @@ export class SimTimers implements PlatformTimers {
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const timer: SimTimer = { event: null };
-    timer.event = this.scheduler.after(this.delay(ms), () => {
-      timer.event = null;
-      fn();
-    }, this.owner);
+    timer.event = this.scheduler.after(
+      this.delay(ms),
+      () => {
+        timer.event = null;
+        fn();
+      },
+      this.owner,
+      'node timer',
+    );
     return timer as unknown as TimerHandle;
   }
 
@@ -92,10 +97,10 @@ export class SimTimers implements PlatformTimers {
     const delay = this.delay(ms);
     // As Node does: the next run is scheduled from when this one starts.
     const fire = (): void => {
-      timer.event = this.scheduler.after(delay, fire, this.owner);
+      timer.event = this.scheduler.after(delay, fire, this.owner, 'node timer');
       fn();
     };
-    timer.event = this.scheduler.after(delay, fire, this.owner);
+    timer.event = this.scheduler.after(delay, fire, this.owner, 'node timer');
     return timer as unknown as TimerHandle;
   }
 

@@ -347,7 +347,7 @@ export class Simulation {
 /** The harness's clock in virtual time: sleeps and timers are events of the harness process. */
 function virtualClock(scheduler: Scheduler, harness: SimProcess, epochMs: number): HarnessClock {
   const after = (ms: number, fn: () => void): Repeating => {
-    const event = scheduler.after(ms, fn, harness);
+    const event = scheduler.after(ms, fn, harness, 'harness timer');
     return { cancel: () => scheduler.cancel(event) };
   };
   return {
@@ -369,9 +369,9 @@ function virtualClock(scheduler: Scheduler, harness: SimProcess, epochMs: number
       }),
     after,
     every: (ms, fn) => {
-      let current = scheduler.after(ms, tick, harness);
+      let current = scheduler.after(ms, tick, harness, 'harness timer');
       function tick(): void {
-        current = scheduler.after(ms, tick, harness);
+        current = scheduler.after(ms, tick, harness, 'harness timer');
         fn();
       }
       return { cancel: () => scheduler.cancel(current) };
