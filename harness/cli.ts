@@ -172,12 +172,13 @@ export function configFromOptions(o: Opts): RunConfig {
     throw new UsageError((e as Error).message);
   }
   const unsafe = (o.unsafe ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const systemOptions = systemOptionsFrom(o);
   // Everything the system cannot do is refused now, before anything starts (exit 64).
   validateRun({
     system,
     workload: workloadByName(o.workload),
     nemeses,
-    config: { runtime: o.runtime, unsafe, storageFaultMode: o.storageFaultMode, readConsistency: o.readConsistency, clientMode: o.client, nodes: o.nodes },
+    config: { runtime: o.runtime, unsafe, storageFaultMode: o.storageFaultMode, readConsistency: o.readConsistency, clientMode: o.client, nodes: o.nodes, systemOptions },
   });
   const simOnly = (flag: string, given: boolean): void => {
     if (given && o.runtime !== 'sim') throw new UsageError(`${flag}: only with --runtime sim (a container run cannot be replayed or explored seed by seed)`);
@@ -194,7 +195,7 @@ export function configFromOptions(o: Opts): RunConfig {
     system: o.system,
     readConsistency: o.readConsistency,
     clientMode: o.client,
-    systemOptions: systemOptionsFrom(o),
+    systemOptions,
     workload: o.workload,
     nemesis: o.nemesis,
     nodes: o.nodes,

@@ -7,7 +7,7 @@
 import type { ClientOptions, ReadConsistency } from '../workloads/client.ts';
 import type { Workload } from '../workloads/workload.ts';
 import { UsageError } from './errors.ts';
-import type { Nemesis } from './nemesis/nemesis.ts';
+import { needsFaultInjection, type Nemesis } from './nemesis/nemesis.ts';
 import type { RuntimeName } from './runtime/runtime.ts';
 import type { System } from './systems/system.ts';
 
@@ -48,7 +48,7 @@ export function runProblems(r: RunRequest): string[] {
   if (!s.supports.readConsistency.has(r.config.readConsistency)) problems.push(`--read-consistency ${r.config.readConsistency}: ${s.name} supports ${[...s.supports.readConsistency].join(', ')}`);
   if (r.config.clientMode === 'retrying' && !s.supports.features.has('retrying-client')) problems.push(`--client retrying: ${s.name} has no retrying client library wired in`);
   try {
-    s.checkOptions?.(r.config.systemOptions ?? {});
+    s.checkOptions?.(r.config.systemOptions ?? {}, { faultInjection: r.nemeses.some(needsFaultInjection) });
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     problems.push(e.message);

@@ -13,6 +13,7 @@ import type { ClockKnobs } from './clock.ts';
 import { processNemeses } from './process.ts';
 import { DEFAULT_FIGURE8, figure8Nemesis } from './figure8.ts';
 import { adminNemesis, fileNemeses } from './files.ts';
+import { failpointNemesis } from './failpoint.ts';
 import type { SystemSupport } from '../systems/system.ts';
 
 /** Every nemesis knob (`--knob name=value`), with its default and its allowed range. */
@@ -61,12 +62,13 @@ export function allNemeses(knobs: NemesisKnobs = DEFAULT_KNOBS): Nemesis[] {
 }
 
 /**
- * Scripted scenarios, named explicitly and never drawn by `all`: each steers the cluster
- * through one known-dangerous interleaving (figure8.ts) rather than a fault at random, and
- * adding one to `all` would change what every existing seed draws.
+ * Named explicitly and never drawn by `all` (adding one to `all` would change what every
+ * existing seed draws): scripted scenarios, each steering the cluster through one
+ * known-dangerous interleaving (figure8.ts) rather than a fault at random, and failpoints,
+ * which need the system built with them (failpoint.ts).
  */
 export function scenarioNemeses(knobs: NemesisKnobs = DEFAULT_KNOBS): Nemesis[] {
-  return [figure8Nemesis({ ...DEFAULT_FIGURE8, latencyMs: knobs.figure8LatencyMs })];
+  return [figure8Nemesis({ ...DEFAULT_FIGURE8, latencyMs: knobs.figure8LatencyMs }), failpointNemesis()];
 }
 
 export const NEMESIS_NAMES: readonly string[] = [...allNemeses().map((n) => n.name), ...scenarioNemeses().map((n) => n.name), 'all', 'none'];

@@ -33,7 +33,7 @@ export interface Nemesis {
   readonly minNodes?: number;
 }
 
-/** A fault that needs the nodes started with their fault-injection hooks on (the clock). */
+/** A fault that needs the nodes built or started with their fault-injection hooks on (the clock, failpoints). */
 export function needsFaultInjection(n: Nemesis): boolean {
-  return n.requires?.includes('clock') === true;
+  return n.requires?.includes('clock') === true || n.requires?.includes('failpoints') === true;
 }

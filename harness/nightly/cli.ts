@@ -30,6 +30,8 @@ import { migrate } from '../results-db/schema.ts';
 import { REPO_ROOT, runTest } from '../run.ts';
 import { makeRuntime } from '../runtime/index.ts';
 import { systemByName } from '../systems/index.ts';
+import { parseNemeses } from '../nemesis/index.ts';
+import { needsFaultInjection } from '../nemesis/nemesis.ts';
 import type { NightlyPlan, NightlyRun } from './config.ts';
 import { loadNightlyPlan } from './config.ts';
 
@@ -303,7 +305,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   for (const r of plan.runs) {
     const preflight = systemByName(r.system).preflight;
     const options = r.config.systemOptions ?? {};
-    if (preflight !== undefined) preflights.set(`${r.system} ${JSON.stringify(options)}`, () => preflight(options, (line) => process.stderr.write(`jepsen:nightly: ${r.system}: ${line}\n`)));
+    const run = { faultInjection: parseNemeses(r.config.nemesis).some(needsFaultInjection) };
+    if (preflight !== undefined) preflights.set(`${r.system} ${JSON.stringify(options)} ${String(run.faultInjection)}`, () => preflight(options, (line) => process.stderr.write(`jepsen:nightly: ${r.system}: ${line}\n`), run));
   }
   for (const preflight of preflights.values()) {
     try {

@@ -30,7 +30,7 @@ import { realTransport } from './http-transport.ts';
 import type { ClusterSpec, NodeHandle, NodeId, NodeState, Runtime, StartedCluster } from './runtime.ts';
 import { LABEL, PrerequisiteError, RUN_LABEL } from './runtime.ts';
 import type { LinkProxy, ProxySpec } from './topology.ts';
-import { allLinks, clientProxyName, clientProxyPort, peerProxyName, peerProxyPort } from './topology.ts';
+import { allLinks, clientProxyName, clientProxyPort, controlProxyName, controlProxyPort, peerProxyName, peerProxyPort } from './topology.ts';
 import { ToxiproxyLinks } from './toxiproxy-links.ts';
 
 // testcontainers offline: no Ryuk (its image cannot be pulled), reach mapped ports on loopback.
@@ -131,7 +131,23 @@ class DockerNode implements NodeHandle {
     readonly clientUrl: string,
     readonly container: Dockerode.Container,
     private readonly dataDir: string,
+    readonly controlUrl?: string,
   ) {}
+
+  async waitForExit(timeoutMs: number): Promise<boolean> {
+    // Bounded polling of the container's state (a failpoint's panic ends the process; Docker's
+    // `wait` cannot be given a timeout).
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const info = await this.container.inspect();
+      if (!info.State.Running) {
+        this.state = 'killed';
+        return true;
+      }
+      if (Date.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, Math.min(100, Math.max(1, deadline - Date.now()))));
+    }
+  }
 
   async kill(): Promise<void> {
     if (this.state === 'paused') await this.container.unpause();
@@ -261,8 +277,10 @@ class DockerCluster implements StartedCluster {
     const clientPort = sys.containerPorts.client;
 
     const clientPorts = ids.map((id) => clientProxyPort(id, ids));
+    const controlPort = sys.containerPorts.control;
+    const controlPorts = controlPort === undefined ? [] : ids.map((id) => controlProxyPort(id, ids));
     log(`starting toxiproxy (${toxiproxyImage})${advertised ? `, and one per node for peer links` : ''}`);
-    const main = await this.startToxiproxy(toxiproxyImage, 'toxiproxy', 'toxiproxy', clientPorts);
+    const main = await this.startToxiproxy(toxiproxyImage, 'toxiproxy', 'toxiproxy', [...clientPorts, ...controlPorts]);
     const perSource = new Map<NodeId, Awaited<ReturnType<DockerCluster['startToxiproxy']>>>();
     if (advertised) {
       const started = await Promise.all(ids.map((id) => this.startToxiproxy(toxiproxyImage, `toxiproxy-${id}`, `toxiproxy-${id}`, [])));
@@ -276,6 +294,7 @@ class DockerCluster implements StartedCluster {
       proxies.push({ api, name: p.name, listen: p.listen, upstream: p.upstream, link });
     };
     for (const id of ids) add(main.api, { name: clientProxyName(id), listen: `0.0.0.0:${clientProxyPort(id, ids)}`, upstream: `${id}:${clientPort}` }, null);
+    if (controlPort !== undefined) for (const id of ids) add(main.api, { name: controlProxyName(id), listen: `0.0.0.0:${controlProxyPort(id, ids)}`, upstream: `${id}:${controlPort}` }, null);
     for (const link of allLinks(ids)) {
       if (advertised) {
         const src = perSource.get(link.from);
@@ -289,6 +308,7 @@ class DockerCluster implements StartedCluster {
     await this.links.populate();
 
     const clientUrls = new Map(ids.map((id) => [id, main.clientBase(clientProxyPort(id, ids))]));
+    const controlUrl = (id: NodeId): string | undefined => (controlPort === undefined ? undefined : main.clientBase(controlProxyPort(id, ids)));
     log(`starting ${ids.length} ${sys.system.name} nodes (${nodeImage})`);
     const started = await Promise.all(
       ids.map(async (id) => {
@@ -323,7 +343,7 @@ class DockerCluster implements StartedCluster {
           container = container.withExtraHosts(ids.filter((p) => p !== id).map((p) => ({ host: p, ipAddress: source.ip })));
         }
         const c = await container.start();
-        return new DockerNode(id, clientUrl, this.docker.getContainer(c.getId()), sys.containerDataDir);
+        return new DockerNode(id, clientUrl, this.docker.getContainer(c.getId()), sys.containerDataDir, controlUrl(id));
       }),
     );
     this.nodes = started;

@@ -58,11 +58,18 @@ export interface NodeHandle {
   readonly id: NodeId;
   /** Base URL clients use for this node, through its client proxy (e.g. http://127.0.0.1:32768). */
   readonly clientUrl: string;
+  /** Base URL of the system's control port on this node (PreparedSystem.containerPorts.control), when it has one. */
+  readonly controlUrl?: string | undefined;
   readonly state: NodeState;
   /** SIGKILL: the process dies without flushing anything. */
   kill(): Promise<void>;
   /** Start a killed node again on the same data directory. */
   start(): Promise<void>;
+  /**
+   * Wait up to `timeoutMs` for the node's process to end by itself (a failpoint's panic);
+   * true if it did (the node is then `killed`, and `start` brings it back).
+   */
+  waitForExit?(timeoutMs: number): Promise<boolean>;
   /** SIGSTOP (or container pause). */
   pause(): Promise<void>;
   /** SIGCONT (or container unpause). */

@@ -7,6 +7,8 @@
 import type { Link, NodeId } from './runtime.ts';
 
 export const CLIENT_PROXY_BASE = 20000;
+/** A node's control port (PreparedSystem.containerPorts.control): its own proxy, never faulted. */
+export const CONTROL_PROXY_BASE = 20500;
 export const PEER_PROXY_BASE = 21000;
 
 export function nodeIds(count: number): NodeId[] {
@@ -29,6 +31,12 @@ export function peerProxyName(link: Link): string {
 /** Port the Toxiproxy server listens on for clients of node `id`. */
 export function clientProxyPort(id: NodeId, ids: readonly NodeId[], base = CLIENT_PROXY_BASE): number {
   return base + ordinal(id, ids);
+}
+export function controlProxyName(id: NodeId): string {
+  return `control-${id}`;
+}
+export function controlProxyPort(id: NodeId, ids: readonly NodeId[]): number {
+  return CONTROL_PROXY_BASE + ordinal(id, ids);
 }
 
 /** Port the Toxiproxy server listens on for link a→b. */

@@ -35,7 +35,9 @@ export type SystemFeature =
   /** Deliberately broken modes (`--unsafe`). */
   | 'unsafe'
   /** A retrying client library (`--client retrying`). */
-  | 'retrying-client';
+  | 'retrying-client'
+  /** Failpoints compiled into the nodes, armed over HTTP (the `failpoint` nemesis; etcd's gofail). */
+  | 'failpoints';
 
 export interface SystemSupport {
   readonly ops: ReadonlySet<OpName>;
@@ -119,14 +121,20 @@ export interface PreparedSystem {
   readonly image?: string;
   /** Local runtime: the program and its leading arguments (e.g. `node dist/store-node.mjs`). */
   readonly localCommand?: readonly string[];
-  /** Ports inside a container (docker). Local runtimes assign their own. */
-  readonly containerPorts: { readonly client: number; readonly peer: number };
+  /**
+   * Ports inside a container (docker). Local runtimes assign their own. `control`: a port the
+   * harness reaches on every node beside the client API, never through a faulted link (etcd's
+   * gofail endpoint); the node's `controlUrl` points at it.
+   */
+  readonly containerPorts: { readonly client: number; readonly peer: number; readonly control?: number };
   /** Data directory inside a container (docker). */
   readonly containerDataDir: string;
   /** Versions for run.json and the report (e.g. `{ etcd: "3.4.23" }`). */
   readonly versions: Readonly<Record<string, string>>;
   /** The command line of one node. */
   nodeProgram(addr: NodeAddressing): NodeProgram;
+  /** Failpoints in the nodes (the `failpoint` nemesis), when the nodes were built and started with them. */
+  readonly failpoints?: FailpointControl;
   /** Ask one node for its role, term and leader (null when it does not answer in time). */
   status(node: NodeHandle, timeoutMs: number, cluster: StartedCluster): Promise<NodeStatusSample | null>;
   /** A client for one logical process, bound first to `node`. */
@@ -166,6 +174,18 @@ export interface MembershipHook {
   add(cluster: StartedCluster, leader: NodeHandle, target: NodeId): Promise<{ readonly ok: boolean; readonly detail: unknown }>;
 }
 
+/**
+ * A node's failpoints (etcd: gofail, as its robustness tests use them): named points in the
+ * server's code that do something when armed, here `panic` (the process crashes at exactly
+ * that point, e.g. after acknowledging a write and before saving it).
+ */
+export interface FailpointControl {
+  /** The failpoints the node's binary has, and that the nemesis may arm (in a fixed order). */
+  available(node: NodeHandle, timeoutMs: number): Promise<readonly string[]>;
+  arm(node: NodeHandle, name: string, action: 'panic', timeoutMs: number): Promise<void>;
+  disarm(node: NodeHandle, name: string, timeoutMs: number): Promise<void>;
+}
+
 export interface System {
   readonly name: string;
   readonly description: string;
@@ -174,7 +194,7 @@ export interface System {
    * Check system-specific options before anything starts (throw UsageError naming what is
    * wrong: exit 64), e.g. that `--etcd-bin` is an etcd server.
    */
-  readonly checkOptions?: (systemOptions: Readonly<Record<string, string>>) => void;
+  readonly checkOptions?: (systemOptions: Readonly<Record<string, string>>, run: { readonly faultInjection: boolean }) => void;
   /** Names of the system-specific CLI options it reads from `systemOptions` (for --help). */
   readonly optionHelp?: Readonly<Record<string, string>>;
   /**
@@ -183,7 +203,7 @@ export interface System {
    * nightly) calls it before the first run, so a missing toolchain stops it at once (exit 69)
    * and no run sits silent while it builds. `prepare` must still work without it.
    */
-  readonly preflight?: (systemOptions: Readonly<Record<string, string>>, log: (line: string) => void) => Promise<void>;
+  readonly preflight?: (systemOptions: Readonly<Record<string, string>>, log: (line: string) => void, run: { readonly faultInjection: boolean }) => Promise<void>;
   /**
    * Validate options and build what the runtime needs (images, bundles). Throws UsageError
    * (exit 64) for bad options, PrerequisiteError (exit 69) for something missing.

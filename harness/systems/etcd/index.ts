@@ -8,6 +8,9 @@
  * key space at one revision on every member (Maintenance.HashKV: the replicas checker's
  * counterpart for etcd) and reads role changes from the members' raft logs; `admin` is
  * compaction and defragmentation; `dataFiles` name the WAL, snapshots and the bbolt database.
+ * `failpoints`: with the `failpoint` nemesis the release is built with etcd's gofail failpoints
+ * (scripts/build-etcd.sh --failpoints), each member serves them on a control port
+ * (GOFAIL_HTTP), and the nemesis crashes members at them, as etcd's robustness tests do.
  * No clock hook, no membership hook (a removed member must be wiped and re-added with
  * `--initial-cluster-state existing`: not built), no unsafe switches, no fault mode.
  */
@@ -18,12 +21,13 @@ import { Etcd3 } from 'etcd3';
 import type { NodeEvent } from '../../../checkers/history/types.ts';
 import { ensureEtcdImage } from '../../../docker/etcd-image.ts';
 import type { OpName } from '../../../workloads/client.ts';
-import { PrerequisiteError } from '../../errors.ts';
+import { PrerequisiteError, UsageError } from '../../errors.ts';
+import { PANIC_FAILPOINTS } from '../../nemesis/failpoint.ts';
 import type { NodeHandle, NodeId, RuntimeName, StartedCluster } from '../../runtime/runtime.ts';
-import type { Collected, HistoryClock, NodeAddressing, NodeProgram, NodeStatusSample, PreparedSystem, System, SystemRunOptions } from '../system.ts';
+import type { Collected, FailpointControl, HistoryClock, NodeAddressing, NodeProgram, NodeStatusSample, PreparedSystem, System, SystemRunOptions } from '../system.ts';
 import { EtcdClient } from './client.ts';
 import { hashKV } from './hashkv.ts';
-import { buildEtcdRelease, checkEtcdBin, checkEtcdVersion, resolveEtcd } from './version.ts';
+import { buildEtcdRelease, checkEtcdBin, checkEtcdVersion, failpointsOfBinary, resolveEtcd } from './version.ts';
 
 const OPS: readonly OpName[] = ['read', 'put', 'create', 'delete', 'range', 'set-add', 'set-read', 'lease-acquire', 'lease-renew', 'lease-release', 'watch', 'txn-append'];
 
@@ -32,6 +36,8 @@ const VOLUME = '/data';
 const DATA_DIR = `${VOLUME}/etcd`;
 const CLIENT_PORT = 2379;
 const PEER_PORT = 2380;
+/** gofail's HTTP endpoint in a member built with failpoints (GOFAIL_HTTP), reached through the node's control proxy. */
+const FAILPOINT_PORT = 22381;
 
 export const etcd: System = {
   name: 'etcd',
@@ -39,20 +45,72 @@ export const etcd: System = {
   supports: {
     ops: new Set(OPS),
     runtimes: new Set<RuntimeName>(['docker']),
-    features: new Set(['admin', 'data-files']),
+    features: new Set(['admin', 'data-files', 'failpoints']),
     readConsistency: new Set(['linearizable', 'serializable']),
     unsafe: [],
   },
-  optionHelp: { etcdBin: 'the etcd server binary (--etcd-bin)', etcdVersion: 'the release to build and test (--etcd-version)' },
-  checkOptions: (o) => {
+  optionHelp: {
+    etcdBin: 'the etcd server binary (--etcd-bin)',
+    etcdVersion: 'the release to build and test (--etcd-version)',
+    failpoints: `the failpoints the failpoint nemesis may arm, comma-separated (default: every one the build has of ${PANIC_FAILPOINTS.join(', ')})`,
+  },
+  checkOptions: (o, run) => {
     if (o.etcdBin !== undefined) checkEtcdBin(o.etcdBin);
     if (o.etcdVersion !== undefined) checkEtcdVersion(o.etcdVersion);
+    if (o.failpoints !== undefined) failpointNames(o.failpoints);
+    if (run.faultInjection) {
+      if (o.etcdBin !== undefined && failpointsOfBinary(o.etcdBin) === null) {
+        throw new UsageError(`--nemesis failpoint: ${o.etcdBin} has no failpoints (build one with \`scripts/build-etcd.sh vX.Y.Z --failpoints\`, or give --etcd-version vX.Y.Z)`);
+      }
+      if (o.etcdBin === undefined && o.etcdVersion === undefined) {
+        throw new UsageError('--nemesis failpoint: etcd needs a build with failpoints: give --etcd-version vX.Y.Z (it is built with them), or --etcd-bin of a `scripts/build-etcd.sh vX.Y.Z --failpoints` binary');
+      }
+    }
   },
-  preflight: async (o, log) => {
-    if (o.etcdVersion !== undefined) await buildEtcdRelease(o.etcdVersion, log);
+  preflight: async (o, log, run) => {
+    if (o.etcdVersion !== undefined) await buildEtcdRelease(o.etcdVersion, log, run.faultInjection);
   },
   prepare: prepareEtcd,
 };
+
+/** `--system-option failpoints=a,b`: names the failpoint nemesis knows, or UsageError naming the unknown one. */
+function failpointNames(spec: string): string[] {
+  const names = spec.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  if (names.length === 0) throw new UsageError('--system-option failpoints: empty list');
+  const unknown = names.filter((n) => !PANIC_FAILPOINTS.includes(n));
+  if (unknown.length > 0) throw new UsageError(`--system-option failpoints: unknown failpoint ${unknown.map((u) => JSON.stringify(u)).join(', ')} (known: ${PANIC_FAILPOINTS.join(', ')})`);
+  return names;
+}
+
+/**
+ * gofail's HTTP API on each member's control port: GET / lists `name=value` lines, PUT /name
+ * with the term (`panic`) arms one, DELETE /name disarms it.
+ */
+function gofailControl(allowed: ReadonlySet<string> | null): FailpointControl {
+  const url = (node: NodeHandle, path: string): string => {
+    if (node.controlUrl === undefined) throw new Error(`node ${node.id} has no control port`);
+    return `${node.controlUrl}${path}`;
+  };
+  const call = async (node: NodeHandle, method: string, path: string, timeoutMs: number, body?: string): Promise<string> => {
+    const res = await fetch(url(node, path), { method, ...(body !== undefined ? { body } : {}), signal: AbortSignal.timeout(timeoutMs) });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`gofail ${method} ${path} on ${node.id}: HTTP ${res.status} ${text.trim()}`);
+    return text;
+  };
+  return {
+    async available(node, timeoutMs) {
+      const text = await call(node, 'GET', '/', timeoutMs);
+      const names = text.split('\n').map((l) => l.split('=')[0]?.trim() ?? '').filter((n) => n !== '');
+      return names.filter((n) => allowed === null || allowed.has(n));
+    },
+    async arm(node, name, action, timeoutMs) {
+      await call(node, 'PUT', `/${encodeURIComponent(name)}`, timeoutMs, action);
+    },
+    async disarm(node, name, timeoutMs) {
+      await call(node, 'DELETE', `/${encodeURIComponent(name)}`, timeoutMs);
+    },
+  };
+}
 
 /** One no-retry etcd3 client per member for the harness's own calls (status, hashes, admin). */
 class Admin {
@@ -91,8 +149,13 @@ class Admin {
 
 async function prepareEtcd(runtime: RuntimeName, options: SystemRunOptions, log: (line: string) => void): Promise<PreparedSystem> {
   const wanted = options.systemOptions.etcdVersion;
-  const release = resolveEtcd(wanted !== undefined ? await buildEtcdRelease(wanted, log) : options.systemOptions.etcdBin);
-  log(`etcd ${release.version}${release.module !== null ? ` (module ${release.module})` : ''} from ${release.bin}`);
+  // Fault injection on etcd means failpoints: the clock nemesis is not supported.
+  const failpoints = options.enableFaultInjection;
+  const release = resolveEtcd(wanted !== undefined ? await buildEtcdRelease(wanted, log, failpoints) : options.systemOptions.etcdBin);
+  const gofail = failpointsOfBinary(release.bin);
+  log(`etcd ${release.version}${release.module !== null ? ` (module ${release.module})` : ''}${gofail !== null ? ` with failpoints (gofail ${gofail})` : ''} from ${release.bin}`);
+  if (failpoints && gofail === null) throw new UsageError(`--nemesis failpoint: ${release.bin} has no failpoints (scripts/build-etcd.sh vX.Y.Z --failpoints builds one)`);
+  const allowed = options.systemOptions.failpoints !== undefined ? new Set(failpointNames(options.systemOptions.failpoints)) : null;
   if (runtime !== 'docker') throw new PrerequisiteError(`etcd runs on the docker runtime only`);
   const image = await ensureEtcdImage(new Dockerode(), release.bin, log);
   const admin = new Admin();
@@ -102,10 +165,20 @@ async function prepareEtcd(runtime: RuntimeName, options: SystemRunOptions, log:
     system: etcd,
     peerAddressing: 'advertised',
     image,
-    containerPorts: { client: CLIENT_PORT, peer: PEER_PORT },
+    containerPorts: { client: CLIENT_PORT, peer: PEER_PORT, ...(failpoints ? { control: FAILPOINT_PORT } : {}) },
     containerDataDir: VOLUME,
-    versions: { etcd: release.version, etcdBin: release.bin, ...(release.module !== null ? { etcdModule: release.module } : {}), ...(release.goVersion !== null ? { etcdGo: release.goVersion } : {}) },
-    nodeProgram: (addr) => nodeProgram(addr, options, token),
+    versions: {
+      etcd: release.version,
+      etcdBin: release.bin,
+      ...(release.module !== null ? { etcdModule: release.module } : {}),
+      ...(release.goVersion !== null ? { etcdGo: release.goVersion } : {}),
+      ...(gofail !== null ? { etcdGofail: gofail } : {}),
+    },
+    nodeProgram: (addr) => {
+      const program = nodeProgram(addr, options, token);
+      return failpoints ? { ...program, env: { ...program.env, GOFAIL_HTTP: `0.0.0.0:${FAILPOINT_PORT}` } } : program;
+    },
+    ...(failpoints ? { failpoints: gofailControl(allowed) } : {}),
     async status(node, timeoutMs, cluster): Promise<NodeStatusSample | null> {
       try {
         const s = await admin.client(node).maintenance.status({ deadline: Date.now() + timeoutMs });

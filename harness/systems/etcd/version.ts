@@ -65,6 +65,18 @@ export function serverModuleOfBinary(bin: string): string | null {
   return serverModuleFromBuildInfo(text);
 }
 
+/**
+ * The gofail version a binary was built with (scripts/build-etcd.sh --failpoints), from its
+ * build info; null for a release build, which has no failpoints.
+ */
+export function failpointsOfBinary(bin: string): string | null {
+  const bytes = readFileSync(bin);
+  const at = bytes.indexOf(Buffer.from('\tgo.etcd.io/gofail\t'));
+  if (at < 0) return null;
+  const m = /^\tgo\.etcd\.io\/gofail\t([^\t\n]+)/.exec(bytes.subarray(at, at + 200).toString('latin1'));
+  return m?.[1] ?? null;
+}
+
 /** `etcd --version` of a binary, with the module it was built from, or UsageError saying why it is not an etcd server. */
 export function etcdRelease(bin: string): EtcdRelease {
   let out: string;
@@ -109,14 +121,15 @@ export function checkEtcdVersion(version: string): void {
 
 /**
  * `--etcd-version`: the release built from the Go module proxy by scripts/build-etcd.sh (about
- * a minute the first time; later runs reuse the cached binary). Its progress goes to `log`; a
+ * a minute the first time; later runs reuse the cached binary); with `failpoints`, built with
+ * its gofail failpoints compiled in (a binary of its own). Its progress goes to `log`; a
  * failed build (no Go, no proxy, no such release) is a PrerequisiteError carrying the
  * script's own message.
  */
-export async function buildEtcdRelease(version: string, log: (line: string) => void): Promise<string> {
+export async function buildEtcdRelease(version: string, log: (line: string) => void, failpoints = false): Promise<string> {
   checkEtcdVersion(version);
   return new Promise<string>((resolve, reject) => {
-    const child = spawn('bash', [BUILD_SCRIPT, version], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', [BUILD_SCRIPT, version, ...(failpoints ? ['--failpoints'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -1,0 +1,100 @@
+/**
+ * The `failpoint` nemesis: crash a node at an exact point in its code, as etcd's robustness
+ * tests do with gofail (tests/robustness/failpoint): arm a failpoint with `panic` on one node,
+ * wait (bounded) until traffic reaches it and the process dies there, and bring the node back
+ * when the fault stops. A kill lands anywhere; a failpoint lands between two steps that must
+ * not be separated by a crash — after a write was acknowledged and before it was saved
+ * (etcd#14370: `raftBeforeSave` on a one-member cluster loses acknowledged writes), between
+ * the backend's commit and the consistent index (`beforeCommit`, `afterCommit`), around
+ * snapshots.
+ *
+ * Which failpoint: the system lists what the node's binary has (narrowed by the user: etcd's
+ * `--system-option failpoints=a,b`); the nemesis draws one of those that is also in
+ * PANIC_FAILPOINTS from the seed. A failpoint the traffic never reaches within
+ * `triggerTimeoutMs` is disarmed again and the op says `triggered: false`.
+ */
+import type { NodeId } from '../runtime/runtime.ts';
+import type { Nemesis, NemesisContext } from './nemesis.ts';
+
+/**
+ * Failpoints worth a panic, in the order drawn from: where a crash splits something a restart
+ * must make whole again. Defragmentation's need a defrag (the `admin` nemesis) to be reached.
+ */
+export const PANIC_FAILPOINTS: readonly string[] = [
+  'raftBeforeSave',
+  'raftAfterSave',
+  'beforeCommit',
+  'afterCommit',
+  'raftBeforeLeaderSend',
+  'raftBeforeFollowerSend',
+  'raftBeforeSaveSnap',
+  'raftAfterSaveSnap',
+  'raftBeforeApplySnap',
+  'raftAfterApplySnap',
+  'raftAfterWALRelease',
+  'raftBeforeWALSaveSnaphot',
+  'defragBeforeCopy',
+  'defragBeforeRename',
+  // 3.6 names of the backend's hooks.
+  'commitBeforePreCommitHook',
+  'commitAfterPreCommitHook',
+  'beforeStartDBTxn',
+  'afterStartDBTxn',
+  'beforeWritebackBuf',
+  'afterWritebackBuf',
+];
+
+export interface FailpointOptions {
+  /** How long an armed failpoint may wait for traffic to reach it. Default 10 s. */
+  readonly triggerTimeoutMs?: number;
+  /** Timeout of each call to the node's failpoint endpoint. Default 3 s. */
+  readonly callTimeoutMs?: number;
+}
+
+export function failpointNemesis(options: FailpointOptions = {}): Nemesis {
+  const triggerTimeoutMs = options.triggerTimeoutMs ?? 10_000;
+  const callTimeoutMs = options.callTimeoutMs ?? 3_000;
+  let crashed: NodeId | null = null;
+  return {
+    name: 'failpoint',
+    requires: ['failpoints'],
+    async start(ctx: NemesisContext) {
+      const control = ctx.system.failpoints;
+      if (control === undefined) throw new Error(`${ctx.system.system.name} was not started with failpoints`);
+      const running = ctx.cluster.nodes.filter((n) => n.state === 'running');
+      if (running.length === 0) return { skipped: 'no running node' };
+      // Half the time the leader: most failpoints on the write path are reached first there.
+      const leader = ctx.rng.int(2) === 0 ? await ctx.leader() : null;
+      const target = running.find((n) => n.id === leader) ?? ctx.rng.pick(running);
+      const has = new Set(await control.available(target, callTimeoutMs));
+      const candidates = PANIC_FAILPOINTS.filter((f) => has.has(f));
+      if (candidates.length === 0) return { node: target.id, skipped: `no failpoint to arm (the node offers: ${[...has].join(', ') || 'none'})` };
+      const failpoint = ctx.rng.pick(candidates);
+      await control.arm(target, failpoint, 'panic', callTimeoutMs);
+      const clock = ctx.cluster.clock;
+      const armedAt = clock.now();
+      const exited = target.waitForExit === undefined ? false : await target.waitForExit(triggerTimeoutMs);
+      if (exited) {
+        crashed = target.id;
+        ctx.nodeDown(target.id);
+        return { node: target.id, failpoint, action: 'panic', triggered: true, afterMs: Math.round(clock.now() - armedAt) };
+      }
+      await control.disarm(target, failpoint, callTimeoutMs).catch(() => {});
+      // Reached between the wait and the disarm: it crashed all the same.
+      if (target.waitForExit !== undefined && (await target.waitForExit(0))) {
+        crashed = target.id;
+        ctx.nodeDown(target.id);
+        return { node: target.id, failpoint, action: 'panic', triggered: true, afterMs: Math.round(clock.now() - armedAt) };
+      }
+      return { node: target.id, failpoint, action: 'panic', triggered: false, waitedMs: triggerTimeoutMs };
+    },
+    async stop(ctx: NemesisContext) {
+      const id = crashed;
+      crashed = null;
+      if (id === null) return { restarted: [] };
+      const node = ctx.cluster.node(id);
+      if (node.state === 'killed') await node.start();
+      return { restarted: [id] };
+    },
+  };
+}
