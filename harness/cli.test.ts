@@ -34,6 +34,17 @@ describe('jepsen flags', () => {
     expect(() => parse(['--system-option', 'novalue'])).toThrow(/--system-option: expected name=value/);
     expect(parse(['--bundle', '/x/b.mjs', '--no-build']).systemOptions).toEqual({ bundle: '/x/b.mjs', build: 'false' });
   });
+  it('--nemesis failpoint: etcd built with failpoints only (--etcd-version builds them in); known failpoint names only', () => {
+    expect(() => parse(['--nemesis', 'failpoint'])).toThrow('--nemesis failpoint needs failpoints, which raftstore does not support');
+    expect(() => parse(['--runtime', 'sim', '--nemesis', 'failpoint'])).toThrow(/--nemesis failpoint needs failpoints/);
+    expect(() => parse(['--system', 'etcd', '--nemesis', 'failpoint'])).toThrow(/etcd needs a build with failpoints: give --etcd-version/);
+    expect(parse(['--system', 'etcd', '--etcd-version', 'v3.5.4', '--nemesis', 'failpoint'])).toMatchObject({ nemesis: 'failpoint', systemOptions: { etcdVersion: 'v3.5.4' } });
+    expect(() => parse(['--system', 'etcd', '--etcd-version', 'v3.5.4', '--nemesis', 'failpoint', '--system-option', 'failpoints=raftBeforeSave,nope'])).toThrow(
+      /--system-option failpoints: unknown failpoint "nope" \(known: raftBeforeSave,/,
+    );
+    // Never drawn by `all`: it needs a special build, and would change what every seed draws.
+    expect(parseNemeses('all').map((n) => n.name)).not.toContain('failpoint');
+  });
   it('what the system cannot do is refused before anything starts (exit 64), naming it', () => {
     expect(parse(['--client', 'retrying'])).toMatchObject({ clientMode: 'retrying' });
     expect(() => parse(['--snapshot-count', '10', '--snapshot-entries', '20'])).toThrow(/disagree/);

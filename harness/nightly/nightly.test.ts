@@ -103,6 +103,7 @@ describe('nightly matrix: refused before anything runs, naming the file, the lin
     expect(plan.runs.every((r) => r.expect === 'invalid' && r.attempts > 1)).toBe(true);
     expect(new Set(plan.runs.flatMap((r) => r.config.unsafe))).toEqual(new Set(['stale-reads', 'ack-before-commit', 'no-fsync', 'lease-no-wait']));
     expect(plan.runs.some((r) => r.system === 'etcd' && r.config.systemOptions?.etcdVersion === 'v3.5.2')).toBe(true);
+    expect(plan.runs.some((r) => r.system === 'etcd' && r.nemesis === 'failpoint' && r.config.systemOptions?.etcdVersion === 'v3.5.4' && r.config.systemOptions.failpoints === 'raftBeforeSave')).toBe(true);
     const worstS = plan.runs.reduce((s, r) => s + r.attempts * (r.config.timeLimitS + r.config.recoveryS + 15), 0);
     expect(worstS).toBeLessThan(25 * 60);
   });

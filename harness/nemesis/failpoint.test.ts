@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../rng.ts';
+import type { NodeHandle, NodeState, StartedCluster } from '../runtime/runtime.ts';
+import type { FailpointControl, PreparedSystem } from '../systems/system.ts';
+import { realClock } from '../time.ts';
+import { failpointNemesis, PANIC_FAILPOINTS } from './failpoint.ts';
+import type { NemesisContext } from './nemesis.ts';
+
+/** A node that "panics" when traffic reaches an armed failpoint: `reached` says which failpoints the traffic hits. */
+type FakeNode = NodeHandle & { starts: number; armed: Map<string, string> };
+
+function fakeNode(id: string, reached: ReadonlySet<string>): FakeNode {
+  const node = {
+    id,
+    clientUrl: `mem://${id}`,
+    state: 'running' as NodeState,
+    starts: 0,
+    armed: new Map<string, string>(),
+    kill: () => Promise.resolve(void (node.state = 'killed')),
+    start: () => {
+      node.starts++;
+      node.state = 'running';
+      return Promise.resolve();
+    },
+    pause: () => Promise.resolve(),
+    resume: () => Promise.resolve(),
+    waitForExit: () => {
+      const hit = [...node.armed.keys()].some((f) => reached.has(f));
+      if (hit) node.state = 'killed';
+      return Promise.resolve(hit);
+    },
+    listDataFiles: () => Promise.resolve([]),
+    readDataFile: () => Promise.resolve(Buffer.alloc(0)),
+    writeDataFile: () => Promise.resolve(),
+  };
+  return node;
+}
+
+function context(nodes: FakeNode[], has: readonly string[], seed = 7): NemesisContext & { downs: string[] } {
+  const cluster = { nodes, node: (id: string) => nodes.find((n) => n.id === id), clock: realClock } as unknown as StartedCluster;
+  const control: FailpointControl = {
+    available: () => Promise.resolve(has),
+    arm: (node, name, action) => Promise.resolve(void (node as FakeNode).armed.set(name, action)),
+    disarm: (node, name) => Promise.resolve(void (node as FakeNode).armed.delete(name)),
+  };
+  const system = { system: { name: 'fake' }, failpoints: control } as unknown as PreparedSystem;
+  const downs: string[] = [];
+  return { cluster, system, rng: new Rng(seed), clusterSecret: 's', nodeDown: (id) => downs.push(id), log: () => {}, leader: () => Promise.resolve(null), downs };
+}
+
+describe('failpoint nemesis', () => {
+  it('arms a panic failpoint the node has; when traffic reaches it the node is down, and stop restarts it', async () => {
+    const n1 = fakeNode('n1', new Set(['raftBeforeSave']));
+    const ctx = context([n1], ['raftBeforeSave', 'someOtherPoint']);
+    const nemesis = failpointNemesis();
+    const started = await nemesis.start(ctx);
+    expect(started).toMatchObject({ node: 'n1', failpoint: 'raftBeforeSave', action: 'panic', triggered: true });
+    expect(n1.armed.get('raftBeforeSave')).toBe('panic');
+    expect(ctx.downs).toEqual(['n1']);
+    expect(n1.state).toBe('killed');
+    expect(await nemesis.stop(ctx)).toEqual({ restarted: ['n1'] });
+    expect(n1.state).toBe('running');
+    expect(n1.starts).toBe(1);
+  });
+
+  it('disarms a failpoint the traffic never reached, and then has nothing to restart', async () => {
+    const n1 = fakeNode('n1', new Set());
+    const ctx = context([n1], ['beforeCommit']);
+    const nemesis = failpointNemesis({ triggerTimeoutMs: 1 });
+    expect(await nemesis.start(ctx)).toMatchObject({ node: 'n1', failpoint: 'beforeCommit', triggered: false });
+    expect(n1.armed.size).toBe(0);
+    expect(ctx.downs).toEqual([]);
+    expect(await nemesis.stop(ctx)).toEqual({ restarted: [] });
+    expect(n1.starts).toBe(0);
+  });
+
+  it('says so, and arms nothing, when the node offers no failpoint it knows', async () => {
+    const n1 = fakeNode('n1', new Set(['labelRaftDropHeartbeat']));
+    const ctx = context([n1], ['labelRaftDropHeartbeat']);
+    expect(await failpointNemesis().start(ctx)).toEqual({ node: 'n1', skipped: 'no failpoint to arm (the node offers: labelRaftDropHeartbeat)' });
+    expect(n1.armed.size).toBe(0);
+  });
+
+  it('draws node and failpoint from the seed: the same seed the same choice', async () => {
+    const draw = async (seed: number): Promise<unknown> => {
+      const nodes = ['n1', 'n2', 'n3'].map((id) => fakeNode(id, new Set()));
+      return failpointNemesis({ triggerTimeoutMs: 1 }).start(context(nodes, PANIC_FAILPOINTS, seed));
+    };
+    const draws = await Promise.all([1, 2, 3, 4, 5, 6].map(draw));
+    expect(await Promise.all([1, 2, 3, 4, 5, 6].map(draw))).toEqual(draws);
+    expect(new Set(draws.map((d) => JSON.stringify(d))).size).toBeGreaterThan(1);
+  });
+});
