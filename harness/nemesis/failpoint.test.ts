@@ -1,47 +1,33 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../rng.ts';
-import type { NodeHandle, NodeState, StartedCluster } from '../runtime/runtime.ts';
+import type { StartedCluster } from '../runtime/runtime.ts';
 import type { FailpointControl, PreparedSystem } from '../systems/system.ts';
 import { realClock } from '../time.ts';
 import { failpointNemesis, PANIC_FAILPOINTS } from './failpoint.ts';
+import { fakeNode, type FakeNode } from './fake-node.test-support.ts';
 import type { NemesisContext } from './nemesis.ts';
 
 /** A node that "panics" when traffic reaches an armed failpoint: `reached` says which failpoints the traffic hits. */
-type FakeNode = NodeHandle & { starts: number; armed: Map<string, string> };
+type FailpointNode = FakeNode & { armed: Map<string, string> };
 
-function fakeNode(id: string, reached: ReadonlySet<string>): FakeNode {
-  const node = {
-    id,
-    clientUrl: `mem://${id}`,
-    state: 'running' as NodeState,
-    starts: 0,
+function failpointNode(id: string, reached: ReadonlySet<string>): FailpointNode {
+  const node: FailpointNode = Object.assign(fakeNode(id), {
     armed: new Map<string, string>(),
-    kill: () => Promise.resolve(void (node.state = 'killed')),
-    start: () => {
-      node.starts++;
-      node.state = 'running';
-      return Promise.resolve();
-    },
-    pause: () => Promise.resolve(),
-    resume: () => Promise.resolve(),
     waitForExit: () => {
       const hit = [...node.armed.keys()].some((f) => reached.has(f));
       if (hit) node.state = 'killed';
       return Promise.resolve(hit);
     },
-    listDataFiles: () => Promise.resolve([]),
-    readDataFile: () => Promise.resolve(Buffer.alloc(0)),
-    writeDataFile: () => Promise.resolve(),
-  };
+  });
   return node;
 }
 
-function context(nodes: FakeNode[], has: readonly string[], seed = 7): NemesisContext & { downs: string[] } {
+function context(nodes: FailpointNode[], has: readonly string[], seed = 7): NemesisContext & { downs: string[] } {
   const cluster = { nodes, node: (id: string) => nodes.find((n) => n.id === id), clock: realClock } as unknown as StartedCluster;
   const control: FailpointControl = {
     available: () => Promise.resolve(has),
-    arm: (node, name, action) => Promise.resolve(void (node as FakeNode).armed.set(name, action)),
-    disarm: (node, name) => Promise.resolve(void (node as FakeNode).armed.delete(name)),
+    arm: (node, name, action) => Promise.resolve(void (node as FailpointNode).armed.set(name, action)),
+    disarm: (node, name) => Promise.resolve(void (node as FailpointNode).armed.delete(name)),
   };
   const system = { system: { name: 'fake' }, failpoints: control } as unknown as PreparedSystem;
   const downs: string[] = [];
@@ -50,7 +36,7 @@ function context(nodes: FakeNode[], has: readonly string[], seed = 7): NemesisCo
 
 describe('failpoint nemesis', () => {
   it('arms a panic failpoint the node has; when traffic reaches it the node is down, and stop restarts it', async () => {
-    const n1 = fakeNode('n1', new Set(['raftBeforeSave']));
+    const n1 = failpointNode('n1', new Set(['raftBeforeSave']));
     const ctx = context([n1], ['raftBeforeSave', 'someOtherPoint']);
     const nemesis = failpointNemesis();
     const started = await nemesis.start(ctx);
@@ -64,7 +50,7 @@ describe('failpoint nemesis', () => {
   });
 
   it('disarms a failpoint the traffic never reached, and then has nothing to restart', async () => {
-    const n1 = fakeNode('n1', new Set());
+    const n1 = failpointNode('n1', new Set());
     const ctx = context([n1], ['beforeCommit']);
     const nemesis = failpointNemesis({ triggerTimeoutMs: 1 });
     expect(await nemesis.start(ctx)).toMatchObject({ node: 'n1', failpoint: 'beforeCommit', triggered: false });
@@ -75,7 +61,7 @@ describe('failpoint nemesis', () => {
   });
 
   it('says so, and arms nothing, when the node offers no failpoint it knows', async () => {
-    const n1 = fakeNode('n1', new Set(['labelRaftDropHeartbeat']));
+    const n1 = failpointNode('n1', new Set(['labelRaftDropHeartbeat']));
     const ctx = context([n1], ['labelRaftDropHeartbeat']);
     expect(await failpointNemesis().start(ctx)).toEqual({ node: 'n1', skipped: 'no failpoint to arm (the node offers: labelRaftDropHeartbeat)' });
     expect(n1.armed.size).toBe(0);
@@ -83,7 +69,7 @@ describe('failpoint nemesis', () => {
 
   it('draws node and failpoint from the seed: the same seed the same choice', async () => {
     const draw = async (seed: number): Promise<unknown> => {
-      const nodes = ['n1', 'n2', 'n3'].map((id) => fakeNode(id, new Set()));
+      const nodes = ['n1', 'n2', 'n3'].map((id) => failpointNode(id, new Set()));
       return failpointNemesis({ triggerTimeoutMs: 1 }).start(context(nodes, PANIC_FAILPOINTS, seed));
     };
     const draws = await Promise.all([1, 2, 3, 4, 5, 6].map(draw));

@@ -1,37 +1,26 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../rng.ts';
-import type { NodeHandle, NodeState, StartedCluster } from '../runtime/runtime.ts';
+import type { StartedCluster } from '../runtime/runtime.ts';
 import type { PreparedSystem } from '../systems/system.ts';
 import { realClock } from '../time.ts';
 import { fileNemeses } from './files.ts';
+import { fakeNode, type FakeNode } from './fake-node.test-support.ts';
 import type { NemesisContext } from './nemesis.ts';
 
 /** A node whose data files live in memory; `refuses` decides whether it starts on them. */
-type FakeNode = NodeHandle & { starts: number; answering(): boolean };
+type FileNode = FakeNode & { answering(): boolean };
 
-function fakeNode(id: string, files: Map<string, Buffer>, refuses: (files: Map<string, Buffer>) => boolean): FakeNode {
-  const node = {
-    id,
-    clientUrl: `mem://${id}`,
-    state: 'running' as NodeState,
-    starts: 0,
-    kill: () => Promise.resolve(void (node.state = 'killed')),
-    start: () => {
-      node.starts++;
-      node.state = 'running';
-      return Promise.resolve();
-    },
-    pause: () => Promise.resolve(),
-    resume: () => Promise.resolve(),
+function fileNode(id: string, files: Map<string, Buffer>, refuses: (files: Map<string, Buffer>) => boolean): FileNode {
+  const node: FileNode = Object.assign(fakeNode(id), {
     listDataFiles: () => Promise.resolve([...files].map(([path, d]) => ({ path, size: d.length }))),
     readDataFile: (p: string) => Promise.resolve(Buffer.from(files.get(p) ?? Buffer.alloc(0))),
     writeDataFile: (p: string, d: Buffer) => Promise.resolve(void files.set(p, Buffer.from(d))),
     answering: () => node.state === 'running' && !refuses(files),
-  };
+  });
   return node;
 }
 
-function context(node: FakeNode): NemesisContext {
+function context(node: FileNode): NemesisContext {
   const cluster = { nodes: [node], node: () => node, clock: { ...realClock, sleep: () => Promise.resolve() } } as unknown as StartedCluster;
   const system = {
     system: { name: 'fake' },
@@ -44,7 +33,7 @@ function context(node: FakeNode): NemesisContext {
 describe('file corruption nemeses', () => {
   it('truncate: kills the node, cuts the end of a log file, restarts it, and records exactly what was cut', async () => {
     const files = new Map([['wal/1.wal', Buffer.alloc(1000, 7)], ['snap/1.snap', Buffer.alloc(500, 1)], ['other.txt', Buffer.alloc(10)]]);
-    const node = fakeNode('n1', files, () => false);
+    const node = fileNode('n1', files, () => false);
     const [, truncate] = fileNemeses();
     const done = (await truncate!.start(context(node))) as { file: string; cutBytes: number; newSize: number; outcome: string };
     expect(done.file).toBe('wal/1.wal');
@@ -57,7 +46,7 @@ describe('file corruption nemeses', () => {
   it('bitflip: flips the recorded bits; a node that refuses the damaged file gets the original back at stop', async () => {
     const original = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
     const files = new Map([['snap/1.snap', Buffer.from(original)]]);
-    const node = fakeNode('n1', files, (f) => !f.get('snap/1.snap')?.equals(original));
+    const node = fileNode('n1', files, (f) => !f.get('snap/1.snap')?.equals(original));
     const ctx = context(node);
     const [bitflip] = fileNemeses();
     // Every clock read advances a second, so "not answering within 10 s" is decided at once.
@@ -85,7 +74,7 @@ describe('damage aims at the data a file holds', () => {
     const data = Buffer.alloc(4096);
     data.fill(9, 0, 100);
     const files = new Map([['wal/1.wal', data]]);
-    const node = fakeNode('n1', files, () => false);
+    const node = fileNode('n1', files, () => false);
     const [, truncate] = fileNemeses();
     const done = (await truncate!.start(context(node))) as { dataBytes: number; newSize: number };
     expect(done.dataBytes).toBe(100);
