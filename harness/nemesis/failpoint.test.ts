@@ -4,6 +4,7 @@ import type { StartedCluster } from '../runtime/runtime.ts';
 import type { FailpointControl, PreparedSystem } from '../systems/system.ts';
 import { realClock } from '../time.ts';
 import { failpointNemesis, PANIC_FAILPOINTS } from './failpoint.ts';
+import { parseKnobs, parseNemeses } from './index.ts';
 import { fakeNode, type FakeNode } from './fake-node.test-support.ts';
 import type { NemesisContext } from './nemesis.ts';
 
@@ -22,7 +23,7 @@ function failpointNode(id: string, reached: ReadonlySet<string>): FailpointNode 
   return node;
 }
 
-function context(nodes: FailpointNode[], has: readonly string[], seed = 7): NemesisContext & { downs: string[] } {
+function context(nodes: FailpointNode[], has: readonly string[], seed = 7, leader: string | null = null): NemesisContext & { downs: string[] } {
   const cluster = { nodes, node: (id: string) => nodes.find((n) => n.id === id), clock: realClock } as unknown as StartedCluster;
   const control: FailpointControl = {
     available: () => Promise.resolve(has),
@@ -31,7 +32,7 @@ function context(nodes: FailpointNode[], has: readonly string[], seed = 7): Neme
   };
   const system = { system: { name: 'fake' }, failpoints: control } as unknown as PreparedSystem;
   const downs: string[] = [];
-  return { cluster, system, rng: new Rng(seed), clusterSecret: 's', nodeDown: (id) => downs.push(id), log: () => {}, leader: () => Promise.resolve(null), downs };
+  return { cluster, system, rng: new Rng(seed), clusterSecret: 's', nodeDown: (id) => downs.push(id), log: () => {}, leader: () => Promise.resolve(leader), downs };
 }
 
 describe('failpoint nemesis', () => {
@@ -63,8 +64,28 @@ describe('failpoint nemesis', () => {
   it('says so, and arms nothing, when the node offers no failpoint it knows', async () => {
     const n1 = failpointNode('n1', new Set(['labelRaftDropHeartbeat']));
     const ctx = context([n1], ['labelRaftDropHeartbeat']);
-    expect(await failpointNemesis().start(ctx)).toEqual({ node: 'n1', skipped: 'no failpoint to arm (the node offers: labelRaftDropHeartbeat)' });
+    expect(await failpointNemesis().start(ctx)).toEqual({ skipped: 'no failpoint to arm (the nodes offer: labelRaftDropHeartbeat)' });
     expect(n1.armed.size).toBe(0);
+  });
+
+  it("arms a role's own failpoint on a node in that role (the leader's send on the leader, the followers' on a follower)", async () => {
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const nodes = ['n1', 'n2', 'n3'].map((id) => failpointNode(id, new Set()));
+      const leaderSend = await failpointNemesis({ triggerTimeoutMs: 1 }).start(context(nodes, ['raftBeforeLeaderSend'], seed, 'n2'));
+      expect(leaderSend).toMatchObject({ node: 'n2', failpoint: 'raftBeforeLeaderSend' });
+      const followerSend = (await failpointNemesis({ triggerTimeoutMs: 1 }).start(context(nodes, ['raftBeforeFollowerSend'], seed, 'n2'))) as { node: string };
+      expect(['n1', 'n3']).toContain(followerSend.node);
+    }
+  });
+
+  it('--knob failpointWaitMs is how long an armed failpoint waits for traffic (100..600000 ms)', async () => {
+    const n1 = failpointNode('n1', new Set());
+    const waited: number[] = [];
+    n1.waitForExit = (ms: number) => Promise.resolve(void waited.push(ms)).then(() => false);
+    const [nemesis] = parseNemeses('failpoint', parseKnobs(['failpointWaitMs=1234']));
+    await nemesis!.start(context([n1], ['raftAfterSave']));
+    expect(waited[0]).toBe(1234);
+    expect(() => parseKnobs(['failpointWaitMs=50'])).toThrow(/failpointWaitMs: expected a number in 100\.\.600000/);
   });
 
   it('draws node and failpoint from the seed: the same seed the same choice', async () => {

@@ -13,7 +13,7 @@
  * PANIC_FAILPOINTS from the seed. A failpoint the traffic never reaches within
  * `triggerTimeoutMs` is disarmed again and the op says `triggered: false`.
  */
-import type { NodeId } from '../runtime/runtime.ts';
+import type { NodeHandle, NodeId } from '../runtime/runtime.ts';
 import type { Nemesis, NemesisContext } from './nemesis.ts';
 
 /**
@@ -44,6 +44,9 @@ export const PANIC_FAILPOINTS: readonly string[] = [
   'afterWritebackBuf',
 ];
 
+/** Failpoints only one role reaches (etcdserver/raft.go): armed elsewhere they would wait in vain. */
+const ROLE_OF_FAILPOINT: Readonly<Record<string, 'leader' | 'follower'>> = { raftBeforeLeaderSend: 'leader', raftBeforeFollowerSend: 'follower' };
+
 export interface FailpointOptions {
   /** How long an armed failpoint may wait for traffic to reach it. Default 10 s. */
   readonly triggerTimeoutMs?: number;
@@ -63,13 +66,19 @@ export function failpointNemesis(options: FailpointOptions = {}): Nemesis {
       if (control === undefined) throw new Error(`${ctx.system.system.name} was not started with failpoints`);
       const running = ctx.cluster.nodes.filter((n) => n.state === 'running');
       if (running.length === 0) return { skipped: 'no running node' };
-      // Half the time the leader: most failpoints on the write path are reached first there.
-      const leader = ctx.rng.int(2) === 0 ? await ctx.leader() : null;
-      const target = running.find((n) => n.id === leader) ?? ctx.rng.pick(running);
-      const has = new Set(await control.available(target, callTimeoutMs));
+      // Every member runs the same build: what one offers, all do.
+      const has = new Set(await control.available(ctx.rng.pick(running), callTimeoutMs));
       const candidates = PANIC_FAILPOINTS.filter((f) => has.has(f));
-      if (candidates.length === 0) return { node: target.id, skipped: `no failpoint to arm (the node offers: ${[...has].join(', ') || 'none'})` };
+      if (candidates.length === 0) return { skipped: `no failpoint to arm (the nodes offer: ${[...has].join(', ') || 'none'})` };
       const failpoint = ctx.rng.pick(candidates);
+      // A role's own failpoint goes to a node in that role; any other, half the time to the
+      // leader (the write path reaches it there first), else to any node.
+      const role = ROLE_OF_FAILPOINT[failpoint];
+      const leader = role !== undefined || ctx.rng.int(2) === 0 ? await ctx.leader() : null;
+      const followers = running.filter((n) => n.id !== leader);
+      let target: NodeHandle;
+      if (role === 'follower') target = followers.length > 0 ? ctx.rng.pick(followers) : ctx.rng.pick(running);
+      else target = running.find((n) => n.id === leader) ?? ctx.rng.pick(running);
       await control.arm(target, failpoint, 'panic', callTimeoutMs);
       const clock = ctx.cluster.clock;
       const armedAt = clock.now();
