@@ -7,7 +7,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PrerequisiteError, UsageError } from '../../errors.ts';
-import { buildEtcdRelease, checkEtcdBin, checkEtcdVersion, DEBIAN_ETCD, etcdRelease, etcdVersion, serverModuleFromBuildInfo, serverModuleOfBinary } from './version.ts';
+import { buildEtcdRelease, checkEtcdBin, checkEtcdVersion, DEBIAN_ETCD, etcdRelease, etcdVersion, failpointsOfBinary, serverModuleFromBuildInfo, serverModuleOfBinary } from './version.ts';
 
 const cache = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'jepsen-ts', 'etcd');
 const built = (existsSync(cache) ? readdirSync(cache) : [])
@@ -15,6 +15,10 @@ const built = (existsSync(cache) ? readdirSync(cache) : [])
   .map((v) => ({ v, bin: join(cache, v, 'etcd') }))
   .filter((b) => existsSync(b.bin));
 if (built.length === 0) console.warn(`etcd version tests of built releases SKIPPED: none in ${cache} (scripts/build-etcd.sh v3.5.17)`);
+const builtWithFailpoints = (existsSync(cache) ? readdirSync(cache) : [])
+  .filter((d) => /^v3\.\d+\.\d+-failpoints$/.test(d))
+  .map((d) => ({ v: d.replace(/-failpoints$/, ''), bin: join(cache, d, 'etcd') }))
+  .filter((b) => existsSync(b.bin));
 const haveDebian = existsSync(DEBIAN_ETCD);
 
 describe('serverModuleFromBuildInfo', () => {
@@ -50,6 +54,21 @@ describe.skipIf(built.length === 0)('releases built from the module proxy', () =
     const lines: string[] = [];
     expect(await buildEtcdRelease(v, (l) => lines.push(l))).toBe(bin);
     expect(lines[0]).toBe(`build-etcd: ${v} already built`);
+  });
+});
+
+describe.skipIf(builtWithFailpoints.length === 0)('releases built with failpoints (scripts/build-etcd.sh --failpoints)', () => {
+  it.each(builtWithFailpoints)('$v: still that release (its server module is a patched copy), with gofail in its build info', ({ v, bin }) => {
+    expect(serverModuleOfBinary(bin)).toBe(`${v} => ./server (devel)`);
+    expect(etcdVersion(bin)).toBe(v.slice(1));
+    expect(failpointsOfBinary(bin)).toMatch(/^v0\.\d+\.\d+$/);
+    const plain = built.find((b) => b.v === v);
+    if (plain !== undefined) expect(failpointsOfBinary(plain.bin)).toBeNull();
+  });
+  it.each(builtWithFailpoints)('$v with failpoints: reused from the cache, apart from the plain release', async ({ v, bin }) => {
+    const lines: string[] = [];
+    expect(await buildEtcdRelease(v, (l) => lines.push(l), true)).toBe(bin);
+    expect(lines[0]).toBe(`build-etcd: ${v}-failpoints already built`);
   });
 });
 

@@ -99,7 +99,8 @@ export function etcdRelease(bin: string): EtcdRelease {
  */
 export function etcdVersion(bin: string): string {
   const release = etcdRelease(bin);
-  return release.module !== null ? release.module.replace(/^v/, '') : release.version;
+  // A failpoint build replaces the module with a patched copy ("v3.5.4 => ./server (devel)"): still that release.
+  return release.module !== null ? release.module.replace(/^v/, '').replace(/ => .*$/, '') : release.version;
 }
 
 /** Check a user's --etcd-bin: exists, is a file, is executable, is an etcd server. Throws UsageError saying which. */
