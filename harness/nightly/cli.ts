@@ -53,6 +53,32 @@ export interface NightlyRow {
   readonly seed?: number;
 }
 
+/**
+ * Seconds the runs still to go should take: `typical` with every known bug reproducing at its
+ * first attempt, `worst` with each taking all its attempts. Each attempt is estimated from the
+ * attempts done so far on the same runtime (a simulated run takes seconds, a container run
+ * its time limit and more), else from its settings: the time limit, recovery and ~15 s of
+ * set-up and checking in containers; a 20th of that plus 5 s in simulation.
+ */
+export function estimateRemainingS(toGo: readonly NightlyRun[], done: readonly NightlyRow[]): { typical: number; worst: number } {
+  const isSim = (r: NightlyRun): boolean => r.config.runtime === 'sim';
+  const perAttempt = (r: NightlyRun): number => {
+    const same = done.filter((d) => isSim(d.run) === isSim(r));
+    const attempts = same.reduce((n, d) => n + (d.attemptsRun ?? 1), 0);
+    if (attempts > 0) return same.reduce((t, d) => t + d.wallS, 0) / attempts;
+    const settings = r.config.timeLimitS + r.config.recoveryS + 15;
+    return isSim(r) ? settings / 20 + 5 : settings;
+  };
+  let typical = 0;
+  let worst = 0;
+  for (const r of toGo) {
+    const each = perAttempt(r);
+    typical += each;
+    worst += each * (r.expect === 'invalid' ? r.attempts : 1);
+  }
+  return { typical, worst };
+}
+
 /** Whether a row came out as its entry expects: valid, or (a known bug) invalid. */
 export function asExpected(row: NightlyRow): boolean {
   return row.run.expect === 'invalid' ? row.valid === false : row.valid === true;
@@ -201,7 +227,8 @@ export async function runNightly(plan: NightlyPlan, opts: { base?: string; summa
     for (const [i, run] of plan.runs.entries()) {
       if (aborted()) break;
       const elapsed = (performance.now() - t0) / 1000;
-      const eta = i === 0 ? '' : `, about ${Math.round((elapsed / i) * (plan.runs.length - i))} s left`;
+      const left = estimateRemainingS(plan.runs.slice(i), rows);
+      const eta = `, about ${Math.round(left.typical)} s left${left.worst > left.typical + 1 ? ` (at most ${Math.round(left.worst)} s if the known bugs take every attempt)` : ''}`;
       log(`[${i + 1}/${plan.runs.length}] ${run.system} ${run.workload} ${run.nemesis} (${run.where}; ${Math.round(elapsed)} s elapsed${eta})`);
       const started = performance.now();
       let row: NightlyRow | null = null;

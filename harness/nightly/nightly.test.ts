@@ -14,9 +14,9 @@ import { recordRun } from '../results-db/runs.ts';
 import { migrate } from '../results-db/schema.ts';
 import { postgresBinDir, startThrowawayPostgres, type StartedPostgres } from '../results-db/testing/throwaway-postgres.ts';
 import { buildPrivateBundle } from '../testing/bundle.ts';
-import { DEFAULT_CONFIG, main, nightlyExitStatus, runNightly } from './cli.ts';
+import { DEFAULT_CONFIG, estimateRemainingS, main, nightlyExitStatus, runNightly } from './cli.ts';
 import type { NightlyRow } from './cli.ts';
-import { ConfigError, loadNightlyPlan, parseNightlyPlan } from './config.ts';
+import { ConfigError, loadNightlyPlan, parseNightlyPlan, type NightlyRun } from './config.ts';
 
 const F = 'matrix.yml';
 const parse = (text: string): ReturnType<typeof parseNightlyPlan> => parseNightlyPlan(text, F, '/tmp/r');
@@ -106,6 +106,17 @@ describe('nightly matrix: refused before anything runs, naming the file, the lin
     expect(plan.runs.some((r) => r.system === 'etcd' && r.nemesis === 'failpoint' && r.config.systemOptions?.etcdVersion === 'v3.5.4' && r.config.systemOptions.failpoints === 'raftBeforeSave')).toBe(true);
     const worstS = plan.runs.reduce((s, r) => s + r.attempts * (r.config.timeLimitS + r.config.recoveryS + 15), 0);
     expect(worstS).toBeLessThan(25 * 60);
+  });
+  it('time left: estimated per attempt from the runs done on the same runtime, or from the settings; a known bug at most all its attempts', () => {
+    const run = (runtime: 'sim' | 'docker', over: Partial<NightlyRun> = {}): NightlyRun => ({ config: { runtime, timeLimitS: 60, recoveryS: 5 }, expect: 'valid', attempts: 1, ...over }) as unknown as NightlyRun;
+    const etcdBug = run('docker', { expect: 'invalid', attempts: 10 });
+    // Nothing done yet: the settings (a container run 60 + 5 + 15 s; a simulated one 80 / 20 + 5 s).
+    expect(estimateRemainingS([run('sim'), etcdBug], [])).toEqual({ typical: 9 + 80, worst: 9 + 800 });
+    // Four simulated runs done in 2 s each (one took 3 attempts): the next simulated run ~1.33 s, not 1/4 of the etcd bug's minutes.
+    const done = [1, 1, 1, 3].map((attemptsRun) => ({ run: run('sim'), wallS: 2, attemptsRun }) as unknown as NightlyRow);
+    const left = estimateRemainingS([run('sim'), etcdBug], done);
+    expect(left.typical).toBeCloseTo(8 / 6 + 80, 5);
+    expect(left.worst).toBeCloseTo(8 / 6 + 800, 5);
   });
   it('exit status: 1 on an invalid verdict or a regression, 2 on unknown, else 0', () => {
     const row = (valid: NightlyRow['valid'], regressions: string[] = []): NightlyRow =>
