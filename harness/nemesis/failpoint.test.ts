@@ -23,9 +23,10 @@ function failpointNode(id: string, reached: ReadonlySet<string>): FailpointNode 
   return node;
 }
 
-function context(nodes: FailpointNode[], has: readonly string[], seed = 7, leader: string | null = null): NemesisContext & { downs: string[] } {
+function context(nodes: FailpointNode[], has: readonly string[], seed = 7, leader: string | null = null, named = false): NemesisContext & { downs: string[] } {
   const cluster = { nodes, node: (id: string) => nodes.find((n) => n.id === id), clock: realClock } as unknown as StartedCluster;
   const control: FailpointControl = {
+    named,
     available: () => Promise.resolve(has),
     arm: (node, name, action) => Promise.resolve(void (node as FailpointNode).armed.set(name, action)),
     disarm: (node, name) => Promise.resolve(void (node as FailpointNode).armed.delete(name)),
@@ -76,6 +77,12 @@ describe('failpoint nemesis', () => {
       const followerSend = (await failpointNemesis({ triggerTimeoutMs: 1 }).start(context(nodes, ['raftBeforeFollowerSend'], seed, 'n2'))) as { node: string };
       expect(['n1', 'n3']).toContain(followerSend.node);
     }
+  });
+
+  it('draws failpoints ordinary traffic never reaches (snapshots, defragmentation) only when the user named them', async () => {
+    const has = ['raftBeforeApplySnap', 'defragBeforeCopy'];
+    expect(await failpointNemesis().start(context([failpointNode('n1', new Set())], has))).toEqual({ skipped: 'no failpoint to arm (the nodes offer: raftBeforeApplySnap, defragBeforeCopy)' });
+    expect(await failpointNemesis({ triggerTimeoutMs: 1 }).start(context([failpointNode('n1', new Set())], has, 7, null, true))).toMatchObject({ triggered: false });
   });
 
   it('--knob failpointWaitMs is how long an armed failpoint waits for traffic (100..600000 ms)', async () => {

@@ -182,6 +182,8 @@ export interface MembershipHook {
 export interface FailpointControl {
   /** The failpoints the node's binary has, and that the nemesis may arm (in a fixed order). */
   available(node: NodeHandle, timeoutMs: number): Promise<readonly string[]>;
+  /** True when the user named the failpoints to arm: the nemesis then draws even those ordinary traffic never reaches. */
+  readonly named: boolean;
   arm(node: NodeHandle, name: string, action: 'panic', timeoutMs: number): Promise<void>;
   disarm(node: NodeHandle, name: string, timeoutMs: number): Promise<void>;
 }

@@ -52,7 +52,7 @@ export const etcd: System = {
   optionHelp: {
     etcdBin: 'the etcd server binary (--etcd-bin)',
     etcdVersion: 'the release to build and test (--etcd-version)',
-    failpoints: `the failpoints the failpoint nemesis may arm, comma-separated (default: every one the build has of ${PANIC_FAILPOINTS.join(', ')})`,
+    failpoints: `the failpoints the failpoint nemesis may arm, comma-separated, of ${PANIC_FAILPOINTS.join(', ')} (default: those the build has that ordinary traffic reaches)`,
   },
   checkOptions: (o, run) => {
     if (o.etcdBin !== undefined) checkEtcdBin(o.etcdBin);
@@ -98,6 +98,7 @@ function gofailControl(allowed: ReadonlySet<string> | null): FailpointControl {
     return text;
   };
   return {
+    named: allowed !== null,
     async available(node, timeoutMs) {
       const text = await call(node, 'GET', '/', timeoutMs);
       const names = text.split('\n').map((l) => l.split('=')[0]?.trim() ?? '').filter((n) => n !== '');
