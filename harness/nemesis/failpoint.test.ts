@@ -40,7 +40,7 @@ describe('failpoint nemesis', () => {
   it('arms a panic failpoint the node has; when traffic reaches it the node is down, and stop restarts it', async () => {
     const n1 = failpointNode('n1', new Set(['raftBeforeSave']));
     const ctx = context([n1], ['raftBeforeSave', 'someOtherPoint']);
-    const nemesis = failpointNemesis();
+    const nemesis = failpointNemesis({ sleepMs: 0 });
     const started = await nemesis.start(ctx);
     expect(started).toMatchObject({ node: 'n1', failpoint: 'raftBeforeSave', action: 'panic', triggered: true });
     expect(n1.armed.get('raftBeforeSave')).toBe('panic');
@@ -54,7 +54,7 @@ describe('failpoint nemesis', () => {
   it('disarms a failpoint the traffic never reached, and then has nothing to restart', async () => {
     const n1 = failpointNode('n1', new Set());
     const ctx = context([n1], ['beforeCommit']);
-    const nemesis = failpointNemesis({ triggerTimeoutMs: 1 });
+    const nemesis = failpointNemesis({ triggerTimeoutMs: 1, sleepMs: 0 });
     expect(await nemesis.start(ctx)).toMatchObject({ node: 'n1', failpoint: 'beforeCommit', triggered: false });
     expect(n1.armed.size).toBe(0);
     expect(ctx.downs).toEqual([]);
@@ -77,6 +77,31 @@ describe('failpoint nemesis', () => {
       const followerSend = (await failpointNemesis({ triggerTimeoutMs: 1 }).start(context(nodes, ['raftBeforeFollowerSend'], seed, 'n2'))) as { node: string };
       expect(['n1', 'n3']).toContain(followerSend.node);
     }
+  });
+
+  it('one fault in three sleeps instead: the member stays up, slow at that point, until stop disarms it', async () => {
+    const actions: string[] = [];
+    for (let seed = 1; seed <= 30; seed++) {
+      const n1 = failpointNode('n1', new Set(['raftBeforeSave']));
+      const ctx = context([n1], ['raftBeforeSave'], seed);
+      const nemesis = failpointNemesis({ triggerTimeoutMs: 1, sleepMs: 250 });
+      const started = (await nemesis.start(ctx)) as { action: string };
+      actions.push(started.action);
+      if (started.action !== 'sleep(250)') continue;
+      expect(started).toEqual({ node: 'n1', failpoint: 'raftBeforeSave', action: 'sleep(250)' });
+      expect(n1.armed.get('raftBeforeSave')).toBe('sleep(250)');
+      expect(n1.state).toBe('running');
+      expect(ctx.downs).toEqual([]);
+      expect(await nemesis.stop(ctx)).toEqual({ disarmed: { node: 'n1', failpoint: 'raftBeforeSave' } });
+      expect(n1.armed.size).toBe(0);
+    }
+    const sleeps = actions.filter((a) => a === 'sleep(250)').length;
+    expect(sleeps).toBeGreaterThan(3);
+    expect(sleeps).toBeLessThan(20);
+    expect(actions.filter((a) => a === 'panic').length).toBe(30 - sleeps);
+    // --knob failpointSleepMs=0: panics only.
+    const [panicsOnly] = parseNemeses('failpoint', parseKnobs(['failpointSleepMs=0']));
+    for (let seed = 1; seed <= 10; seed++) expect(await panicsOnly!.start(context([failpointNode('n1', new Set())], ['raftAfterSave'], seed))).toMatchObject({ action: 'panic' });
   });
 
   it('draws failpoints ordinary traffic never reaches (snapshots, defragmentation) only when the user named them', async () => {

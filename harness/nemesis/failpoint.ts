@@ -14,6 +14,7 @@
  * `triggerTimeoutMs` is disarmed again and the op says `triggered: false`.
  */
 import type { NodeHandle, NodeId } from '../runtime/runtime.ts';
+import type { FailpointControl } from '../systems/system.ts';
 import type { Nemesis, NemesisContext } from './nemesis.ts';
 
 /**
@@ -58,25 +59,39 @@ const ROLE_OF_FAILPOINT: Readonly<Record<string, 'leader' | 'follower'>> = { raf
 export interface FailpointOptions {
   /** How long an armed failpoint may wait for traffic to reach it. Default 10 s. */
   readonly triggerTimeoutMs?: number;
+  /**
+   * One fault in three, instead of a panic, the failpoint sleeps this long each time it is
+   * reached, until the fault stops: one slow member (a slow fsync with `raftBeforeSave`, a slow
+   * backend commit with `beforeCommit`), as etcd's robustness tests' sleep failpoints. 0: panics
+   * only. Default 100 ms.
+   */
+  readonly sleepMs?: number;
   /** Timeout of each call to the node's failpoint endpoint. Default 3 s. */
   readonly callTimeoutMs?: number;
+}
+
+function control(ctx: NemesisContext): FailpointControl {
+  const c = ctx.system.failpoints;
+  if (c === undefined) throw new Error(`${ctx.system.system.name} was not started with failpoints`);
+  return c;
 }
 
 export function failpointNemesis(options: FailpointOptions = {}): Nemesis {
   const triggerTimeoutMs = options.triggerTimeoutMs ?? 10_000;
   const callTimeoutMs = options.callTimeoutMs ?? 3_000;
+  const sleepMs = options.sleepMs ?? 100;
   let crashed: NodeId | null = null;
+  let sleeping: { readonly node: NodeId; readonly failpoint: string } | null = null;
   return {
     name: 'failpoint',
     requires: ['failpoints'],
     async start(ctx: NemesisContext) {
-      const control = ctx.system.failpoints;
-      if (control === undefined) throw new Error(`${ctx.system.system.name} was not started with failpoints`);
+      const fp = control(ctx);
       const running = ctx.cluster.nodes.filter((n) => n.state === 'running');
       if (running.length === 0) return { skipped: 'no running node' };
       // Every member runs the same build: what one offers, all do.
-      const has = new Set(await control.available(ctx.rng.pick(running), callTimeoutMs));
-      const candidates = PANIC_FAILPOINTS.filter((f) => has.has(f) && (control.named || !NEEDS_A_TRIGGER.has(f)));
+      const has = new Set(await fp.available(ctx.rng.pick(running), callTimeoutMs));
+      const candidates = PANIC_FAILPOINTS.filter((f) => has.has(f) && (fp.named || !NEEDS_A_TRIGGER.has(f)));
       if (candidates.length === 0) return { skipped: `no failpoint to arm (the nodes offer: ${[...has].join(', ') || 'none'})` };
       const failpoint = ctx.rng.pick(candidates);
       // A role's own failpoint goes to a node in that role; any other, half the time to the
@@ -87,7 +102,13 @@ export function failpointNemesis(options: FailpointOptions = {}): Nemesis {
       let target: NodeHandle;
       if (role === 'follower') target = followers.length > 0 ? ctx.rng.pick(followers) : ctx.rng.pick(running);
       else target = running.find((n) => n.id === leader) ?? ctx.rng.pick(running);
-      await control.arm(target, failpoint, 'panic', callTimeoutMs);
+      if (sleepMs > 0 && ctx.rng.int(3) === 0) {
+        const action = `sleep(${sleepMs})`;
+        await fp.arm(target, failpoint, action, callTimeoutMs);
+        sleeping = { node: target.id, failpoint };
+        return { node: target.id, failpoint, action };
+      }
+      await fp.arm(target, failpoint, 'panic', callTimeoutMs);
       const clock = ctx.cluster.clock;
       const armedAt = clock.now();
       const exited = target.waitForExit === undefined ? false : await target.waitForExit(triggerTimeoutMs);
@@ -96,7 +117,7 @@ export function failpointNemesis(options: FailpointOptions = {}): Nemesis {
         ctx.nodeDown(target.id);
         return { node: target.id, failpoint, action: 'panic', triggered: true, afterMs: Math.round(clock.now() - armedAt) };
       }
-      await control.disarm(target, failpoint, callTimeoutMs).catch(() => {});
+      await fp.disarm(target, failpoint, callTimeoutMs).catch(() => {});
       // Reached between the wait and the disarm: it crashed all the same.
       if (target.waitForExit !== undefined && (await target.waitForExit(0))) {
         crashed = target.id;
@@ -106,6 +127,14 @@ export function failpointNemesis(options: FailpointOptions = {}): Nemesis {
       return { node: target.id, failpoint, action: 'panic', triggered: false, waitedMs: triggerTimeoutMs };
     },
     async stop(ctx: NemesisContext) {
+      const slow = sleeping;
+      sleeping = null;
+      if (slow !== null) {
+        const node = ctx.cluster.node(slow.node);
+        // A member restarted meanwhile (another nemesis) lost its armed failpoints already.
+        if (node.state === 'running') await control(ctx).disarm(node, slow.failpoint, callTimeoutMs).catch(() => {});
+        return { disarmed: { node: slow.node, failpoint: slow.failpoint } };
+      }
       const id = crashed;
       crashed = null;
       if (id === null) return { restarted: [] };

@@ -17,9 +17,9 @@ import { failpointNemesis } from './failpoint.ts';
 import type { SystemSupport } from '../systems/system.ts';
 
 /** Every nemesis knob (`--knob name=value`), with its default and its allowed range. */
-export type NemesisKnobs = NetworkKnobs & ClockKnobs & { readonly figure8LatencyMs: number; readonly failpointWaitMs: number };
+export type NemesisKnobs = NetworkKnobs & ClockKnobs & { readonly figure8LatencyMs: number; readonly failpointWaitMs: number; readonly failpointSleepMs: number };
 
-export const DEFAULT_KNOBS: NemesisKnobs = { ...DEFAULT_NETWORK_KNOBS, maxSkewMs: 2000, figure8LatencyMs: DEFAULT_FIGURE8.latencyMs, failpointWaitMs: 10_000 };
+export const DEFAULT_KNOBS: NemesisKnobs = { ...DEFAULT_NETWORK_KNOBS, maxSkewMs: 2000, figure8LatencyMs: DEFAULT_FIGURE8.latencyMs, failpointWaitMs: 10_000, failpointSleepMs: 100 };
 
 const KNOB_RANGES: { readonly [K in keyof NemesisKnobs]: readonly [number, number, string] } = {
   latencyMs: [0, 60_000, 'latency: base delay added to every peer link (ms)'],
@@ -31,6 +31,7 @@ const KNOB_RANGES: { readonly [K in keyof NemesisKnobs]: readonly [number, numbe
   maxSkewMs: [1, 3_600_000, 'clock: largest skew or strobe amplitude (ms)'],
   figure8LatencyMs: [1, 10_000, 'figure-8: delay on every peer link while the script runs (ms): the window in which a new leader is cut off before its first append lands'],
   failpointWaitMs: [100, 600_000, 'failpoint: how long an armed failpoint may wait for traffic to reach it before it is disarmed (ms)'],
+  failpointSleepMs: [0, 60_000, 'failpoint: one fault in three, the failpoint sleeps this long each time it is reached, until the fault stops (a slow member; 0: panics only) (ms)'],
 };
 
 /** One line per knob, for `--help` and the README. */
@@ -69,7 +70,7 @@ export function allNemeses(knobs: NemesisKnobs = DEFAULT_KNOBS): Nemesis[] {
  * which need the system built with them (failpoint.ts).
  */
 export function scenarioNemeses(knobs: NemesisKnobs = DEFAULT_KNOBS): Nemesis[] {
-  return [figure8Nemesis({ ...DEFAULT_FIGURE8, latencyMs: knobs.figure8LatencyMs }), failpointNemesis({ triggerTimeoutMs: knobs.failpointWaitMs })];
+  return [figure8Nemesis({ ...DEFAULT_FIGURE8, latencyMs: knobs.figure8LatencyMs }), failpointNemesis({ triggerTimeoutMs: knobs.failpointWaitMs, sleepMs: knobs.failpointSleepMs })];
 }
 
 export const NEMESIS_NAMES: readonly string[] = [...allNemeses().map((n) => n.name), ...scenarioNemeses().map((n) => n.name), 'all', 'none'];

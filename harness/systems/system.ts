@@ -176,15 +176,17 @@ export interface MembershipHook {
 
 /**
  * A node's failpoints (etcd: gofail, as its robustness tests use them): named points in the
- * server's code that do something when armed, here `panic` (the process crashes at exactly
- * that point, e.g. after acknowledging a write and before saving it).
+ * server's code that do something when armed: `panic` (the process crashes at exactly that
+ * point, e.g. after acknowledging a write and before saving it) or `sleep(ms)` (that step
+ * becomes slow: a slow disk on one member).
  */
 export interface FailpointControl {
   /** The failpoints the node's binary has, and that the nemesis may arm (in a fixed order). */
   available(node: NodeHandle, timeoutMs: number): Promise<readonly string[]>;
   /** True when the user named the failpoints to arm: the nemesis then draws even those ordinary traffic never reaches. */
   readonly named: boolean;
-  arm(node: NodeHandle, name: string, action: 'panic', timeoutMs: number): Promise<void>;
+  /** `action`: gofail's term: `panic`, or `sleep(ms)` each time the failpoint is reached. */
+  arm(node: NodeHandle, name: string, action: string, timeoutMs: number): Promise<void>;
   disarm(node: NodeHandle, name: string, timeoutMs: number): Promise<void>;
 }
 
