@@ -16,7 +16,7 @@
 # module cache, `gofail enable` turns its `// gofail:` comments into code, and the main module
 # replaces the server with that copy. The binary (<version>-failpoints/etcd) serves the
 # failpoints over HTTP when started with GOFAIL_HTTP=host:port (GET / lists them; PUT
-# /<name> with body `panic` arms one; DELETE disarms). Idempotent the same way, and it also
+# /<name> with body `panic` or `sleep(ms)` arms one; DELETE disarms). Idempotent the same way, and it also
 # checks that the binary carries gofail's runtime.
 #
 # Exit status: 0 built (or already there), 64 bad arguments, 69 the build failed (the message
@@ -28,7 +28,8 @@ usage() { printf 'usage: scripts/build-etcd.sh vX.Y.Z [--out DIR] [--failpoints]
 version="$1"; shift
 out=""
 failpoints=0
-# The gofail release etcd's Makefile uses for the 3.5 and 3.6 branches.
+# gofail's release that rewrites the sources; the runtime linked in is what `go mod tidy`
+# settles on (v0.1.0 with 3.5; v0.2.0 with 3.6 and 3.7, which other modules require).
 gofail_version="v0.1.0"
 while [ "$#" -gt 0 ]; do
   case "$1" in

@@ -6,11 +6,12 @@
  * not be separated by a crash — after a write was acknowledged and before it was saved
  * (etcd#14370: `raftBeforeSave` on a one-member cluster loses acknowledged writes), between
  * the backend's commit and the consistent index (`beforeCommit`, `afterCommit`), around
- * snapshots.
+ * snapshots. One fault in three arms `sleep(ms)` instead: the member stays up, slow at that
+ * point, until the fault stops.
  *
  * Which failpoint: the system lists what the node's binary has (narrowed by the user: etcd's
  * `--system-option failpoints=a,b`); the nemesis draws one of those that is also in
- * PANIC_FAILPOINTS from the seed. A failpoint the traffic never reaches within
+ * PANIC_FAILPOINTS, and not in NEEDS_A_TRIGGER unless named, from the seed. A failpoint the traffic never reaches within
  * `triggerTimeoutMs` is disarmed again and the op says `triggered: false`.
  */
 import type { NodeHandle, NodeId } from '../runtime/runtime.ts';
@@ -111,15 +112,14 @@ export function failpointNemesis(options: FailpointOptions = {}): Nemesis {
       await fp.arm(target, failpoint, 'panic', callTimeoutMs);
       const clock = ctx.cluster.clock;
       const armedAt = clock.now();
-      const exited = target.waitForExit === undefined ? false : await target.waitForExit(triggerTimeoutMs);
-      if (exited) {
-        crashed = target.id;
-        ctx.nodeDown(target.id);
-        return { node: target.id, failpoint, action: 'panic', triggered: true, afterMs: Math.round(clock.now() - armedAt) };
+      const exitedWithin = async (ms: number): Promise<boolean> => target.waitForExit !== undefined && (await target.waitForExit(ms));
+      let triggered = await exitedWithin(triggerTimeoutMs);
+      if (!triggered) {
+        await fp.disarm(target, failpoint, callTimeoutMs).catch(() => {});
+        // Reached between the wait and the disarm: it crashed all the same.
+        triggered = await exitedWithin(0);
       }
-      await fp.disarm(target, failpoint, callTimeoutMs).catch(() => {});
-      // Reached between the wait and the disarm: it crashed all the same.
-      if (target.waitForExit !== undefined && (await target.waitForExit(0))) {
+      if (triggered) {
         crashed = target.id;
         ctx.nodeDown(target.id);
         return { node: target.id, failpoint, action: 'panic', triggered: true, afterMs: Math.round(clock.now() - armedAt) };
