@@ -84,7 +84,7 @@ function failpointNames(spec: string): string[] {
 
 /**
  * gofail's HTTP API on each member's control port: GET / lists `name=value` lines, PUT /name
- * with the term (`panic`) arms one, DELETE /name disarms it.
+ * with the term (`panic`, `sleep(ms)`) arms one, DELETE /name disarms it.
  */
 function gofailControl(allowed: ReadonlySet<string> | null): FailpointControl {
   const url = (node: NodeHandle, path: string): string => {
