@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { buildProgram, configFromOptions, UsageError } from './cli.ts';
 import { parseNemeses } from './nemesis/index.ts';
@@ -38,6 +39,8 @@ describe('jepsen flags', () => {
     expect(() => parse(['--nemesis', 'failpoint'])).toThrow('--nemesis failpoint needs failpoints, which raftstore does not support');
     expect(() => parse(['--runtime', 'sim', '--nemesis', 'failpoint'])).toThrow(/--nemesis failpoint needs failpoints/);
     expect(() => parse(['--system', 'etcd', '--nemesis', 'failpoint'])).toThrow(/etcd needs a build with failpoints: give --etcd-version/);
+    // A release build (Debian's, when installed) has no failpoints in its build info.
+    if (existsSync('/usr/bin/etcd')) expect(() => parse(['--system', 'etcd', '--etcd-bin', '/usr/bin/etcd', '--nemesis', 'failpoint'])).toThrow('--nemesis failpoint: /usr/bin/etcd has no failpoints (build one with `scripts/build-etcd.sh vX.Y.Z --failpoints`');
     expect(parse(['--system', 'etcd', '--etcd-version', 'v3.5.4', '--nemesis', 'failpoint'])).toMatchObject({ nemesis: 'failpoint', systemOptions: { etcdVersion: 'v3.5.4' } });
     expect(() => parse(['--system', 'etcd', '--etcd-version', 'v3.5.4', '--nemesis', 'failpoint', '--system-option', 'failpoints=raftBeforeSave,nope'])).toThrow(
       /--system-option failpoints: unknown failpoint "nope" \(known: raftBeforeSave,/,

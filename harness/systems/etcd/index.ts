@@ -27,7 +27,7 @@ import type { NodeHandle, NodeId, RuntimeName, StartedCluster } from '../../runt
 import type { Collected, FailpointControl, HistoryClock, NodeAddressing, NodeProgram, NodeStatusSample, PreparedSystem, System, SystemRunOptions } from '../system.ts';
 import { EtcdClient } from './client.ts';
 import { hashKV } from './hashkv.ts';
-import { buildEtcdRelease, checkEtcdBin, checkEtcdVersion, failpointsOfBinary, resolveEtcd } from './version.ts';
+import { buildEtcdRelease, checkEtcdBin, checkEtcdVersion, resolveEtcd } from './version.ts';
 
 const OPS: readonly OpName[] = ['read', 'put', 'create', 'delete', 'range', 'set-add', 'set-read', 'lease-acquire', 'lease-renew', 'lease-release', 'watch', 'txn-append'];
 
@@ -55,11 +55,11 @@ export const etcd: System = {
     failpoints: `the failpoints the failpoint nemesis may arm, comma-separated, of ${PANIC_FAILPOINTS.join(', ')} (default: those the build has that ordinary traffic reaches)`,
   },
   checkOptions: (o, run) => {
-    if (o.etcdBin !== undefined) checkEtcdBin(o.etcdBin);
+    const userBin = o.etcdBin !== undefined ? checkEtcdBin(o.etcdBin) : null;
     if (o.etcdVersion !== undefined) checkEtcdVersion(o.etcdVersion);
     if (o.failpoints !== undefined) failpointNames(o.failpoints);
     if (run.faultInjection) {
-      if (o.etcdBin !== undefined && failpointsOfBinary(o.etcdBin) === null) {
+      if (userBin !== null && userBin.gofail === null) {
         throw new UsageError(`--nemesis failpoint: ${o.etcdBin} has no failpoints (build one with \`scripts/build-etcd.sh vX.Y.Z --failpoints\`, or give --etcd-version vX.Y.Z)`);
       }
       if (o.etcdBin === undefined && o.etcdVersion === undefined) {
@@ -153,7 +153,7 @@ async function prepareEtcd(runtime: RuntimeName, options: SystemRunOptions, log:
   // Fault injection on etcd means failpoints: the clock nemesis is not supported.
   const failpoints = options.enableFaultInjection;
   const release = resolveEtcd(wanted !== undefined ? await buildEtcdRelease(wanted, log, failpoints) : options.systemOptions.etcdBin);
-  const gofail = failpointsOfBinary(release.bin);
+  const { gofail } = release;
   log(`etcd ${release.version}${release.module !== null ? ` (module ${release.module})` : ''}${gofail !== null ? ` with failpoints (gofail ${gofail})` : ''} from ${release.bin}`);
   if (failpoints && gofail === null) throw new UsageError(`--nemesis failpoint: ${release.bin} has no failpoints (scripts/build-etcd.sh vX.Y.Z --failpoints builds one)`);
   const allowed = options.systemOptions.failpoints !== undefined ? new Set(failpointNames(options.systemOptions.failpoints)) : null;

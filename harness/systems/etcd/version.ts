@@ -30,6 +30,8 @@ export interface EtcdRelease {
   readonly module: string | null;
   /** The Go release it was built with ("go1.19.8"), as `--version` prints it. */
   readonly goVersion: string | null;
+  /** The gofail version it was built with (scripts/build-etcd.sh --failpoints); null for a release build, which has no failpoints. */
+  readonly gofail: string | null;
   readonly bin: string;
 }
 
@@ -55,7 +57,10 @@ export function serverModuleFromBuildInfo(text: string): string | null {
 
 /** The build info lines mentioning the server module, read from an executable's bytes (Go stores them as plain text). */
 export function serverModuleOfBinary(bin: string): string | null {
-  const bytes = readFileSync(bin);
+  return serverModuleOfBytes(readFileSync(bin));
+}
+
+function serverModuleOfBytes(bytes: Buffer): string | null {
   const needle = Buffer.from(`\t${SERVER_MODULE}\t`);
   const at = bytes.indexOf(needle);
   if (at < 0) return null;
@@ -65,12 +70,8 @@ export function serverModuleOfBinary(bin: string): string | null {
   return serverModuleFromBuildInfo(text);
 }
 
-/**
- * The gofail version a binary was built with (scripts/build-etcd.sh --failpoints), from its
- * build info; null for a release build, which has no failpoints.
- */
-export function failpointsOfBinary(bin: string): string | null {
-  const bytes = readFileSync(bin);
+/** The gofail version in an executable's build info, or null. */
+function gofailOfBytes(bytes: Buffer): string | null {
   const at = bytes.indexOf(Buffer.from('\tgo.etcd.io/gofail\t'));
   if (at < 0) return null;
   const m = /^\tgo\.etcd\.io\/gofail\t([^\t\n]+)/.exec(bytes.subarray(at, at + 200).toString('latin1'));
@@ -89,7 +90,8 @@ export function etcdRelease(bin: string): EtcdRelease {
   }
   const version = /^etcd Version:\s*(\S+)/m.exec(out)?.[1];
   if (version === undefined) throw new UsageError(`--etcd-bin ${bin}: not an etcd server (\`--version\` printed ${JSON.stringify(out.trim().split('\n')[0] ?? '')}, not "etcd Version: ...")`);
-  return { version, module: serverModuleOfBinary(bin), goVersion: /Go Version:\s*(\S+)/.exec(out)?.[1] ?? null, bin };
+  const bytes = readFileSync(bin);
+  return { version, module: serverModuleOfBytes(bytes), goVersion: /Go Version:\s*(\S+)/.exec(out)?.[1] ?? null, gofail: gofailOfBytes(bytes), bin };
 }
 
 /**
