@@ -73,8 +73,8 @@ try {
   for (const [i, seed] of order.entries()) {
     const warm = i >= warmup;
     const runtime = new SimRuntime({ seed });
-    const runCosts = timeCosts && warm ? new EventCosts() : null;
-    runtime.sim.scheduler.costs = runCosts;
+    // The warm runs add to one table.
+    runtime.sim.scheduler.costs = timeCosts && warm ? costs : null;
     // Time the simulated part only: runWithin wraps exactly what talks to the cluster.
     let simWallMs = 0;
     const within = runtime.runWithin.bind(runtime);
@@ -107,10 +107,7 @@ try {
     };
     if (warm) perRun.push(row);
     else coldRuns.push(row);
-    if (runCosts !== null) {
-      costs.merge(runCosts);
-      warmOps += ops;
-    }
+    if (timeCosts && warm) warmOps += ops;
     console.log(`${warm ? '' : 'warm-up '}seed ${seed}: ${row.simS} virtual s in ${row.simWallS} wall s = ${row.ratio}x (${ops} ops, ${row.eventsPerOp} events/op at ${row.wallMicrosPerEvent} µs, ${row.faults} faults, checking ${row.checkWallS} s, valid ${String(out.valid)})`);
     rmSync(out.dir, { recursive: true, force: true });
   }

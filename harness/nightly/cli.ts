@@ -243,7 +243,7 @@ export async function runNightly(plan: NightlyPlan, opts: { base?: string; summa
       if (row === null) break;
       rows.push(row);
       const regressions = row.comparison?.regressions ?? [];
-      log(`      → ${row.valid === 'error' ? `harness error: ${row.error ?? ''}` : row.run.expect === 'invalid' ? verdictCell(row) : showValidity(row.valid)}${row.summary !== null ? `, ${row.summary.okCount} ok ops` : ''}, ${row.wallS.toFixed(0)} s${regressions.length > 0 ? `; REGRESSED vs ${row.comparison?.base.gitRevision?.slice(0, 10) ?? '?'}: ${regressions.join('; ')}` : ''}${row.dir !== null ? `  ${row.dir}` : ''}`);
+      log(`      → ${row.valid === 'error' ? `harness error: ${row.error ?? ''}` : verdictCell(row)}${row.summary !== null ? `, ${row.summary.okCount} ok ops` : ''}, ${row.wallS.toFixed(0)} s${regressions.length > 0 ? `; REGRESSED vs ${row.comparison?.base.gitRevision?.slice(0, 10) ?? '?'}: ${regressions.join('; ')}` : ''}${row.dir !== null ? `  ${row.dir}` : ''}`);
     }
   } finally {
     await sql?.end({ timeout: 5 });

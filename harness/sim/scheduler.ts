@@ -36,18 +36,6 @@ export class EventCosts {
       row.wallMs += wallMs;
     }
   }
-
-  /** Fold another run's costs into these. */
-  merge(other: EventCosts): void {
-    for (const [kind, row] of other.byKind) {
-      const mine = this.byKind.get(kind);
-      if (mine === undefined) this.byKind.set(kind, { ...row });
-      else {
-        mine.events += row.events;
-        mine.wallMs += row.wallMs;
-      }
-    }
-  }
 }
 
 export type ProcessState = 'running' | 'paused' | 'dead';
