@@ -122,6 +122,20 @@ describe('watch checker', () => {
     expect(outside.violations[0]).toMatchObject({ kind: 'phantom', reason: 'outside-prefix' });
   });
 
+  it('names a write seen again at a later revision as applied twice (etcd#14685), with the write', () => {
+    // x2 was acknowledged at revision 5; after a crash the store replayed it at 7.
+    const events = [...allA(), ev(7, '/a/x', 'x2')];
+    const r = checkWatch({ history: writes().watch(2, { prefix: '/a/', fromRevision: 1 }, events).ops });
+    expect(r.valid).toBe(false);
+    expect(r.violations).toHaveLength(1);
+    expect(r.violations[0]).toMatchObject({ kind: 'phantom', reason: 'repeated-write', event: { revision: 7, type: 'put', key: '/a/x', value: 'x2' }, expected: { revision: 5, value: 'x2' }, writeIndex: 6 });
+    expect(r.summary).toContain('1 acknowledged write seen again at a later revision; first: watcher 2 saw put of /a/x@7: the write acknowledged at revision 5 (op 6) applied again');
+    // Two ok writes of that value: which one came back is unknown, so only "no such write".
+    const twice = writes().put(1, '/a/x', 'x2', 'ok', 8);
+    const ambiguous = checkWatch({ history: twice.watch(2, { prefix: '/a/', fromRevision: 1 }, [...allA(), ev(7, '/a/x', 'x2')]).ops });
+    expect(ambiguous.violations[0]).toMatchObject({ kind: 'phantom', reason: 'no-such-write' });
+  });
+
   it('an info write seen by a watcher is proven committed, and then every watcher must see it', () => {
     const h = writes().put(1, '/a/x', 'x3', 'info');
     const seen = [...allA(), ev(7, '/a/x', 'x3')];

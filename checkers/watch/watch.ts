@@ -74,7 +74,7 @@ export type WatchViolation =
       readonly watcher: string;
       readonly session: number;
       readonly event: WatchEvent;
-      readonly reason: 'no-such-write' | 'value-mismatch' | 'outside-prefix' | 'failed-write';
+      readonly reason: 'no-such-write' | 'repeated-write' | 'value-mismatch' | 'outside-prefix' | 'failed-write';
       readonly expected?: Change;
       readonly writeIndex?: number;
     };
@@ -164,6 +164,23 @@ export function checkWatch(input: CheckInput, options: WatchOptions = {}): Watch
     if (violations.length < maxListed) violations.push(v);
   };
 
+  const repeatedWrites = new Set<number>();
+  // Ok puts by key, built on the first event no write explains (rare: only invalid histories).
+  let okPuts: Map<string, Committed[]> | null = null;
+  const onlyOkPut = (key: string, value: unknown): Committed | undefined => {
+    if (okPuts === null) {
+      okPuts = new Map();
+      for (const c of committed.list) {
+        if (c.type !== 'put') continue;
+        let list = okPuts.get(c.key);
+        if (list === undefined) okPuts.set(c.key, (list = []));
+        list.push(c);
+      }
+    }
+    const same = (okPuts.get(key) ?? []).filter((c) => sameValue(c.value, value));
+    return same.length === 1 ? same[0] : undefined;
+  };
+
   // 1. Match every delivered event to a committed change, proving info writes on the way.
   //    Events in revision order, so which info write is proven first does not depend on sessions' order.
   const provenInfoWrites: { writeIndex: number; key: string; revision: number }[] = [];
@@ -190,6 +207,14 @@ export function checkWatch(input: CheckInput, options: WatchOptions = {}): Watch
       continue;
     }
     const failed = list.find((k) => k.outcome === 'fail' && sameChange(k.change, e));
+    // The one ok write that put this value, committed at another revision: the same write
+    // applied a second time (etcd#14685: entries replayed after a crash).
+    const original = failed === undefined && e.type === 'put' ? onlyOkPut(e.key, e.value) : undefined;
+    if (original !== undefined) {
+      repeatedWrites.add(original.writeIndex);
+      report({ kind: 'phantom', watcher: s.watcher, session: s.invokeIndex, event: e, reason: 'repeated-write', expected: publicChange(original), writeIndex: original.writeIndex });
+      continue;
+    }
     report({ kind: 'phantom', watcher: s.watcher, session: s.invokeIndex, event: e, reason: failed !== undefined ? 'failed-write' : 'no-such-write', ...(failed !== undefined ? { writeIndex: failed.writeIndex } : {}) });
   }
 
@@ -272,7 +297,8 @@ export function checkWatch(input: CheckInput, options: WatchOptions = {}): Watch
       .map(([k, n]) => `${n} ${k}${n === 1 ? '' : 's'}`)
       .join(', ');
     const v = violations[0]!;
-    summary += ` (first: ${describe(v)})`;
+    const repeated = repeatedWrites.size > 0 ? `${repeatedWrites.size} acknowledged write${repeatedWrites.size === 1 ? '' : 's'} seen again at a later revision; ` : '';
+    summary += ` (${repeated}first: ${describe(v)})`;
   } else if (!checkedAnything) {
     summary = sessions.length === 0 ? 'no watch sessions to check' : 'watch sessions delivered nothing to check';
   } else {
@@ -399,6 +425,9 @@ function describe(v: WatchViolation): string {
     case 'before-start':
       return `watcher ${v.watcher} got revision ${v.event.revision} from a watch starting at ${v.fromRevision}`;
     case 'phantom':
+      if (v.reason === 'repeated-write' && v.expected !== undefined) {
+        return `watcher ${v.watcher} saw ${v.event.type} of ${v.event.key}@${v.event.revision}: the write acknowledged at revision ${v.expected.revision} (op ${v.writeIndex}) applied again`;
+      }
       return `watcher ${v.watcher} saw ${v.event.type} of ${v.event.key}@${v.event.revision} (${v.reason})`;
   }
 }

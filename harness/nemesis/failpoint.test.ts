@@ -23,13 +23,14 @@ function failpointNode(id: string, reached: ReadonlySet<string>): FailpointNode 
   return node;
 }
 
-function context(nodes: FailpointNode[], has: readonly string[], seed = 7, leader: string | null = null, named = false): NemesisContext & { downs: string[] } {
+function context(nodes: FailpointNode[], has: readonly string[], seed = 7, leader: string | null = null, named = false, extra: Partial<FailpointControl> = {}): NemesisContext & { downs: string[] } {
   const cluster = { nodes, node: (id: string) => nodes.find((n) => n.id === id), clock: realClock } as unknown as StartedCluster;
   const control: FailpointControl = {
     named,
     available: () => Promise.resolve(has),
     arm: (node, name, action) => Promise.resolve(void (node as FailpointNode).armed.set(name, action)),
     disarm: (node, name) => Promise.resolve(void (node as FailpointNode).armed.delete(name)),
+    ...extra,
   };
   const system = { system: { name: 'fake' }, failpoints: control } as unknown as PreparedSystem;
   const downs: string[] = [];
@@ -108,6 +109,34 @@ describe('failpoint nemesis', () => {
     const has = ['raftBeforeApplySnap', 'defragBeforeCopy'];
     expect(await failpointNemesis().start(context([failpointNode('n1', new Set())], has))).toEqual({ skipped: 'no failpoint to arm (the nodes offer: raftBeforeApplySnap, defragBeforeCopy)' });
     expect(await failpointNemesis({ triggerTimeoutMs: 1 }).start(context([failpointNode('n1', new Set())], has, 7, null, true))).toMatchObject({ triggered: false });
+  });
+
+  it("draws one traffic never reaches when the system can trigger it, and runs the trigger once it is armed (etcd: a defrag for defrag*)", async () => {
+    // The node reaches defragBeforeCopy only if the trigger ran while it was armed.
+    const n1 = failpointNode('n1', new Set());
+    const calls: string[] = [];
+    let defragmented = false;
+    n1.waitForExit = () => {
+      const hit = defragmented && n1.armed.get('defragBeforeCopy') === 'panic';
+      if (hit) n1.state = 'killed';
+      return Promise.resolve(hit);
+    };
+    const triggerFor: FailpointControl['triggerFor'] = (name) =>
+      name.startsWith('defrag')
+        ? (node, timeoutMs) => {
+            calls.push(`${node.id} ${name} ${timeoutMs}`);
+            defragmented = true;
+            // The member panics in the defrag: the call fails, and says so in the op.
+            return Promise.reject(new Error('14 UNAVAILABLE: Connection dropped'));
+          }
+        : null;
+    const ctx = context([n1], ['raftBeforeApplySnap', 'defragBeforeCopy'], 7, null, false, { triggerFor });
+    const started = await failpointNemesis({ sleepMs: 0, triggerTimeoutMs: 500 }).start(ctx);
+    expect(started).toMatchObject({ node: 'n1', failpoint: 'defragBeforeCopy', action: 'panic', triggered: true, trigger: 'failed: 14 UNAVAILABLE: Connection dropped' });
+    expect(calls).toEqual(['n1 defragBeforeCopy 500']);
+    // A failpoint without a trigger is still not drawn unless named.
+    const snapOnly = context([failpointNode('n1', new Set())], ['raftBeforeApplySnap'], 7, null, false, { triggerFor });
+    expect(await failpointNemesis().start(snapOnly)).toMatchObject({ skipped: expect.stringContaining('no failpoint to arm') as unknown });
   });
 
   it('--knob failpointWaitMs is how long an armed failpoint waits for traffic (100..600000 ms)', async () => {

@@ -11,7 +11,9 @@
  *
  * Which failpoint: the system lists what the node's binary has (narrowed by the user: etcd's
  * `--system-option failpoints=a,b`); the nemesis draws one of those that is also in
- * PANIC_FAILPOINTS, and not in NEEDS_A_TRIGGER unless named, from the seed. A failpoint the traffic never reaches within
+ * PANIC_FAILPOINTS, and not in NEEDS_A_TRIGGER unless named or the system can trigger it, from
+ * the seed. For one ordinary traffic does not reach, the system's trigger runs right after
+ * arming (etcd: a defragmentation of that member for `defrag*`). A failpoint not reached within
  * `triggerTimeoutMs` is disarmed again and the op says `triggered: false`.
  */
 import type { NodeHandle, NodeId } from '../runtime/runtime.ts';
@@ -49,8 +51,9 @@ export const PANIC_FAILPOINTS: readonly string[] = [
 /**
  * Failpoints ordinary traffic never reaches: the snapshot ones run on a member receiving a
  * snapshot from the leader (one that fell behind the leader's compacted log), the
- * defragmentation ones during a defrag. Drawn only when named (`failpoints=`); by default
- * they only used up fault windows (7 of 30 draws in the first exploration runs).
+ * defragmentation ones during a defrag. Drawn only when named (`failpoints=`) or when the
+ * system has a trigger for them (FailpointControl.triggerFor); otherwise they only used up
+ * fault windows (7 of 30 draws in the first exploration runs).
  */
 export const NEEDS_A_TRIGGER: ReadonlySet<string> = new Set(['raftBeforeSaveSnap', 'raftAfterSaveSnap', 'raftBeforeApplySnap', 'raftAfterApplySnap', 'raftAfterWALRelease', 'defragBeforeCopy', 'defragBeforeRename']);
 
@@ -92,7 +95,7 @@ export function failpointNemesis(options: FailpointOptions = {}): Nemesis {
       if (running.length === 0) return { skipped: 'no running node' };
       // Every member runs the same build: what one offers, all do.
       const has = new Set(await fp.available(ctx.rng.pick(running), callTimeoutMs));
-      const candidates = PANIC_FAILPOINTS.filter((f) => has.has(f) && (fp.named || !NEEDS_A_TRIGGER.has(f)));
+      const candidates = PANIC_FAILPOINTS.filter((f) => has.has(f) && (fp.named || !NEEDS_A_TRIGGER.has(f) || (fp.triggerFor?.(f) ?? null) !== null));
       if (candidates.length === 0) return { skipped: `no failpoint to arm (the nodes offer: ${[...has].join(', ') || 'none'})` };
       const failpoint = ctx.rng.pick(candidates);
       // A role's own failpoint goes to a node in that role; any other, half the time to the
@@ -103,15 +106,21 @@ export function failpointNemesis(options: FailpointOptions = {}): Nemesis {
       let target: NodeHandle;
       if (role === 'follower') target = followers.length > 0 ? ctx.rng.pick(followers) : ctx.rng.pick(running);
       else target = running.find((n) => n.id === leader) ?? ctx.rng.pick(running);
+      // What makes the node reach it, when traffic does not: started once it is armed, not awaited
+      // (a panic there cuts it off); what it did goes into the op.
+      const trigger = fp.triggerFor?.(failpoint) ?? null;
+      const pull = (): Promise<string> | null => (trigger === null ? null : trigger(target, triggerTimeoutMs).catch((e: unknown) => `failed: ${e instanceof Error ? e.message : String(e)}`));
       if (sleepMs > 0 && ctx.rng.int(3) === 0) {
         const action = `sleep(${sleepMs})`;
         await fp.arm(target, failpoint, action, callTimeoutMs);
         sleeping = { node: target.id, failpoint };
-        return { node: target.id, failpoint, action };
+        const pulled = pull();
+        return { node: target.id, failpoint, action, ...(pulled !== null ? { trigger: await pulled } : {}) };
       }
       await fp.arm(target, failpoint, 'panic', callTimeoutMs);
       const clock = ctx.cluster.clock;
       const armedAt = clock.now();
+      const pulled = pull();
       const exitedWithin = async (ms: number): Promise<boolean> => target.waitForExit !== undefined && (await target.waitForExit(ms));
       let triggered = await exitedWithin(triggerTimeoutMs);
       if (!triggered) {
@@ -119,12 +128,13 @@ export function failpointNemesis(options: FailpointOptions = {}): Nemesis {
         // Reached between the wait and the disarm: it crashed all the same.
         triggered = await exitedWithin(0);
       }
+      const by = pulled !== null ? { trigger: await pulled } : {};
       if (triggered) {
         crashed = target.id;
         ctx.nodeDown(target.id);
-        return { node: target.id, failpoint, action: 'panic', triggered: true, afterMs: Math.round(clock.now() - armedAt) };
+        return { node: target.id, failpoint, action: 'panic', triggered: true, afterMs: Math.round(clock.now() - armedAt), ...by };
       }
-      return { node: target.id, failpoint, action: 'panic', triggered: false, waitedMs: triggerTimeoutMs };
+      return { node: target.id, failpoint, action: 'panic', triggered: false, waitedMs: triggerTimeoutMs, ...by };
     },
     async stop(ctx: NemesisContext) {
       const slow = sleeping;

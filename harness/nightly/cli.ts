@@ -51,6 +51,8 @@ export interface NightlyRow {
   readonly attemptsRun?: number;
   /** The seed of the last attempt (the reproducing one, when it reproduced). */
   readonly seed?: number;
+  /** A known bug with a `finding`: the invalid checker's "checker: summary" that matched it, or null when none did. */
+  readonly found?: string | null;
 }
 
 /**
@@ -81,7 +83,12 @@ export function estimateRemainingS(toGo: readonly NightlyRun[], done: readonly N
 
 /** Whether a row came out as its entry expects: valid, or (a known bug) invalid. */
 export function asExpected(row: NightlyRow): boolean {
-  return row.run.expect === 'invalid' ? row.valid === false : row.valid === true;
+  return row.run.expect === 'invalid' ? reproduced(row) : row.valid === true;
+}
+
+/** A known bug's attempt reproduced it: invalid, and (with a `finding`) for that reason. */
+function reproduced(row: NightlyRow): boolean {
+  return row.valid === false && (row.run.finding === undefined || (row.found ?? null) !== null);
 }
 
 function stripDirty(rev: string | null): string | null {
@@ -116,7 +123,9 @@ function verdictCell(r: NightlyRow): string {
   if (r.valid === 'error') return `ERROR: ${r.error ?? ''}`;
   if (r.run.expect !== 'invalid') return showValidity(r.valid);
   const tried = `${r.attemptsRun ?? 1} of ${r.run.attempts}`;
-  return r.valid === false ? `reproduced: invalid at attempt ${tried} (seed ${r.seed ?? '?'})` : `NOT REPRODUCED in ${tried} attempts (last: ${showValidity(r.valid)})`;
+  if (reproduced(r)) return `reproduced: invalid at attempt ${tried} (seed ${r.seed ?? '?'})`;
+  const other = r.valid === false && r.run.finding !== undefined ? `, but nothing matched /${r.run.finding.source}/` : '';
+  return `NOT REPRODUCED in ${tried} attempts (last: ${showValidity(r.valid)}${other})`;
 }
 
 export function summaryTable(rows: readonly NightlyRow[]): string {
@@ -155,7 +164,7 @@ export function nightlyExitStatus(rows: readonly NightlyRow[]): number {
   const known = rows.filter((r) => r.run.expect === 'invalid');
   const usual = rows.filter((r) => r.run.expect !== 'invalid');
   if (usual.some((r) => r.valid === false || (r.comparison?.regressions.length ?? 0) > 0)) return 1;
-  if (known.some((r) => r.valid !== false && r.valid !== 'error')) return 1;
+  if (known.some((r) => r.valid !== 'error' && !reproduced(r))) return 1;
   if (rows.some((r) => (r.run.expect !== 'invalid' && r.valid === 'unknown') || r.valid === 'error')) return 2;
   return 0;
 }
@@ -210,7 +219,9 @@ async function runOnce(sql: Sql | null, plan: NightlyPlan, run: NightlyRun, conf
       if (base === null) noComparison = opts.base !== undefined ? `no run set up the same way at ${opts.base}` : 'no earlier release run the same way';
       else comparison = compareRuns(base, { ...summary, id: -1 }, { threshold: plan.regressionThreshold });
     }
-    return { run, valid: out.valid, dir: out.dir, summary, wallS: (performance.now() - started) / 1000, comparison, ...(noComparison !== undefined ? { noComparison } : {}) };
+    const finding = run.finding;
+    const found = finding === undefined ? undefined : (out.results.map((r) => `${r.checker}: ${r.summary}`).find((line, i) => out.results[i]?.valid === false && finding.test(line)) ?? null);
+    return { run, valid: out.valid, dir: out.dir, summary, wallS: (performance.now() - started) / 1000, comparison, ...(noComparison !== undefined ? { noComparison } : {}), ...(found !== undefined ? { found } : {}) };
   } catch (e) {
     if (e instanceof UsageError || e instanceof PrerequisiteError) throw e;
     return { run, valid: 'error', dir: null, error: (e as Error).message.split('\n')[0] ?? '', summary: null, wallS: (performance.now() - started) / 1000, comparison: null, noComparison: 'the run failed' };
@@ -237,8 +248,9 @@ export async function runNightly(plan: NightlyPlan, opts: { base?: string; summa
         const seed = run.config.seed + attempt - 1;
         if (run.expect === 'invalid') log(`      attempt ${attempt} of ${run.attempts} (seed ${seed}): expecting invalid (a known bug)`);
         row = { ...(await runOnce(sql, plan, run, { ...run.config, seed }, opts)), attemptsRun: attempt, seed, wallS: (performance.now() - started) / 1000 };
-        if (run.expect !== 'invalid' || row.valid === false) break;
-        log(`      → ${row.valid === 'error' ? `harness error: ${row.error ?? ''}` : showValidity(row.valid)}: not reproduced yet`);
+        if (run.expect !== 'invalid' || reproduced(row)) break;
+        const other = row.valid === false ? ` (not this bug: nothing matched /${run.finding?.source ?? ''}/)` : '';
+        log(`      → ${row.valid === 'error' ? `harness error: ${row.error ?? ''}` : showValidity(row.valid)}${other}: not reproduced yet`);
       }
       if (row === null) break;
       rows.push(row);
@@ -310,7 +322,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   process.stderr.write(`jepsen:nightly: ${plan.runs.length} runs from ${plan.file}\n`);
   if (o.dryRun) {
     for (const [i, r] of plan.runs.entries()) {
-      const known = r.expect === 'invalid' ? `; a known bug: expect invalid within ${r.attempts} attempts from seed ${r.config.seed}` : '';
+      const known = r.expect === 'invalid' ? `; a known bug: expect invalid${r.finding !== undefined ? ` (/${r.finding.source}/)` : ''} within ${r.attempts} attempts from seed ${r.config.seed}` : '';
       process.stdout.write(`${i + 1}. ${r.system} ${r.workload} ${r.nemesis} (${r.config.timeLimitS} s, ${r.config.nodes} nodes, ${r.config.runtime}${known}; ${r.where})\n`);
     }
     return 0;

@@ -43,6 +43,12 @@ export interface NightlyRun {
    */
   readonly expect: 'valid' | 'invalid';
   readonly attempts: number;
+  /**
+   * A known bug's signature: an attempt reproduces it only when a checker that said invalid
+   * matches this (on "checker: summary"), not when the run is invalid for another reason (a
+   * release with two bugs).
+   */
+  readonly finding?: RegExp;
 }
 
 export interface NightlyPlan {
@@ -63,7 +69,7 @@ export class ConfigError extends UsageError {
 }
 
 const TOP_KEYS = ['defaults', 'matrix', 'regression-threshold'];
-const ENTRY_KEYS = ['systems', 'workloads', 'nemeses', 'expect', 'attempts', 'options'];
+const ENTRY_KEYS = ['systems', 'workloads', 'nemeses', 'expect', 'attempts', 'finding', 'options'];
 const MAX_ATTEMPTS = 100;
 /** Flags that make no sense per matrix entry (the nightly owns them). */
 const NOT_PER_RUN = new Set(['cleanup', 'results-dir', 'quiet', 'help']);
@@ -138,6 +144,18 @@ export function parseNightlyPlan(text: string, file: string, resultsDir: string)
       if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_ATTEMPTS) fail(attemptsNode, `attempts: expected an integer from 1 to ${MAX_ATTEMPTS}, got ${JSON.stringify(v)}`);
       attempts = v as number;
     }
+    const findingNode = m.get('finding', true) as YamlNode | undefined;
+    let finding: RegExp | undefined;
+    if (findingNode !== undefined) {
+      const v = isScalar(findingNode) ? findingNode.value : undefined;
+      if (expect !== 'invalid') fail(findingNode, 'finding: only with `expect: invalid` (what a reproduction of the known bug says)');
+      if (typeof v !== 'string' || v === '') fail(findingNode, `finding: expected a regular expression (matched against "checker: summary"), got ${JSON.stringify(v)}`);
+      try {
+        finding = new RegExp(v as string);
+      } catch (e) {
+        fail(findingNode, `finding: not a regular expression: ${(e as Error).message}`);
+      }
+    }
     const systems = list('systems');
     const workloads = list('workloads');
     const nemeses = list('nemeses');
@@ -167,7 +185,7 @@ export function parseNightlyPlan(text: string, file: string, resultsDir: string)
             const at = flag === undefined ? undefined : flag === 'system' ? systems.node : flag === 'workload' ? workloads.node : flag === 'nemesis' ? nemeses.node : merged.get(flag)?.node;
             return fail(at ?? entry, `${system} × ${workload} × ${nemesis}: ${msg}`);
           }
-          runs.push({ system, workload, nemesis, config, where: `${file}:${lineOf(entry) ?? '?'}`, expect, attempts });
+          runs.push({ system, workload, nemesis, config, where: `${file}:${lineOf(entry) ?? '?'}`, expect, attempts, ...(finding !== undefined ? { finding } : {}) });
         }
       }
     }

@@ -188,6 +188,13 @@ export interface FailpointControl {
   /** `action`: gofail's term: `panic`, or `sleep(ms)` each time the failpoint is reached. */
   arm(node: NodeHandle, name: string, action: string, timeoutMs: number): Promise<void>;
   disarm(node: NodeHandle, name: string, timeoutMs: number): Promise<void>;
+  /**
+   * How to make a node reach `name` when ordinary traffic does not (etcd: a defragmentation
+   * for `defrag*`), as etcd's robustness tests' triggers do; null when the system has none.
+   * The trigger resolves with what it did once the call returned or failed (a panic at the
+   * failpoint cuts the call off, which is the point).
+   */
+  triggerFor?(name: string): ((node: NodeHandle, timeoutMs: number) => Promise<string>) | null;
 }
 
 export interface System {

@@ -5,12 +5,17 @@
  * With `raftBeforeSave` armed the member panics between the acknowledgement and the save, and
  * the set checker must report the acknowledged adds the restarted member no longer has —
  * which a plain kill found in 0 of 4 runs (the window is too short to land in by chance).
+ * And etcd#14685 on the same build (fixed in v3.5.6): a defragmentation committed the backend
+ * without its consistent index, so a member that crashed in it (`defragBeforeCopy`, reached by
+ * the nemesis's defragment trigger) replays writes it had applied, at new revisions, which the
+ * watch checker sees as acknowledged writes delivered a second time.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { WatchResult } from '../../../checkers/watch/watch.ts';
 import { parseKnobs } from '../../nemesis/index.ts';
 import { runTest } from '../../run.ts';
 import type { RunConfig } from '../../run.ts';
@@ -27,7 +32,7 @@ if (!haveGo || !haveDocker) console.warn(`etcd failpoint test SKIPPED: needs ${h
 const results = mkdtempSync(join(tmpdir(), 'jepsen-etcd-failpoint-'));
 afterAll(() => rmSync(results, { recursive: true, force: true }));
 
-function config(): RunConfig {
+function config(overrides: Partial<RunConfig> = {}): RunConfig {
   return {
     system: 'etcd',
     workload: 'set',
@@ -47,6 +52,7 @@ function config(): RunConfig {
     systemOptions: { etcdVersion: 'v3.5.4', failpoints: 'raftBeforeSave' },
     // Panics only: this is the crash between acknowledging and saving, not a slow disk.
     knobs: parseKnobs(['failpointSleepMs=0']),
+    ...overrides,
   };
 }
 
@@ -61,5 +67,26 @@ describe.skipIf(!haveGo || !haveDocker)('etcd with failpoints', () => {
     expect(set?.summary).toMatch(/\d+ lost, e\.g\. \d+ lost/);
     const run = JSON.parse(readFileSync(join(out.dir, 'run.json'), 'utf8')) as { versions: Record<string, string> };
     expect(run.versions).toMatchObject({ etcdGofail: 'v0.1.0' });
+  }, 600_000);
+
+  it('etcd#14685 on v3.5.4: a panic in a defragmentation replays applied writes, and the watch checker shows each acknowledged write again', async () => {
+    const out = await runTest(
+      config({ workload: 'watch', concurrency: 40, rate: 2000, systemOptions: { etcdVersion: 'v3.5.4', failpoints: 'defragBeforeCopy' } }),
+      { quiet: true },
+    );
+    const history = readFileSync(join(out.dir, 'history.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"start-failpoint"') && l.includes('"info"'));
+    // Traffic never defragments: the nemesis's trigger did, and the member died in it.
+    expect(history.some((l) => /"failpoint":"defragBeforeCopy","action":"panic","triggered":true,.*"trigger":/.test(l))).toBe(true);
+    const watch = out.results.find((r) => r.checker === 'watch');
+    expect(watch?.valid).toBe(false);
+    expect(watch?.summary).toMatch(/\d+ acknowledged writes? seen again at a later revision/);
+    const repeated = (watch as unknown as WatchResult).violations.find((v) => v.kind === 'phantom' && v.reason === 'repeated-write');
+    // The event names the write it repeats: same key and value, acknowledged at an earlier revision.
+    expect(repeated).toMatchObject({ event: { type: 'put' }, expected: { type: 'put' } });
+    if (repeated?.kind === 'phantom') {
+      expect(repeated.expected?.key).toBe(repeated.event.key);
+      expect(repeated.expected?.value).toEqual(repeated.event.value);
+      expect(repeated.expected?.revision).toBeLessThan(repeated.event.revision);
+    }
   }, 600_000);
 });

@@ -52,7 +52,7 @@ export const etcd: System = {
   optionHelp: {
     etcdBin: 'the etcd server binary (--etcd-bin)',
     etcdVersion: 'the release to build and test (--etcd-version)',
-    failpoints: `the failpoints the failpoint nemesis may arm, comma-separated, of ${PANIC_FAILPOINTS.join(', ')} (default: those the build has that ordinary traffic reaches)`,
+    failpoints: `the failpoints the failpoint nemesis may arm, comma-separated, of ${PANIC_FAILPOINTS.join(', ')} (default: those the build has that ordinary traffic reaches, and the defragmentation ones, which the nemesis triggers)`,
   },
   checkOptions: (o, run) => {
     const userBin = o.etcdBin !== undefined ? checkEtcdBin(o.etcdBin) : null;
@@ -86,7 +86,7 @@ function failpointNames(spec: string): string[] {
  * gofail's HTTP API on each member's control port: GET / lists `name=value` lines, PUT /name
  * with the term (`panic`, `sleep(ms)`) arms one, DELETE /name disarms it.
  */
-function gofailControl(allowed: ReadonlySet<string> | null): FailpointControl {
+function gofailControl(allowed: ReadonlySet<string> | null, admin: Admin): FailpointControl {
   const url = (node: NodeHandle, path: string): string => {
     if (node.controlUrl === undefined) throw new Error(`node ${node.id} has no control port`);
     return `${node.controlUrl}${path}`;
@@ -109,6 +109,15 @@ function gofailControl(allowed: ReadonlySet<string> | null): FailpointControl {
     },
     async disarm(node, name, timeoutMs) {
       await call(node, 'DELETE', `/${encodeURIComponent(name)}`, timeoutMs);
+    },
+    // The defragmentation failpoints (backend.defrag) run only during a defrag: ask the member
+    // for one, as etcd's robustness tests' triggerDefrag does.
+    triggerFor(name) {
+      if (!name.startsWith('defrag')) return null;
+      return async (node, timeoutMs) => {
+        await admin.client(node).maintenance.defragment({ deadline: Date.now() + timeoutMs });
+        return 'defragment';
+      };
     },
   };
 }
@@ -179,7 +188,7 @@ async function prepareEtcd(runtime: RuntimeName, options: SystemRunOptions, log:
       const program = nodeProgram(addr, options, token);
       return failpoints ? { ...program, env: { ...program.env, GOFAIL_HTTP: `0.0.0.0:${FAILPOINT_PORT}` } } : program;
     },
-    ...(failpoints ? { failpoints: gofailControl(allowed) } : {}),
+    ...(failpoints ? { failpoints: gofailControl(allowed, admin) } : {}),
     async status(node, timeoutMs, cluster): Promise<NodeStatusSample | null> {
       try {
         const s = await admin.client(node).maintenance.status({ deadline: Date.now() + timeoutMs });
