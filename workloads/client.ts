@@ -65,12 +65,20 @@ export interface RangeItem {
 }
 
 /** One change delivered by a watch. */
-export interface WatchEvent {
+export type WatchEvent = KeyChangeEvent | ProgressEvent;
+
+export interface KeyChangeEvent {
   readonly type: 'put' | 'delete';
   readonly key: string;
   readonly value?: unknown;
   readonly revision: number;
   readonly version?: number;
+}
+
+/** A progress notification, where it came in the stream: every event up to `revision` was sent before it. */
+export interface ProgressEvent {
+  readonly type: 'progress';
+  readonly revision: number;
 }
 
 export interface WatchOutcome {

@@ -122,6 +122,28 @@ describe('watch checker', () => {
     expect(outside.violations[0]).toMatchObject({ kind: 'phantom', reason: 'outside-prefix' });
   });
 
+  it('catches an event delivered after a progress notification that covered it (etcd#15220)', () => {
+    // The notification at 3 came before the event at 3: it promised 3 had been sent.
+    const [e2, e3, e5, e6] = allA();
+    const late = checkWatch({ history: writes().watch(2, { prefix: '/a/', fromRevision: 1 }, [e2!, { type: 'progress', revision: 3 } as never, e3!, e5!, e6!]).ops });
+    expect(late.counts['late-event']).toBe(1);
+    expect(late.violations[0]).toMatchObject({ kind: 'late-event', progressRevision: 3, event: { revision: 3, key: '/a/y' } });
+    expect(late.summary).toContain('got put of /a/y@3 after a progress notification at revision 3 (which promised it had been sent)');
+    // A notification below the next event's revision promises nothing about it.
+    const fine = checkWatch({ history: writes().watch(2, { prefix: '/a/', fromRevision: 1 }, [e2!, { type: 'progress', revision: 2 } as never, e3!, e5!, e6!]).ops });
+    expect(fine.valid).toBe(true);
+  });
+
+  it('a gap that a progress notification covered says which session was told it had been sent', () => {
+    // The session ends on a notification at 3 without the event at 3; the watcher resumes at 4.
+    const [e2, , e5, e6] = allA();
+    const h = writes().watch(2, { prefix: '/a/', fromRevision: 1 }, [e2!, { type: 'progress', revision: 3 } as never]);
+    const sessionIndex = h.ops.length - 2;
+    const r = checkWatch({ history: h.watch(2, { prefix: '/a/', fromRevision: 4 }, [e5!, e6!]).ops });
+    expect(r.violations).toEqual([expect.objectContaining({ kind: 'gap', session: null, change: expect.objectContaining({ revision: 3 }) as unknown, promisedBy: { session: sessionIndex, progressRevision: 3 } })]);
+    expect(r.summary).toContain(`never saw put of /a/y at revision 3 (session ${sessionIndex} got a progress notification at revision 3, which said it had been sent)`);
+  });
+
   it('names a write seen again at a later revision as applied twice (etcd#14685), with the write', () => {
     // x2 was acknowledged at revision 5; after a crash the store replayed it at 7.
     const events = [...allA(), ev(7, '/a/x', 'x2')];

@@ -58,6 +58,10 @@ interface Session {
   readonly prefix: string;
   readonly fromRevision: number | null;
   readonly events: readonly WatchEvent[];
+  /** Highest progress notification the session got (in its events or as progressRevision), if any. */
+  readonly progressRevision: number | null;
+  /** Events that came after a progress notification at or above their revision, with that revision. */
+  readonly afterProgress: readonly { readonly event: WatchEvent; readonly progressRevision: number }[];
   /** Highest revision the session is known to cover (last event or progress heartbeat). */
   readonly coveredTo: number | null;
   readonly invokeIndex: number;
@@ -65,10 +69,21 @@ interface Session {
 }
 
 export type WatchViolation =
-  | { readonly kind: 'gap'; readonly watcher: string; readonly session: number | null; readonly change: Change; readonly writeIndex: number; readonly seenInOtherSession: boolean }
+  | {
+      readonly kind: 'gap';
+      readonly watcher: string;
+      readonly session: number | null;
+      readonly change: Change;
+      readonly writeIndex: number;
+      readonly seenInOtherSession: boolean;
+      /** The session whose progress notification covered the change it never delivered (etcd#15220), if one did. */
+      readonly promisedBy?: { readonly session: number; readonly progressRevision: number };
+    }
   | { readonly kind: 'duplicate'; readonly watcher: string; readonly session: number; readonly event: WatchEvent }
   | { readonly kind: 'out-of-order'; readonly watcher: string; readonly session: number; readonly previous: WatchEvent; readonly event: WatchEvent }
   | { readonly kind: 'before-start'; readonly watcher: string; readonly session: number; readonly fromRevision: number; readonly event: WatchEvent }
+  /** An event delivered after a progress notification at a revision at or above its own: the notification promised it had been sent (etcd#15220). */
+  | { readonly kind: 'late-event'; readonly watcher: string; readonly session: number; readonly progressRevision: number; readonly event: WatchEvent }
   | {
       readonly kind: 'phantom';
       readonly watcher: string;
@@ -158,7 +173,7 @@ export function checkWatch(input: CheckInput, options: WatchOptions = {}): Watch
   }
 
   const violations: WatchViolation[] = [];
-  const counts: Record<WatchViolationKind, number> = { gap: 0, duplicate: 0, 'out-of-order': 0, 'before-start': 0, phantom: 0 };
+  const counts: Record<WatchViolationKind, number> = { gap: 0, duplicate: 0, 'out-of-order': 0, 'before-start': 0, 'late-event': 0, phantom: 0 };
   const report = (v: WatchViolation): void => {
     counts[v.kind] += 1;
     if (violations.length < maxListed) violations.push(v);
@@ -263,6 +278,7 @@ export function checkWatch(input: CheckInput, options: WatchOptions = {}): Watch
         else if (previous !== null && e.revision < previous.revision) report({ kind: 'out-of-order', watcher, session: s.invokeIndex, previous, event: e });
         if (previous === null || e.revision >= previous.revision) previous = e;
       }
+      for (const late of s.afterProgress) report({ kind: 'late-event', watcher, session: s.invokeIndex, progressRevision: late.progressRevision, event: late.event });
       const from = s.fromRevision ?? s.events[0]?.revision ?? null;
       if (from !== null) lo = lo === null ? from : Math.min(lo, from);
       // Resuming from R claims everything before R was seen (the client's resume point).
@@ -281,7 +297,11 @@ export function checkWatch(input: CheckInput, options: WatchOptions = {}): Watch
     if (lo !== null && hi !== null) {
       for (const c of changesIn(changes, lo, hi)) {
         if (seenAny[c.idx] === 1 || !c.key.startsWith(prefix)) continue;
-        report({ kind: 'gap', watcher, session: null, change: publicChange(c), writeIndex: c.writeIndex, seenInOtherSession: false });
+        // A session whose stream went past this revision only by a progress notification: it
+        // was told the change had been sent.
+        const promiser = list.find((s) => s.progressRevision !== null && c.revision <= s.progressRevision && c.revision >= (s.fromRevision ?? s.events[0]?.revision ?? Number.POSITIVE_INFINITY) && c.revision > (s.events.at(-1)?.revision ?? 0));
+        const promisedBy = promiser !== undefined && promiser.progressRevision !== null ? { promisedBy: { session: promiser.invokeIndex, progressRevision: promiser.progressRevision } } : {};
+        report({ kind: 'gap', watcher, session: null, change: publicChange(c), writeIndex: c.writeIndex, seenInOtherSession: false, ...promisedBy });
       }
     }
     watchers.push({ watcher, prefix, sessions: list.length, events: list.reduce((n, s) => n + s.events.length, 0), fromRevision: lo, toRevision: hi });
@@ -365,6 +385,9 @@ function parseSession(op: CompletedOp, completion: Op | undefined): Session {
   if (!Array.isArray(rawEvents)) throw new Error(`op ${completion?.index ?? op.invokeIndex}: watch completion's "events" must be an array`);
   const events: WatchEvent[] = [];
   let coveredTo = optionalNumber(field(out, 'progressRevision'), `${where}: progressRevision`) ?? null;
+  // Progress notifications in the stream, in order: each promises every event up to it was sent.
+  let progressed: number | null = null;
+  const afterProgress: { event: WatchEvent; progressRevision: number }[] = [];
   rawEvents.forEach((e: unknown, k) => {
     const at = `op ${completion?.index ?? op.invokeIndex}, events[${k}]`;
     const revision = field(e, 'revision');
@@ -373,17 +396,22 @@ function parseSession(op: CompletedOp, completion: Op | undefined): Session {
     const type = field(e, 'type');
     if (type === 'progress') {
       coveredTo = Math.max(coveredTo ?? rev, rev);
+      progressed = Math.max(progressed ?? rev, rev);
       return;
     }
     if (type !== 'put' && type !== 'delete') throw new Error(`${at}: type must be put, delete or progress, got ${JSON.stringify(type)}`);
     const key = field(e, 'key');
     if (typeof key !== 'string') throw new Error(`${at}: key must be a string`);
     const version = optionalNumber(field(e, 'version'), `${at}: version`);
-    events.push({ revision: rev, type, key, ...(type === 'put' ? { value: field(e, 'value') } : {}), ...(version !== undefined ? { version } : {}) });
+    const event: WatchEvent = { revision: rev, type, key, ...(type === 'put' ? { value: field(e, 'value') } : {}), ...(version !== undefined ? { version } : {}) };
+    events.push(event);
+    if (progressed !== null && rev <= progressed) afterProgress.push({ event, progressRevision: progressed });
     coveredTo = Math.max(coveredTo ?? rev, rev);
   });
   const outcome = completion === undefined || completion.type === 'invoke' ? 'info' : completion.type;
-  return { watcher: String(watcherRaw), prefix, fromRevision, events, coveredTo, invokeIndex: op.invokeIndex, outcome };
+  const finalProgress = optionalNumber(field(out, 'progressRevision'), `${where}: progressRevision`) ?? null;
+  const progressRevision = progressed === null ? finalProgress : finalProgress === null ? progressed : Math.max(progressed, finalProgress);
+  return { watcher: String(watcherRaw), prefix, fromRevision, events, progressRevision, afterProgress, coveredTo, invokeIndex: op.invokeIndex, outcome };
 }
 
 function changesIn(sorted: readonly Committed[], from: number, to: number): Committed[] {
@@ -417,11 +445,13 @@ function publicChange(c: Committed): Change {
 function describe(v: WatchViolation): string {
   switch (v.kind) {
     case 'gap':
-      return `watcher ${v.watcher} never saw ${v.change.type} of ${v.change.key} at revision ${v.change.revision}`;
+      return `watcher ${v.watcher} never saw ${v.change.type} of ${v.change.key} at revision ${v.change.revision}${v.promisedBy !== undefined ? ` (session ${v.promisedBy.session} got a progress notification at revision ${v.promisedBy.progressRevision}, which said it had been sent)` : ''}`;
     case 'duplicate':
       return `watcher ${v.watcher} saw ${v.event.key}@${v.event.revision} twice in session ${v.session}`;
     case 'out-of-order':
       return `watcher ${v.watcher} saw revision ${v.event.revision} after ${v.previous.revision}`;
+    case 'late-event':
+      return `watcher ${v.watcher} got ${v.event.type} of ${v.event.key}@${v.event.revision} after a progress notification at revision ${v.progressRevision} (which promised it had been sent)`;
     case 'before-start':
       return `watcher ${v.watcher} got revision ${v.event.revision} from a watch starting at ${v.fromRevision}`;
     case 'phantom':

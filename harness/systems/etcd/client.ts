@@ -174,6 +174,9 @@ async function beforeWrite<T>(step: Promise<T>): Promise<T> {
   }
 }
 
+/** How often a watch session asks etcd for a progress notification while it runs. */
+const PROGRESS_EVERY_MS = 100;
+
 export class EtcdClient implements SystemClient {
   readonly node: string;
   private readonly etcd: Etcd3;
@@ -357,10 +360,12 @@ export class EtcdClient implements SystemClient {
 
   /**
    * One watch stream on this member for `durationMs` from `fromRevision` (or from now), with
-   * a progress request at the end: etcd (3.4+) answers it with the revision up to which every
-   * event was sent, which is the session's `progressRevision` (it answers only when every
-   * watcher on the stream has caught up, so a lagging member may not: the session then ends a
-   * second later without one). A start revision etcd has compacted ends the session with
+   * a progress request every PROGRESS_EVERY_MS and one at the end: etcd (3.4+) answers each
+   * with the revision up to which every event was sent (only when every watcher on the stream
+   * has caught up, so a lagging member may not answer: the session then ends a second later
+   * without one). Each answer goes into `events` where it came (`{type: 'progress'}`), so the
+   * checker can hold etcd to that promise, as etcd's robustness tests do (etcd#15220: an event
+   * sent after a notification that covered it); the last is the session's `progressRevision`. A start revision etcd has compacted ends the session with
    * `error` "compacted: compact revision N" and no events. `fail` only when etcd never
    * confirmed the watch (an error or silence before its `created` answer).
    */
@@ -386,6 +391,7 @@ export class EtcdClient implements SystemClient {
         if (why !== undefined) error = why;
         clearTimeout(timer);
         clearTimeout(progressTimer);
+        clearInterval(progressTicker);
         stream.cancel();
         resolve();
       };
@@ -396,6 +402,10 @@ export class EtcdClient implements SystemClient {
         stream.write({ progress_request: {} });
       };
       const timer = setTimeout(askProgress, durationMs);
+      // Progress requests while the session runs (answers recorded in order, below).
+      const progressTicker = setInterval(() => {
+        if (created && !progressAsked) stream.write({ progress_request: {} });
+      }, PROGRESS_EVERY_MS);
       // A progress answer that never comes (a cut link) ends the session anyway.
       const progressTimer = setTimeout(() => finish(), durationMs + 1000);
       stream.on('data', (r: IWatchResponse) => {
@@ -412,6 +422,7 @@ export class EtcdClient implements SystemClient {
         // A progress notification: no events, not a creation, a header revision.
         if (!r.created && r.events.length === 0 && !r.canceled) {
           progressRevision = num(r.header.revision);
+          events.push({ type: 'progress', revision: progressRevision });
           if (progressAsked) finish();
         }
       });
