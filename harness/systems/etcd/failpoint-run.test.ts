@@ -9,6 +9,10 @@
  * without its consistent index, so a member that crashed in it (`defragBeforeCopy`, reached by
  * the nemesis's defragment trigger) replays writes it had applied, at new revisions, which the
  * watch checker sees as acknowledged writes delivered a second time.
+ *
+ * Each crash finds the bug only if writes were in the window when it struck (a run at these
+ * settings did in 7 of 8 runs for etcd#14370), so each test runs seeds one after another until
+ * one does, at most three, as `npm run jepsen:known-bugs` does: it fails when none of them does.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -56,9 +60,22 @@ function config(overrides: Partial<RunConfig> = {}): RunConfig {
   };
 }
 
+type Outcome = Awaited<ReturnType<typeof runTest>>;
+
+/** Seeds `base`, `base + 1`, … until `checker` says invalid with a summary matching `finding`, at most 3; the last run. */
+async function untilFound(cfg: RunConfig, checker: string, finding: RegExp): Promise<Outcome> {
+  let out: Outcome | null = null;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    out = await runTest({ ...cfg, seed: cfg.seed + attempt }, { quiet: true });
+    const result = out.results.find((r) => r.checker === checker);
+    if (result?.valid === false && finding.test(result.summary)) break;
+  }
+  return out!;
+}
+
 describe.skipIf(!haveGo || !haveDocker)('etcd with failpoints', () => {
   it('etcd#14370 on v3.5.4: a panic at raftBeforeSave loses acknowledged adds, and the set checker names them', async () => {
-    const out = await runTest(config(), { quiet: true });
+    const out = await untilFound(config(), 'set', /lost/);
     const history = readFileSync(join(out.dir, 'history.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"start-failpoint"') && l.includes('"info"'));
     // The nemesis armed the failpoint and the member died there.
     expect(history.some((l) => /"failpoint":"raftBeforeSave","action":"panic","triggered":true/.test(l))).toBe(true);
@@ -67,13 +84,11 @@ describe.skipIf(!haveGo || !haveDocker)('etcd with failpoints', () => {
     expect(set?.summary).toMatch(/\d+ lost, e\.g\. \d+ lost/);
     const run = JSON.parse(readFileSync(join(out.dir, 'run.json'), 'utf8')) as { versions: Record<string, string> };
     expect(run.versions).toMatchObject({ etcdGofail: 'v0.1.0' });
-  }, 600_000);
+  }, 900_000);
 
   it('etcd#14685 on v3.5.4: a panic in a defragmentation replays applied writes, and the watch checker shows each acknowledged write again', async () => {
-    const out = await runTest(
-      config({ workload: 'watch', concurrency: 40, rate: 2000, systemOptions: { etcdVersion: 'v3.5.4', failpoints: 'defragBeforeCopy' } }),
-      { quiet: true },
-    );
+    // v3.5.4 also sends progress notifications early (etcd#15220): only the repeated writes count here.
+    const out = await untilFound(config({ workload: 'watch', concurrency: 40, rate: 2000, systemOptions: { etcdVersion: 'v3.5.4', failpoints: 'defragBeforeCopy' } }), 'watch', /seen again at a later revision/);
     const history = readFileSync(join(out.dir, 'history.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"start-failpoint"') && l.includes('"info"'));
     // Traffic never defragments: the nemesis's trigger did, and the member died in it.
     expect(history.some((l) => /"failpoint":"defragBeforeCopy","action":"panic","triggered":true,.*"trigger":/.test(l))).toBe(true);
@@ -88,5 +103,5 @@ describe.skipIf(!haveGo || !haveDocker)('etcd with failpoints', () => {
       expect(repeated.expected?.value).toEqual(repeated.event.value);
       expect(repeated.expected?.revision).toBeLessThan(repeated.event.revision);
     }
-  }, 600_000);
+  }, 900_000);
 });
