@@ -27,6 +27,7 @@ import type { NodeHandle, NodeId, RuntimeName, StartedCluster } from '../../runt
 import type { Collected, FailpointControl, HistoryClock, NodeAddressing, NodeProgram, NodeStatusSample, PreparedSystem, System, SystemRunOptions } from '../system.ts';
 import { EtcdClient } from './client.ts';
 import { hashKV } from './hashkv.ts';
+import { knownBugsOf } from './known-bugs.ts';
 import { buildEtcdRelease, checkEtcdBin, checkEtcdVersion, resolveEtcd } from './version.ts';
 
 const OPS: readonly OpName[] = ['read', 'put', 'create', 'delete', 'range', 'set-add', 'set-read', 'lease-acquire', 'lease-renew', 'lease-release', 'watch', 'txn-append'];
@@ -164,6 +165,8 @@ async function prepareEtcd(runtime: RuntimeName, options: SystemRunOptions, log:
   const release = resolveEtcd(wanted !== undefined ? await buildEtcdRelease(wanted, log, failpoints) : options.systemOptions.etcdBin);
   const { gofail } = release;
   log(`etcd ${release.version}${release.module !== null ? ` (module ${release.module})` : ''}${gofail !== null ? ` with failpoints (gofail ${gofail})` : ''} from ${release.bin}`);
+  // Name the upstream bugs this release is known to have, before a verdict shows them.
+  for (const bug of knownBugsOf(release.version)) log(`etcd ${release.version} has ${bug.issue}: ${bug.shows}`);
   if (failpoints && gofail === null) throw new UsageError(`--nemesis failpoint: ${release.bin} has no failpoints (scripts/build-etcd.sh vX.Y.Z --failpoints builds one)`);
   const allowed = options.systemOptions.failpoints !== undefined ? new Set(failpointNames(options.systemOptions.failpoints)) : null;
   if (runtime !== 'docker') throw new PrerequisiteError(`etcd runs on the docker runtime only`);
