@@ -299,8 +299,8 @@ export function checkWatch(input: CheckInput, options: WatchOptions = {}): Watch
         if (seenAny[c.idx] === 1 || !c.key.startsWith(prefix)) continue;
         // A session whose stream went past this revision only by a progress notification: it
         // was told the change had been sent.
-        const promiser = list.find((s) => s.progressRevision !== null && c.revision <= s.progressRevision && c.revision >= (s.fromRevision ?? s.events[0]?.revision ?? Number.POSITIVE_INFINITY) && c.revision > (s.events.at(-1)?.revision ?? 0));
-        const promisedBy = promiser !== undefined && promiser.progressRevision !== null ? { promisedBy: { session: promiser.invokeIndex, progressRevision: promiser.progressRevision } } : {};
+        const promiser = list.find((s) => c.revision <= (s.progressRevision ?? 0) && c.revision >= (s.fromRevision ?? s.events[0]?.revision ?? Number.POSITIVE_INFINITY) && c.revision > (s.events.at(-1)?.revision ?? 0));
+        const promisedBy = promiser === undefined ? {} : { promisedBy: { session: promiser.invokeIndex, progressRevision: promiser.progressRevision ?? 0 } };
         report({ kind: 'gap', watcher, session: null, change: publicChange(c), writeIndex: c.writeIndex, seenInOtherSession: false, ...promisedBy });
       }
     }
@@ -384,7 +384,8 @@ function parseSession(op: CompletedOp, completion: Op | undefined): Session {
   const rawEvents = field(out, 'events') ?? [];
   if (!Array.isArray(rawEvents)) throw new Error(`op ${completion?.index ?? op.invokeIndex}: watch completion's "events" must be an array`);
   const events: WatchEvent[] = [];
-  let coveredTo = optionalNumber(field(out, 'progressRevision'), `${where}: progressRevision`) ?? null;
+  const finalProgress = optionalNumber(field(out, 'progressRevision'), `${where}: progressRevision`) ?? null;
+  let coveredTo = finalProgress;
   // Progress notifications in the stream, in order: each promises every event up to it was sent.
   let progressed: number | null = null;
   const afterProgress: { event: WatchEvent; progressRevision: number }[] = [];
@@ -409,7 +410,6 @@ function parseSession(op: CompletedOp, completion: Op | undefined): Session {
     coveredTo = Math.max(coveredTo ?? rev, rev);
   });
   const outcome = completion === undefined || completion.type === 'invoke' ? 'info' : completion.type;
-  const finalProgress = optionalNumber(field(out, 'progressRevision'), `${where}: progressRevision`) ?? null;
   const progressRevision = progressed === null ? finalProgress : finalProgress === null ? progressed : Math.max(progressed, finalProgress);
   return { watcher: String(watcherRaw), prefix, fromRevision, events, progressRevision, afterProgress, coveredTo, invokeIndex: op.invokeIndex, outcome };
 }

@@ -220,7 +220,7 @@ async function runOnce(sql: Sql | null, plan: NightlyPlan, run: NightlyRun, conf
       else comparison = compareRuns(base, { ...summary, id: -1 }, { threshold: plan.regressionThreshold });
     }
     const finding = run.finding;
-    const found = finding === undefined ? undefined : (out.results.map((r) => `${r.checker}: ${r.summary}`).find((line, i) => out.results[i]?.valid === false && finding.test(line)) ?? null);
+    const found = finding === undefined ? undefined : (out.results.filter((r) => r.valid === false).map((r) => `${r.checker}: ${r.summary}`).find((line) => finding.test(line)) ?? null);
     return { run, valid: out.valid, dir: out.dir, summary, wallS: (performance.now() - started) / 1000, comparison, ...(noComparison !== undefined ? { noComparison } : {}), ...(found !== undefined ? { found } : {}) };
   } catch (e) {
     if (e instanceof UsageError || e instanceof PrerequisiteError) throw e;

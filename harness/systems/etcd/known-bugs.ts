@@ -20,7 +20,11 @@ export const KNOWN_ETCD_BUGS: readonly KnownEtcdBug[] = [
   { issue: 'etcd-io/etcd#15220', shows: 'progress notifications sent before the events they cover (watch: late-event, gaps)', affected: [['3.4.0', '3.4.25'], ['3.5.0', '3.5.8']] },
 ];
 
-/** x.y.z (a leading v, and anything after the patch number, ignored) as a comparable triple; null if it is not one. */
+/**
+ * x.y.z (a leading v, and anything after the patch number, ignored) as a comparable triple;
+ * null if it is not one. Written here: release numbers are all this compares, and `semver` is
+ * only a dev tool's dependency.
+ */
 function triple(version: string): [number, number, number] | null {
   const m = /^v?(\d+)\.(\d+)\.(\d+)/.exec(version.trim());
   return m === null ? null : [Number(m[1]), Number(m[2]), Number(m[3])];
