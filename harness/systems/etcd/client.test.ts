@@ -212,7 +212,10 @@ describe.skipIf(!have)('etcd client (real etcd, 3 members on loopback)', () => {
       admin.close();
     }
     const out = okValue(await c.watch('cw/', first, 300));
-    expect(out.events).toEqual([]);
+    // No change arrives. etcd cancels a compacted watcher on its next sync (every 100 ms), and
+    // a release with etcd#15220 (Debian's 3.4.23) answers a progress request sent before that
+    // although the watcher never caught up: such a notification may come first, nothing else.
+    expect(out.events.filter((e) => e.type !== 'progress')).toEqual([]);
     expect(out.error).toBe(`compacted: compact revision ${last}`);
   });
 

@@ -365,9 +365,11 @@ export class EtcdClient implements SystemClient {
    * has caught up, so a lagging member may not answer: the session then ends a second later
    * without one). Each answer goes into `events` where it came (`{type: 'progress'}`), so the
    * checker can hold etcd to that promise, as etcd's robustness tests do (etcd#15220: an event
-   * sent after a notification that covered it); the last is the session's `progressRevision`. A start revision etcd has compacted ends the session with
-   * `error` "compacted: compact revision N" and no events. `fail` only when etcd never
-   * confirmed the watch (an error or silence before its `created` answer).
+   * sent after a notification that covered it); the last is the session's `progressRevision`.
+   * A start revision etcd has compacted ends the session with `error` "compacted: compact
+   * revision N" and no key changes (a release with etcd#15220 may still answer a progress
+   * request first). `fail` only when etcd never confirmed the watch (an error or silence
+   * before its `created` answer).
    */
   async watch(prefix: string, fromRevision: number | undefined, durationMs: number): Promise<OpResult<WatchOutcome>> {
     const events: WatchEvent[] = [];
