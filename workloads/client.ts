@@ -85,8 +85,21 @@ export interface WatchOutcome {
   readonly events: readonly WatchEvent[];
   /** The highest revision the system said the watcher was up to date with (progress notification), if any. */
   readonly progressRevision?: number;
+  /**
+   * The start revision was compacted: the system refused the watch, the events before this
+   * revision are gone, and a watch may start from it (etcd: the compact revision; the store:
+   * its compactRevision + 1). Systems say it in their own words; this is the one the
+   * workloads resume from and the watch checker excuses below.
+   */
+  readonly compacted?: number;
   /** Why the stream ended before `durationMs`, if it did. */
   readonly error?: string;
+}
+
+/** A delete's result: `revision` is the store revision the delete made, when the system says. */
+export interface DeleteResult {
+  readonly deleted: true;
+  readonly revision?: number;
 }
 
 export interface LeaseGrant {
@@ -125,7 +138,7 @@ export interface SystemClient {
   /** Create only if absent (`fail` with `key-exists` otherwise). */
   create(key: string, value: unknown): Promise<OpResult<WriteResult>>;
   /** Delete (only if present, `fail` with `not-found` otherwise), optionally only at a version. */
-  delete(key: string, precondition?: Precondition): Promise<OpResult<{ readonly deleted: true }>>;
+  delete(key: string, precondition?: Precondition): Promise<OpResult<DeleteResult>>;
   /** Every key with `prefix`, in key order. */
   range(prefix: string): Promise<OpResult<readonly RangeItem[]>>;
   /** Add a unique element to the set `name`. */

@@ -25,9 +25,9 @@ class H {
   del(p: number, key: string, revision: number): this {
     return this.push(p, 'invoke', 'delete', null, key).push(p, 'ok', 'delete', { key, deleted: true, revision }, key);
   }
-  watch(p: number, session: { watcher?: string; prefix: string; fromRevision?: number }, events: Ev[], outcome: 'ok' | 'info' = 'ok', progressRevision?: number): this {
+  watch(p: number, session: { watcher?: string; prefix: string; fromRevision?: number }, events: Ev[], outcome: 'ok' | 'info' = 'ok', progressRevision?: number, compacted?: number): this {
     this.push(p, 'invoke', 'watch', session);
-    return this.push(p, outcome, 'watch', { events, ...(progressRevision !== undefined ? { progressRevision } : {}) });
+    return this.push(p, outcome, 'watch', { events, ...(progressRevision !== undefined ? { progressRevision } : {}), ...(compacted !== undefined ? { compacted, error: `compacted: compact revision ${compacted}` } : {}) });
   }
 }
 
@@ -47,7 +47,7 @@ describe('watch checker', () => {
     const r = checkWatch({ history: writes().watch(2, { watcher: 'w1', prefix: '/a/', fromRevision: 1 }, allA()).ops });
     expect(r.valid).toBe(true);
     expect(r.committedChanges).toBe(5);
-    expect(r.watchers).toEqual([{ watcher: 'w1', prefix: '/a/', sessions: 1, events: 4, fromRevision: 1, toRevision: 6 }]);
+    expect(r.watchers).toEqual([{ watcher: 'w1', prefix: '/a/', sessions: 1, compactedSessions: 0, events: 4, fromRevision: 1, toRevision: 6 }]);
   });
 
   it('catches a gap: a committed change in range never delivered', () => {
@@ -75,6 +75,41 @@ describe('watch checker', () => {
     const r = checkWatch({ history: late.ops });
     expect(r.counts.gap).toBe(1);
     expect(r.violations[0]).toMatchObject({ change: { revision: 5 } });
+  });
+
+  it('a start below the compaction owes nothing before it: resuming from the compaction revision is valid, skipping past it is a gap', () => {
+    const [a, b, c, d] = allA() as [Ev, Ev, Ev, Ev];
+    // Saw 2 and 3, then was refused from 4 (compacted at 5) and resumed from 5.
+    const resumed = (from: number, events: Ev[]): H =>
+      writes().watch(2, { watcher: 'w', prefix: '/a/', fromRevision: 1 }, [a, b], 'info').watch(2, { watcher: 'w', prefix: '/a/', fromRevision: 4 }, [], 'ok', undefined, 5).watch(2, { watcher: 'w', prefix: '/a/', fromRevision: from }, events);
+    const ok = checkWatch({ history: writes().watch(2, { watcher: 'w', prefix: '/a/', fromRevision: 1 }, [a, b], 'info').watch(2, { watcher: 'w', prefix: '/a/', fromRevision: 4 }, [], 'ok', undefined, 6).watch(2, { watcher: 'w', prefix: '/a/', fromRevision: 6 }, [d]).ops });
+    expect(ok.valid).toBe(true);
+    expect(ok.summary).toContain('1 sessions started below a compaction and resumed after it');
+    expect(ok.watchers[0]).toMatchObject({ watcher: 'w', sessions: 3, compactedSessions: 1 });
+    expect(checkWatch({ history: resumed(5, [c, d]).ops }).valid).toBe(true);
+    // The compaction excuses 4 only: the put at 5 is owed to the session that resumed at 6.
+    const late = checkWatch({ history: resumed(6, [d]).ops });
+    expect(late.counts.gap).toBe(1);
+    expect(late.violations[0]).toMatchObject({ kind: 'gap', change: { revision: 5 } });
+  });
+
+  it('a change missing at the revision a compacted watcher resumed from names that session and the compaction (etcd#18089)', () => {
+    const [a, b, c, d] = allA() as [Ev, Ev, Ev, Ev];
+    // Compacted at 6, the delete's revision: the session resuming there gets nothing of it.
+    const h = writes().watch(2, { watcher: 'w', prefix: '/a/', fromRevision: 1 }, [a, b, c], 'info').watch(2, { watcher: 'w', prefix: '/a/', fromRevision: 5 }, [], 'ok', undefined, 6);
+    const resumedAt = h.ops.length;
+    const r = checkWatch({ history: h.watch(2, { watcher: 'w', prefix: '/a/', fromRevision: 6 }, [], 'ok', 6).ops });
+    expect(r.violations).toEqual([expect.objectContaining({ kind: 'gap', change: expect.objectContaining({ type: 'delete', revision: 6 }) as unknown, startOf: { session: resumedAt, compactRevision: true } })]);
+    expect(r.summary).toContain('1 change missed at the compaction revision a watcher resumed from; first: ');
+    expect(r.summary).toContain(`never saw delete of /a/y at revision 6 (session ${resumedAt} got a progress notification at revision 6, which said it had been sent) (session ${resumedAt} started from that revision, the compaction revision it was told to resume from)`);
+    expect(d.type).toBe('delete');
+  });
+
+  it('rejects a compacted that is not a number, naming the op', () => {
+    const h = writes();
+    h.ops.push({ index: h.ops.length, time: 1, process: 3, type: 'invoke', f: 'watch', value: { prefix: '/a/', fromRevision: 1 } });
+    h.ops.push({ index: h.ops.length, time: 2, process: 3, type: 'ok', f: 'watch', value: { events: [], compacted: 'five' } });
+    expect(() => checkWatch({ history: h.ops })).toThrow(/compacted/);
   });
 
   it('re-delivery after resuming from an earlier revision is not a duplicate; twice in one session is', () => {

@@ -64,6 +64,8 @@ interface Session {
   readonly afterProgress: readonly { readonly event: WatchEvent; readonly progressRevision: number }[];
   /** Highest revision the session is known to cover (last event or progress heartbeat). */
   readonly coveredTo: number | null;
+  /** The system refused the start revision as compacted: nothing before this revision is owed. */
+  readonly compacted: number | null;
   readonly invokeIndex: number;
   readonly outcome: 'ok' | 'fail' | 'info';
 }
@@ -78,6 +80,12 @@ export type WatchViolation =
       readonly seenInOtherSession: boolean;
       /** The session whose progress notification covered the change it never delivered (etcd#15220), if one did. */
       readonly promisedBy?: { readonly session: number; readonly progressRevision: number };
+      /**
+       * A session of the watcher started from exactly the change's revision, and whether that
+       * revision was a compaction revision the watcher had been told to resume from (etcd#18089
+       * dropped a delete there).
+       */
+      readonly startOf?: { readonly session: number; readonly compactRevision: boolean };
     }
   | { readonly kind: 'duplicate'; readonly watcher: string; readonly session: number; readonly event: WatchEvent }
   | { readonly kind: 'out-of-order'; readonly watcher: string; readonly session: number; readonly previous: WatchEvent; readonly event: WatchEvent }
@@ -98,7 +106,16 @@ export type WatchViolationKind = WatchViolation['kind'];
 
 export interface WatchResult extends CheckResult {
   readonly checker: 'watch';
-  readonly watchers: readonly { readonly watcher: string; readonly prefix: string; readonly sessions: number; readonly events: number; readonly fromRevision: number | null; readonly toRevision: number | null }[];
+  readonly watchers: readonly {
+    readonly watcher: string;
+    readonly prefix: string;
+    readonly sessions: number;
+    /** Sessions refused because their start revision was compacted. */
+    readonly compactedSessions: number;
+    readonly events: number;
+    readonly fromRevision: number | null;
+    readonly toRevision: number | null;
+  }[];
   /** Changes known committed: from ok writes, plus info writes proven by a watcher. */
   readonly committedChanges: number;
   /** Info (or never completed) writes that a watcher saw, with the revision they committed at. */
@@ -180,6 +197,8 @@ export function checkWatch(input: CheckInput, options: WatchOptions = {}): Watch
   };
 
   const repeatedWrites = new Set<number>();
+  // Changes a watcher missed at the compaction revision it resumed from (etcd#18089), by write.
+  const missedAtCompaction = new Set<number>();
   // Ok puts by key, built on the first event no write explains (rare: only invalid histories).
   let okPuts: Map<string, Committed[]> | null = null;
   const onlyOkPut = (key: string, value: unknown): Committed | undefined => {
@@ -279,8 +298,10 @@ export function checkWatch(input: CheckInput, options: WatchOptions = {}): Watch
         if (previous === null || e.revision >= previous.revision) previous = e;
       }
       for (const late of s.afterProgress) report({ kind: 'late-event', watcher, session: s.invokeIndex, progressRevision: late.progressRevision, event: late.event });
-      const from = s.fromRevision ?? s.events[0]?.revision ?? null;
-      if (from !== null) lo = lo === null ? from : Math.min(lo, from);
+      const asked = s.fromRevision ?? s.events[0]?.revision ?? null;
+      if (asked !== null) lo = lo === null ? asked : Math.min(lo, asked);
+      // A compacted start owes nothing below the compaction.
+      const from = asked !== null && s.compacted !== null ? Math.max(asked, s.compacted) : asked;
       // Resuming from R claims everything before R was seen (the client's resume point).
       if (s.fromRevision !== null && k > 0) hi = hi === null ? s.fromRevision - 1 : Math.max(hi, s.fromRevision - 1);
       if (s.coveredTo !== null) hi = hi === null ? s.coveredTo : Math.max(hi, s.coveredTo);
@@ -295,16 +316,24 @@ export function checkWatch(input: CheckInput, options: WatchOptions = {}): Watch
     // Watcher-level: a change inside the watcher's whole range that no session delivered
     // (across reconnects: resuming from the wrong revision loses events).
     if (lo !== null && hi !== null) {
+      // Revisions a session asked for and was told were compacted: gone, so not owed.
+      const excused = list.filter((s) => s.compacted !== null && s.fromRevision !== null && s.fromRevision < s.compacted).map((s) => [s.fromRevision as number, s.compacted as number] as const);
       for (const c of changesIn(changes, lo, hi)) {
         if (seenAny[c.idx] === 1 || !c.key.startsWith(prefix)) continue;
+        if (excused.some(([a, b]) => c.revision >= a && c.revision < b)) continue;
         // A session whose stream went past this revision only by a progress notification: it
         // was told the change had been sent.
         const promiser = list.find((s) => c.revision <= (s.progressRevision ?? 0) && c.revision >= (s.fromRevision ?? s.events[0]?.revision ?? Number.POSITIVE_INFINITY) && c.revision > (s.events.at(-1)?.revision ?? 0));
         const promisedBy = promiser === undefined ? {} : { promisedBy: { session: promiser.invokeIndex, progressRevision: promiser.progressRevision ?? 0 } };
-        report({ kind: 'gap', watcher, session: null, change: publicChange(c), writeIndex: c.writeIndex, seenInOtherSession: false, ...promisedBy });
+        const starter = list.find((s) => s.fromRevision === c.revision);
+        const atCompaction = starter !== undefined && list.some((s) => s.compacted === c.revision);
+        if (atCompaction) missedAtCompaction.add(c.writeIndex);
+        const startOf = starter === undefined ? {} : { startOf: { session: starter.invokeIndex, compactRevision: atCompaction } };
+        report({ kind: 'gap', watcher, session: null, change: publicChange(c), writeIndex: c.writeIndex, seenInOtherSession: false, ...promisedBy, ...startOf });
       }
     }
-    watchers.push({ watcher, prefix, sessions: list.length, events: list.reduce((n, s) => n + s.events.length, 0), fromRevision: lo, toRevision: hi });
+    const compactedSessions = list.filter((s) => s.compacted !== null).length;
+    watchers.push({ watcher, prefix, sessions: list.length, compactedSessions, events: list.reduce((n, s) => n + s.events.length, 0), fromRevision: lo, toRevision: hi });
   }
 
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
@@ -318,11 +347,13 @@ export function checkWatch(input: CheckInput, options: WatchOptions = {}): Watch
       .join(', ');
     const v = violations[0]!;
     const repeated = repeatedWrites.size > 0 ? `${repeatedWrites.size} acknowledged write${repeatedWrites.size === 1 ? '' : 's'} seen again at a later revision; ` : '';
-    summary += ` (${repeated}first: ${describe(v)})`;
+    const atCompaction = missedAtCompaction.size > 0 ? `${missedAtCompaction.size} change${missedAtCompaction.size === 1 ? '' : 's'} missed at the compaction revision a watcher resumed from; ` : '';
+    summary += ` (${repeated}${atCompaction}first: ${describe(v)})`;
   } else if (!checkedAnything) {
     summary = sessions.length === 0 ? 'no watch sessions to check' : 'watch sessions delivered nothing to check';
   } else {
-    summary = `${watchers.length} watchers saw all ${changes.length} committed changes in their ranges, in order (${provenInfoWrites.length} info writes proven committed)`;
+    const compacted = watchers.reduce((n, w) => n + w.compactedSessions, 0);
+    summary = `${watchers.length} watchers saw all ${changes.length} committed changes in their ranges, in order (${provenInfoWrites.length} info writes proven committed${compacted > 0 ? `; ${compacted} sessions started below a compaction and resumed after it` : ''})`;
   }
   return { checker: 'watch', valid, summary, watchers, committedChanges: changes.length, provenInfoWrites, counts, violations };
 }
@@ -385,6 +416,7 @@ function parseSession(op: CompletedOp, completion: Op | undefined): Session {
   if (!Array.isArray(rawEvents)) throw new Error(`op ${completion?.index ?? op.invokeIndex}: watch completion's "events" must be an array`);
   const events: WatchEvent[] = [];
   const finalProgress = optionalNumber(field(out, 'progressRevision'), `${where}: progressRevision`) ?? null;
+  const compacted = optionalNumber(field(out, 'compacted'), `${where}: compacted`) ?? null;
   let coveredTo = finalProgress;
   // Progress notifications in the stream, in order: each promises every event up to it was sent.
   let progressed: number | null = null;
@@ -411,7 +443,7 @@ function parseSession(op: CompletedOp, completion: Op | undefined): Session {
   });
   const outcome = completion === undefined || completion.type === 'invoke' ? 'info' : completion.type;
   const progressRevision = progressed === null ? finalProgress : finalProgress === null ? progressed : Math.max(progressed, finalProgress);
-  return { watcher: String(watcherRaw), prefix, fromRevision, events, progressRevision, afterProgress, coveredTo, invokeIndex: op.invokeIndex, outcome };
+  return { watcher: String(watcherRaw), prefix, fromRevision, events, progressRevision, afterProgress, coveredTo, compacted, invokeIndex: op.invokeIndex, outcome };
 }
 
 function changesIn(sorted: readonly Committed[], from: number, to: number): Committed[] {
@@ -445,7 +477,7 @@ function publicChange(c: Committed): Change {
 function describe(v: WatchViolation): string {
   switch (v.kind) {
     case 'gap':
-      return `watcher ${v.watcher} never saw ${v.change.type} of ${v.change.key} at revision ${v.change.revision}${v.promisedBy !== undefined ? ` (session ${v.promisedBy.session} got a progress notification at revision ${v.promisedBy.progressRevision}, which said it had been sent)` : ''}`;
+      return `watcher ${v.watcher} never saw ${v.change.type} of ${v.change.key} at revision ${v.change.revision}${v.promisedBy !== undefined ? ` (session ${v.promisedBy.session} got a progress notification at revision ${v.promisedBy.progressRevision}, which said it had been sent)` : ''}${v.startOf !== undefined ? ` (session ${v.startOf.session} started from that revision${v.startOf.compactRevision ? ', the compaction revision it was told to resume from' : ''})` : ''}`;
     case 'duplicate':
       return `watcher ${v.watcher} saw ${v.event.key}@${v.event.revision} twice in session ${v.session}`;
     case 'out-of-order':

@@ -132,7 +132,9 @@ describe.skipIf(!have)('etcd client (real etcd, 3 members on loopback)', () => {
     expect(await c.put('new', 5, 'absent')).toMatchObject({ type: 'ok', value: { version: 1 } });
     expect(await c.put('new', 6, 'absent')).toMatchObject({ type: 'fail', error: { code: 'version-conflict', currentVersion: 1 } });
     expect(await c.delete('k', { version: 1 })).toMatchObject({ type: 'fail', error: { code: 'version-conflict', currentVersion: 2 } });
-    expect(await c.delete('k', { version: 2 })).toMatchObject({ type: 'ok' });
+    const before = okValue(await c.put('k2', 'other')).modRevision as number;
+    // The delete's revision is the one its txn made (the watch checker places the delete there).
+    expect(await c.delete('k', { version: 2 })).toMatchObject({ type: 'ok', value: { deleted: true, revision: before + 1 } });
     expect(await c.delete('k')).toMatchObject({ type: 'fail', error: { code: 'not-found' } });
   });
 
@@ -216,7 +218,12 @@ describe.skipIf(!have)('etcd client (real etcd, 3 members on loopback)', () => {
     // a release with etcd#15220 (Debian's 3.4.23) answers a progress request sent before that
     // although the watcher never caught up: such a notification may come first, nothing else.
     expect(out.events.filter((e) => e.type !== 'progress')).toEqual([]);
+    expect(out.compacted).toBe(last);
     expect(out.error).toBe(`compacted: compact revision ${last}`);
+    // etcd keeps the compaction revision itself: a watch may start there.
+    const resumed = okValue(await c.watch('cw/', last, 300));
+    expect(resumed.events.filter((e) => e.type !== 'progress')).toEqual([{ type: 'put', key: 'cw/a', revision: last, value: 2, version: 2 }]);
+    expect(resumed.compacted).toBeUndefined();
   });
 
   it('list-append transactions: reads see the transaction\'s own appends; a key holding something else is not-a-list', async () => {

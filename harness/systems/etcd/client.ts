@@ -42,7 +42,7 @@
 import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
 import type { IKeyValue, IRequestOp, IResponseOp, ITxnResponse, IWatchResponse } from 'etcd3';
-import type { ClientOptions, LeaseGrant, MicroOp, OpError, OpResult, Precondition, RangeItem, SystemClient, Versioned, WatchEvent, WatchOutcome, WriteResult } from '../../../workloads/client.ts';
+import type { ClientOptions, DeleteResult, LeaseGrant, MicroOp, OpError, OpResult, Precondition, RangeItem, SystemClient, Versioned, WatchEvent, WatchOutcome, WriteResult } from '../../../workloads/client.ts';
 import { keysOf, NotAListError, planAppend } from '../raftstore/append-txn.ts';
 import type { ReadList } from '../raftstore/append-txn.ts';
 
@@ -264,14 +264,15 @@ export class EtcdClient implements SystemClient {
     });
   }
 
-  delete(key: string, precondition?: Precondition): Promise<OpResult<{ readonly deleted: true }>> {
+  delete(key: string, precondition?: Precondition): Promise<OpResult<DeleteResult>> {
     return this.attempt(false, async () => {
       const k = Buffer.from(key);
       // Only if present (the store's semantics), and at the version given.
       const compare = [{ key: k, target: 'Version' as const, result: 'Greater' as const, version: 0 }, ...(this.preconditionCompares(key, precondition) ?? [])];
       const { txn, after } = await this.guardedWrite(key, compare, [{ request_delete_range: { key: k } }]);
       if (!txn.succeeded) return after === undefined ? { type: 'fail', error: { code: 'not-found', currentVersion: 0 }, node: this.node } : this.conflict(after);
-      return this.ok({ deleted: true as const });
+      // A txn that wrote answers with the revision its write made.
+      return this.ok({ deleted: true as const, revision: num(txn.header.revision) });
     });
   }
 
@@ -366,14 +367,15 @@ export class EtcdClient implements SystemClient {
    * without one). Each answer goes into `events` where it came (`{type: 'progress'}`), so the
    * checker can hold etcd to that promise, as etcd's robustness tests do (etcd#15220: an event
    * sent after a notification that covered it); the last is the session's `progressRevision`.
-   * A start revision etcd has compacted ends the session with `error` "compacted: compact
-   * revision N" and no key changes (a release with etcd#15220 may still answer a progress
+   * A start revision etcd has compacted ends the session with `compacted` N (etcd keeps revision
+   * N: a watch may start there), `error` "compacted: compact revision N" and no key changes (a release with etcd#15220 may still answer a progress
    * request first). `fail` only when etcd never confirmed the watch (an error or silence
    * before its `created` answer).
    */
   async watch(prefix: string, fromRevision: number | undefined, durationMs: number): Promise<OpResult<WatchOutcome>> {
     const events: WatchEvent[] = [];
     let progressRevision: number | undefined;
+    let compacted: number | undefined;
     let error: string | undefined;
     let stream: Awaited<ReturnType<Etcd3['watchClient']['watch']>>;
     try {
@@ -412,6 +414,7 @@ export class EtcdClient implements SystemClient {
       const progressTimer = setTimeout(() => finish(), durationMs + 1000);
       stream.on('data', (r: IWatchResponse) => {
         if (r.created) created = true;
+        if (r.canceled && r.compact_revision !== '0') compacted = num(r.compact_revision);
         if (r.canceled) return finish(r.compact_revision !== '0' ? `compacted: compact revision ${r.compact_revision}` : `canceled: ${r.cancel_reason}`);
         for (const e of r.events) {
           events.push({
@@ -437,7 +440,7 @@ export class EtcdClient implements SystemClient {
     });
     if (failedBeforeCreated !== undefined) return { type: 'fail', error: classifyError(failedBeforeCreated, true).error, node: this.node };
     if (!created) return { type: 'fail', error: { code: 'not-created', message: error ?? 'no watch created' }, node: this.node };
-    return this.ok({ events, ...(progressRevision !== undefined ? { progressRevision } : {}), ...(error !== undefined ? { error } : {}) });
+    return this.ok({ events, ...(progressRevision !== undefined ? { progressRevision } : {}), ...(compacted !== undefined ? { compacted } : {}), ...(error !== undefined ? { error } : {}) });
   }
 
   /**

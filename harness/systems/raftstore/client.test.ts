@@ -175,3 +175,33 @@ describe('raftstore clients: list-append transactions against an in-process stor
     expect(await ok.read('z')).toMatchObject({ type: 'ok', value: { value: 1, version: 1 } });
   });
 });
+
+describe('raftstore clients: deletes and watches of a compacted revision, against an in-process store', () => {
+  let store: InProcessStore;
+  beforeAll(async () => {
+    // A watch history of 4 events: older revisions are compacted.
+    store = await startInProcessStore({ ids: ['n1'], stateMachine: { historyMaxEvents: 4 } });
+  });
+  afterAll(() => store.close());
+  const options = (mode: 'single-attempt' | 'retrying', process: number) =>
+    ({ opTimeoutMs: 1000, readConsistency: 'linearizable', mode, process, urls: new Map(store.nodes.map((n) => [n.id, n.url])), node: 'n1', runTag: 'test' }) as const;
+
+  it.each(['single-attempt', 'retrying'] as const)('%s: a delete says its revision; a compacted start says where a watch may resume, and it may', async (mode) => {
+    const client = mode === 'retrying' ? new RetryingRaftstoreClient(options(mode, 21), realHttp()) : new RaftstoreClient(options(mode, 2), realHttp());
+    const k = `${mode}/k`;
+    const first = await client.put(k, 1);
+    if (first.type !== 'ok') throw new Error('put failed');
+    for (let i = 2; i <= 6; i++) await client.put(k, i);
+    const deleted = await client.delete(k);
+    expect(deleted).toMatchObject({ type: 'ok', value: { deleted: true, revision: store.sm.revision } });
+    const out = await client.watch(`${mode}/`, first.value.modRevision, 200);
+    const compacted = store.sm.compactRevision + 1;
+    expect(out).toMatchObject({ type: 'ok', value: { events: [], compacted, error: expect.stringContaining('compact') as unknown } });
+    const resumed = await client.watch(`${mode}/`, compacted, 200);
+    expect(resumed.type === 'ok' && resumed.value.events.filter((e) => e.type !== 'progress').map((e) => `${e.type} ${e.revision}`)).toEqual(
+      Array.from({ length: store.sm.revision - compacted + 1 }, (_, i) => `${compacted + i === store.sm.revision ? 'delete' : 'put'} ${compacted + i}`),
+    );
+    expect(resumed).not.toMatchObject({ value: { compacted: expect.anything() as unknown } });
+    await client.close();
+  });
+});

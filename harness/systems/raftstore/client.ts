@@ -6,7 +6,7 @@
  * operation. Serializable reads (`stale=true`) stay on the process's own node: reading one
  * member's local state is their point.
  */
-import type { ClientOptions, LeaseGrant, MicroOp, OpError, OpResult, Precondition, RangeItem, SystemClient, Versioned, WatchEvent, WatchOutcome, WriteResult } from '../../../workloads/client.ts';
+import type { ClientOptions, DeleteResult, LeaseGrant, MicroOp, OpError, OpResult, Precondition, RangeItem, SystemClient, Versioned, WatchEvent, WatchOutcome, WriteResult } from '../../../workloads/client.ts';
 import type { AppendPlan } from './append-txn.ts';
 import { listsFromReads, NotAListError, planAppend, readOps } from './append-txn.ts';
 import type { CallOptions, CallOutcome, HttpEnv } from './http.ts';
@@ -89,10 +89,10 @@ export class RaftstoreClient implements SystemClient {
     return classify(outcome, node, false, (b) => ({ version: num(b.version), modRevision: num(b.modRevision) }));
   }
 
-  async delete(key: string, precondition?: Precondition): Promise<OpResult<{ readonly deleted: true }>> {
+  async delete(key: string, precondition?: Precondition): Promise<OpResult<DeleteResult>> {
     const expectedVersion = precondition === undefined || precondition === 'absent' ? undefined : precondition.version;
     const { outcome, node } = await this.write('/v1/kv/delete', { key, ...(expectedVersion !== undefined ? { expectedVersion } : {}) });
-    return classify(outcome, node, false, () => ({ deleted: true as const }));
+    return classify(outcome, node, false, (b) => ({ deleted: true as const, ...(typeof b.revision === 'number' ? { revision: b.revision } : {}) }));
   }
 
   async range(prefix: string): Promise<OpResult<readonly RangeItem[]>> {
@@ -158,8 +158,11 @@ export class RaftstoreClient implements SystemClient {
         }
       }
     });
-    const error = parseError ?? out.error;
-    return { type: 'ok', value: { events, ...(progressRevision !== undefined ? { progressRevision } : {}), ...(error !== undefined ? { error } : {}) }, node };
+    // Refused because the start revision is compacted (410, impl/API.md): the body names the
+    // compactRevision, and the store's history begins after it.
+    const compacted = out.status === 410 ? compactRevisionOf(buf) : null;
+    const error = compacted !== null ? `compacted: compact revision ${compacted}` : (parseError ?? out.error);
+    return { type: 'ok', value: { events, ...(progressRevision !== undefined ? { progressRevision } : {}), ...(compacted !== null ? { compacted: compacted + 1 } : {}), ...(error !== undefined ? { error } : {}) }, node };
   }
 
   /**
@@ -214,4 +217,15 @@ export function classify<T>(outcome: CallOutcome, node: string, readOnly: boolea
     ...(typeof err.currentVersion === 'number' ? { currentVersion: err.currentVersion } : {}),
   };
   return { type: outcome.definite || readOnly ? 'fail' : 'info', error, node };
+}
+
+/** The compactRevision of a 410 answer's body (`{"error": {"code": "compacted", "compactRevision"}}`), or null. */
+function compactRevisionOf(body: string): number | null {
+  try {
+    const parsed = JSON.parse(body) as { error?: { code?: unknown; compactRevision?: unknown } };
+    const r = parsed.error?.compactRevision;
+    return parsed.error?.code === 'compacted' && typeof r === 'number' ? r : null;
+  } catch {
+    return null;
+  }
 }

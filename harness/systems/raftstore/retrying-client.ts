@@ -17,8 +17,8 @@
  * options), so its timeouts are the run's. Watches use StoreClient's fetch stream.
  */
 import type { ExchangeOutcome, HttpExchange, JsonValue, StoreClientOptions, TxnOp } from '../../../impl/client/index.ts';
-import { StoreClient, StoreError, VersionConflictError } from '../../../impl/client/index.ts';
-import type { ClientOptions, LeaseGrant, MicroOp, OpError, OpResult, Precondition, RangeItem, SystemClient, Versioned, WatchEvent, WatchOutcome, WriteResult } from '../../../workloads/client.ts';
+import { CompactedError, StoreClient, StoreError, VersionConflictError } from '../../../impl/client/index.ts';
+import type { ClientOptions, DeleteResult, LeaseGrant, MicroOp, OpError, OpResult, Precondition, RangeItem, SystemClient, Versioned, WatchEvent, WatchOutcome, WriteResult } from '../../../workloads/client.ts';
 import { HttpTransportError } from '../../runtime/http-transport.ts';
 import { listsFromReads, NotAListError, planAppend, readOps } from './append-txn.ts';
 import type { HttpEnv } from './http.ts';
@@ -118,12 +118,12 @@ export class RetryingRaftstoreClient implements SystemClient {
     );
   }
 
-  delete(key: string, precondition?: Precondition): Promise<OpResult<{ readonly deleted: true }>> {
+  delete(key: string, precondition?: Precondition): Promise<OpResult<DeleteResult>> {
     const expectedVersion = precondition === undefined || precondition === 'absent' ? undefined : precondition.version;
     return this.run(
       false,
       () => this.store.delete(key, expectedVersion !== undefined ? { expectedVersion } : {}),
-      () => ({ deleted: true as const }),
+      (d) => ({ deleted: true as const, revision: d.revision }),
     );
   }
 
@@ -184,6 +184,8 @@ export class RetryingRaftstoreClient implements SystemClient {
       }
       return { type: 'ok', value: { events, ...(progressRevision !== undefined ? { progressRevision } : {}) }, node: this.lastNode };
     } catch (e) {
+      // Refused because the start revision is compacted: the store's history begins after compactRevision.
+      if (e instanceof CompactedError) return { type: 'ok', value: { events, compacted: e.compactRevision + 1, error: e.message }, node: this.lastNode };
       if (!connected) return failure(e, true, this.lastNode);
       return { type: 'ok', value: { events, ...(progressRevision !== undefined ? { progressRevision } : {}), error: e instanceof Error ? e.message : String(e) }, node: this.lastNode };
     } finally {
