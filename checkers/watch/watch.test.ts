@@ -169,6 +169,15 @@ describe('watch checker', () => {
     expect(fine.valid).toBe(true);
   });
 
+  it('lists up to maxListed violations of each kind, so many of one kind leave the others visible', () => {
+    // Three late events (a notification at 6 first), then a watcher whose session skips 5.
+    const [e2, e3, e5, e6] = allA();
+    const h = writes().watch(2, { watcher: 'a', prefix: '/a/', fromRevision: 1 }, [{ type: 'progress', revision: 6 } as never, e2!, e3!, e5!, e6!]).watch(3, { watcher: 'b', prefix: '/a/', fromRevision: 1 }, [e2!, e3!, e6!]);
+    const r = checkWatch({ history: h.ops }, { maxListed: 2 });
+    expect(r.counts).toMatchObject({ 'late-event': 4, gap: 1 });
+    expect(r.violations.map((v) => v.kind)).toEqual(['late-event', 'late-event', 'gap']);
+  });
+
   it('a gap that a progress notification covered says which session was told it had been sent', () => {
     // The session ends on a notification at 3 without the event at 3; the watcher resumes at 4.
     const [e2, , e5, e6] = allA();

@@ -41,7 +41,7 @@ export interface WatchOptions {
   readonly writeChanges?: (op: CompletedOp) => readonly AttemptedChange[] | null;
   /** The watch session op's `f` (default `watch`). */
   readonly watchF?: string;
-  /** How many violations to list (default 100; counts cover all). */
+  /** How many violations of each kind to list (default 100; counts cover all). */
   readonly maxListed?: number;
 }
 
@@ -193,7 +193,8 @@ export function checkWatch(input: CheckInput, options: WatchOptions = {}): Watch
   const counts: Record<WatchViolationKind, number> = { gap: 0, duplicate: 0, 'out-of-order': 0, 'before-start': 0, 'late-event': 0, phantom: 0 };
   const report = (v: WatchViolation): void => {
     counts[v.kind] += 1;
-    if (violations.length < maxListed) violations.push(v);
+    // Listed per kind, so thousands of one kind (late events) do not hide the evidence of another.
+    if (counts[v.kind] <= maxListed) violations.push(v);
   };
 
   const repeatedWrites = new Set<number>();
