@@ -14,7 +14,10 @@ import { listLabelledProcesses } from '../../runtime/local-runtime.ts';
 import { classifyError, EtcdClient, prefixEnd } from './client.ts';
 import { startLocalEtcd } from './testing/local-etcd.ts';
 import type { LocalEtcd } from './testing/local-etcd.ts';
-import { DEBIAN_ETCD } from './version.ts';
+import { checkWatch } from '../../../checkers/watch/watch.ts';
+import type { Op } from '../../../checkers/history/types.ts';
+import { knownBugsOf } from './known-bugs.ts';
+import { DEBIAN_ETCD, etcdVersion } from './version.ts';
 
 const have = existsSync(DEBIAN_ETCD);
 if (!have) console.warn(`etcd client tests SKIPPED: ${DEBIAN_ETCD} not installed (bash scripts/setup-host.sh)`);
@@ -224,6 +227,47 @@ describe.skipIf(!have)('etcd client (real etcd, 3 members on loopback)', () => {
     const resumed = okValue(await c.watch('cw/', last, 300));
     expect(resumed.events.filter((e) => e.type !== 'progress')).toEqual([{ type: 'put', key: 'cw/a', revision: last, value: 2, version: 2 }]);
     expect(resumed.compacted).toBeUndefined();
+  });
+
+  it('a compaction at a delete, then a watch resuming there: the watch checker names the delete missed at the compaction revision exactly when the release has etcd#18089', async () => {
+    const c = client(0);
+    const history: Op[] = [];
+    const record = (process: number, f: string, invoke: unknown, type: 'ok', value: unknown, key?: string): void => {
+      for (const [t, v] of [['invoke', invoke], [type, value]] as const) history.push({ index: history.length, time: history.length, process, type: t, f, value: v, ...(key !== undefined ? { key } : {}) });
+    };
+    const put = async (value: string): Promise<number> => {
+      const w = okValue(await c.put('cd/k', value));
+      record(0, 'put', { value }, 'ok', w, 'cd/k');
+      return w.modRevision as number;
+    };
+    const first = await put('a');
+    await put('b');
+    const deleted = okValue(await c.delete('cd/k'));
+    record(0, 'delete', null, 'ok', { revision: deleted.revision }, 'cd/k');
+    const at = deleted.revision as number;
+    const admin = new Etcd3({ hosts: [etcd.urls[0] as string], faultHandling: { host: () => noop, global: noop } });
+    try {
+      await admin.kv.compact({ revision: at, physical: true });
+    } finally {
+      admin.close();
+    }
+    // Refused from the first put, resumed from the compaction revision, as the workload does.
+    const refused = okValue(await c.watch('cd/', first, 300));
+    record(1, 'watch', { watcher: 'w', prefix: 'cd/', fromRevision: first }, 'ok', refused);
+    expect(refused.compacted).toBe(at);
+    const resumed = okValue(await c.watch('cd/', at, 300));
+    record(1, 'watch', { watcher: 'w', prefix: 'cd/', fromRevision: at }, 'ok', resumed);
+    const r = checkWatch({ history });
+    const hasBug = knownBugsOf(etcdVersion(DEBIAN_ETCD)).some((b) => b.issue === 'etcd-io/etcd#18089');
+    if (hasBug) {
+      expect(resumed.events.filter((e) => e.type !== 'progress')).toEqual([]);
+      expect(r.valid).toBe(false);
+      expect(r.violations).toEqual([expect.objectContaining({ kind: 'gap', change: expect.objectContaining({ type: 'delete', key: 'cd/k', revision: at }) as unknown, startOf: { session: 8, compactRevision: true } })]);
+      expect(r.summary).toContain('1 change missed at the compaction revision a watcher resumed from');
+    } else {
+      expect(resumed.events.filter((e) => e.type !== 'progress')).toEqual([{ type: 'delete', key: 'cd/k', revision: at }]);
+      expect(r.valid).toBe(true);
+    }
   });
 
   it('list-append transactions: reads see the transaction\'s own appends; a key holding something else is not-a-list', async () => {
