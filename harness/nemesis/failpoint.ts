@@ -39,6 +39,14 @@ export const PANIC_FAILPOINTS: readonly string[] = [
   'raftBeforeWALSaveSnaphot',
   'defragBeforeCopy',
   'defragBeforeRename',
+  // In a compaction (mvcc; 3.5.14+ has the first, 3.6 all): between its batches and the
+  // revision it records as finished (etcd#17780, #19179 were crashes here).
+  'compactBeforeSetFinishedCompact',
+  'compactAfterSetFinishedCompact',
+  'compactBeforeCommitScheduledCompact',
+  'compactAfterCommitScheduledCompact',
+  'compactBeforeCommitBatch',
+  'compactAfterCommitBatch',
   // 3.6 names of the backend's hooks.
   'commitBeforePreCommitHook',
   'commitAfterPreCommitHook',
@@ -51,11 +59,20 @@ export const PANIC_FAILPOINTS: readonly string[] = [
 /**
  * Failpoints ordinary traffic never reaches: the snapshot ones run on a member receiving a
  * snapshot from the leader (one that fell behind the leader's compacted log), the
- * defragmentation ones during a defrag. Drawn only when named (`failpoints=`) or when the
+ * defragmentation ones during a defrag, the compaction ones during a compaction. Drawn only when named (`failpoints=`) or when the
  * system has a trigger for them (FailpointControl.triggerFor); otherwise they only used up
  * fault windows (7 of 30 draws in the first exploration runs).
  */
-export const NEEDS_A_TRIGGER: ReadonlySet<string> = new Set(['raftBeforeSaveSnap', 'raftAfterSaveSnap', 'raftBeforeApplySnap', 'raftAfterApplySnap', 'raftAfterWALRelease', 'defragBeforeCopy', 'defragBeforeRename']);
+export const NEEDS_A_TRIGGER: ReadonlySet<string> = new Set([
+  'raftBeforeSaveSnap',
+  'raftAfterSaveSnap',
+  'raftBeforeApplySnap',
+  'raftAfterApplySnap',
+  'raftAfterWALRelease',
+  'defragBeforeCopy',
+  'defragBeforeRename',
+  ...PANIC_FAILPOINTS.filter((f) => f.startsWith('compact')),
+]);
 
 /** Failpoints only one role reaches (etcdserver/raft.go): armed elsewhere they would wait in vain. */
 const ROLE_OF_FAILPOINT: Readonly<Record<string, 'leader' | 'follower'>> = { raftBeforeLeaderSend: 'leader', raftBeforeFollowerSend: 'follower' };

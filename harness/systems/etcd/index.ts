@@ -114,11 +114,24 @@ function gofailControl(allowed: ReadonlySet<string> | null, admin: Admin): Failp
     // The defragmentation failpoints (backend.defrag) run only during a defrag: ask the member
     // for one, as etcd's robustness tests' triggerDefrag does.
     triggerFor(name) {
-      if (!name.startsWith('defrag')) return null;
-      return async (node, timeoutMs) => {
-        await admin.client(node).maintenance.defragment({ deadline: Date.now() + timeoutMs });
-        return 'defragment';
-      };
+      if (name.startsWith('defrag')) {
+        return async (node, timeoutMs) => {
+          await admin.client(node).maintenance.defragment({ deadline: Date.now() + timeoutMs });
+          return 'defragment';
+        };
+      }
+      // The compaction failpoints (mvcc's compaction) run only in a compaction: compact up to
+      // the current revision, as etcd's robustness tests' compaction trigger does. Every member
+      // compacts (it is a raft entry); the armed one is the one that matters.
+      if (name.startsWith('compact')) {
+        return async (node, timeoutMs) => {
+          const c = admin.client(node);
+          const r = await c.kv.range({ key: Buffer.from('\0'), limit: 1 }, { deadline: Date.now() + timeoutMs });
+          await c.kv.compact({ revision: r.header.revision, physical: true }, { deadline: Date.now() + timeoutMs });
+          return `compact ${r.header.revision}`;
+        };
+      }
+      return null;
     },
   };
 }
