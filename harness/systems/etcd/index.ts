@@ -53,12 +53,14 @@ export const etcd: System = {
   optionHelp: {
     etcdBin: 'the etcd server binary (--etcd-bin)',
     etcdVersion: 'the release to build and test (--etcd-version)',
-    failpoints: `the failpoints the failpoint nemesis may arm, comma-separated, of ${PANIC_FAILPOINTS.join(', ')} (default: those the build has that ordinary traffic reaches, and the defragmentation ones, which the nemesis triggers)`,
+    failpoints: `the failpoints the failpoint nemesis may arm, comma-separated, of ${PANIC_FAILPOINTS.join(', ')} (default: those the build has that ordinary traffic reaches, and the defragmentation and compaction ones, which the nemesis triggers)`,
+    compactionBatchLimit: "most revisions a compaction deletes per batch (etcd's --experimental-compaction-batch-limit, 3.6+: --compaction-batch-limit; default etcd's 1000): small, a compaction spans several batches and commits, as in etcd's robustness scenario for etcd#19179",
   },
   checkOptions: (o, run) => {
     const userBin = o.etcdBin !== undefined ? checkEtcdBin(o.etcdBin) : null;
     if (o.etcdVersion !== undefined) checkEtcdVersion(o.etcdVersion);
     if (o.failpoints !== undefined) failpointNames(o.failpoints);
+    if (o.compactionBatchLimit !== undefined) compactionBatchLimit(o.compactionBatchLimit);
     if (run.faultInjection) {
       if (userBin !== null && userBin.gofail === null) {
         throw new UsageError(`--nemesis failpoint: ${o.etcdBin} has no failpoints (build one with \`scripts/build-etcd.sh vX.Y.Z --failpoints\`, or give --etcd-version vX.Y.Z)`);
@@ -73,6 +75,13 @@ export const etcd: System = {
   },
   prepare: prepareEtcd,
 };
+
+/** `--system-option compactionBatchLimit=N`: a positive integer, or UsageError. */
+export function compactionBatchLimit(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`--system-option compactionBatchLimit: expected a positive integer, got "${value}"`);
+  return n;
+}
 
 /** `--system-option failpoints=a,b`: names the failpoint nemesis knows, or UsageError naming the unknown one. */
 function failpointNames(spec: string): string[] {
@@ -201,7 +210,7 @@ async function prepareEtcd(runtime: RuntimeName, options: SystemRunOptions, log:
       ...(gofail !== null ? { etcdGofail: gofail } : {}),
     },
     nodeProgram: (addr) => {
-      const program = nodeProgram(addr, options, token);
+      const program = nodeProgram(addr, options, token, release.version);
       return failpoints ? { ...program, env: { ...program.env, GOFAIL_HTTP: `0.0.0.0:${FAILPOINT_PORT}` } } : program;
     },
     ...(failpoints ? { failpoints: gofailControl(allowed, admin) } : {}),
@@ -250,7 +259,14 @@ async function prepareEtcd(runtime: RuntimeName, options: SystemRunOptions, log:
   return prepared;
 }
 
-export function nodeProgram(addr: NodeAddressing, options: SystemRunOptions, token: string): NodeProgram {
+/** The compaction batch flag's name in a release: 3.6 dropped the experimental prefix (and 3.7 the old name). */
+function batchLimitFlag(release: string): string {
+  const m = /^v?(\d+)\.(\d+)/.exec(release);
+  const newer = m !== null && (Number(m[1]) > 3 || (Number(m[1]) === 3 && Number(m[2]) >= 6));
+  return newer ? '--compaction-batch-limit' : '--experimental-compaction-batch-limit';
+}
+
+export function nodeProgram(addr: NodeAddressing, options: SystemRunOptions, token: string, release = ''): NodeProgram {
   const peerUrl = (id: NodeId): string => {
     const a = addr.advertisedPeer(id);
     return `http://${a.host}:${a.port}`;
@@ -270,6 +286,7 @@ export function nodeProgram(addr: NodeAddressing, options: SystemRunOptions, tok
       '--log-outputs', 'stderr',
       '--log-level', options.logLevel === 'debug' ? 'debug' : options.logLevel === 'error' ? 'error' : options.logLevel === 'warn' ? 'warn' : 'info',
       ...(options.snapshotEntries !== undefined ? ['--snapshot-count', String(options.snapshotEntries)] : []),
+      ...(options.systemOptions.compactionBatchLimit !== undefined ? [batchLimitFlag(release), String(compactionBatchLimit(options.systemOptions.compactionBatchLimit))] : []),
     ],
   };
 }
