@@ -136,7 +136,12 @@ function gofailControl(allowed: ReadonlySet<string> | null, admin: Admin): Failp
         return async (node, timeoutMs) => {
           const c = admin.client(node);
           const r = await c.kv.range({ key: Buffer.from('\0'), limit: 1 }, { deadline: Date.now() + timeoutMs });
-          await c.kv.compact({ revision: r.header.revision, physical: true }, { deadline: Date.now() + timeoutMs });
+          try {
+            await c.kv.compact({ revision: r.header.revision, physical: true }, { deadline: Date.now() + timeoutMs });
+          } catch (e) {
+            // A panic in the compaction cuts the call off: keep the revision in the record.
+            throw new Error(`compact ${r.header.revision}: ${e instanceof Error ? e.message : String(e)}`);
+          }
           return `compact ${r.header.revision}`;
         };
       }
