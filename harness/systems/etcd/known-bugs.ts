@@ -19,6 +19,7 @@ export const KNOWN_ETCD_BUGS: readonly KnownEtcdBug[] = [
   { issue: 'etcd-io/etcd#14685', shows: 'a crash during defragmentation applies writes twice (watch: acknowledged writes seen again at a later revision)', affected: [['3.5.0', '3.5.6']] },
   { issue: 'etcd-io/etcd#15220', shows: 'progress notifications sent before the events they cover (watch: late-event, gaps)', affected: [['3.4.0', '3.4.25'], ['3.5.0', '3.5.8']] },
   { issue: 'etcd-io/etcd#18089', shows: 'a compaction at a delete drops that delete for watches starting there (watch: changes missed at the compaction revision a watcher resumed from)', affected: [['3.4.0', '3.4.34'], ['3.5.0', '3.5.16']] },
+  { issue: 'etcd-io/etcd#19179', shows: 'after a crash in a compaction at a delete, watches starting there miss that delete (watch: changes missed at the compaction revision a watcher resumed from)', affected: [['3.4.0', '3.4.36'], ['3.5.0', '3.5.18']] },
 ];
 
 /**
