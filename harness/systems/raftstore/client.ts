@@ -138,7 +138,9 @@ export class RaftstoreClient implements SystemClient {
     let buf = '';
     let parseError: string | undefined;
     const q = `prefix=${encodeURIComponent(prefix)}${fromRevision !== undefined ? `&fromRevision=${fromRevision}` : ''}`;
+    let head = ''; // the answer's first bytes: a refusal's JSON body, whatever the line parsing did with it
     const out = await this.env.http.stream(`${url}/v1/watch?${q}`, durationMs, (text) => {
+      if (head.length < 4096) head += text.slice(0, 4096 - head.length);
       buf += text;
       let nl: number;
       while ((nl = buf.indexOf('\n')) >= 0) {
@@ -160,7 +162,7 @@ export class RaftstoreClient implements SystemClient {
     });
     // Refused because the start revision is compacted (410, impl/API.md): the body names the
     // compactRevision, and the store's history begins after it.
-    const compacted = out.status === 410 ? compactRevisionOf(buf) : null;
+    const compacted = out.status === 410 ? compactRevisionOf(head) : null;
     const error = compacted !== null ? `compacted: compact revision ${compacted}` : (parseError ?? out.error);
     return { type: 'ok', value: { events, ...(progressRevision !== undefined ? { progressRevision } : {}), ...(compacted !== null ? { compacted: compacted + 1 } : {}), ...(error !== undefined ? { error } : {}) }, node };
   }
