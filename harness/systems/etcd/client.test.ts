@@ -206,16 +206,21 @@ describe.skipIf(!have)('etcd client (real etcd, 3 members on loopback)', () => {
     expect(out.error).toBeUndefined();
   });
 
+  /** Compact the cluster up to `revision`, waiting for it to finish (physical). */
+  const compactAt = async (revision: number): Promise<void> => {
+    const admin = new Etcd3({ hosts: [etcd.urls[0] as string], faultHandling: { host: () => noop, global: noop } });
+    try {
+      await admin.kv.compact({ revision, physical: true });
+    } finally {
+      admin.close();
+    }
+  };
+
   it('a watch from a compacted revision ends with the compaction in its error', async () => {
     const c = client(0);
     const first = okValue(await c.put('cw/a', 1)).modRevision as number;
     const last = okValue(await c.put('cw/a', 2)).modRevision as number;
-    const admin = new Etcd3({ hosts: [etcd.urls[0] as string], faultHandling: { host: () => noop, global: noop } });
-    try {
-      await admin.kv.compact({ revision: last, physical: true });
-    } finally {
-      admin.close();
-    }
+    await compactAt(last);
     const out = okValue(await c.watch('cw/', first, 300));
     // No change arrives. etcd cancels a compacted watcher on its next sync (every 100 ms), and
     // a release with etcd#15220 (Debian's 3.4.23) answers a progress request sent before that
@@ -245,12 +250,7 @@ describe.skipIf(!have)('etcd client (real etcd, 3 members on loopback)', () => {
     const deleted = okValue(await c.delete('cd/k'));
     record(0, 'delete', null, 'ok', { revision: deleted.revision }, 'cd/k');
     const at = deleted.revision as number;
-    const admin = new Etcd3({ hosts: [etcd.urls[0] as string], faultHandling: { host: () => noop, global: noop } });
-    try {
-      await admin.kv.compact({ revision: at, physical: true });
-    } finally {
-      admin.close();
-    }
+    await compactAt(at);
     // Refused from the first put, resumed from the compaction revision, as the workload does.
     const refused = okValue(await c.watch('cd/', first, 300));
     record(1, 'watch', { watcher: 'w', prefix: 'cd/', fromRevision: first }, 'ok', refused);
