@@ -140,7 +140,7 @@ function gofailControl(allowed: ReadonlySet<string> | null, admin: Admin): Failp
             await c.kv.compact({ revision: r.header.revision, physical: true }, { deadline: Date.now() + timeoutMs });
           } catch (e) {
             // A panic in the compaction cuts the call off: keep the revision in the record.
-            throw new Error(`compact ${r.header.revision}: ${e instanceof Error ? e.message : String(e)}`);
+            throw new Error(`compact ${r.header.revision}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
           }
           return `compact ${r.header.revision}`;
         };
