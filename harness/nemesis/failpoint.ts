@@ -59,9 +59,10 @@ export const PANIC_FAILPOINTS: readonly string[] = [
 /**
  * Failpoints ordinary traffic never reaches: the snapshot ones run on a member receiving a
  * snapshot from the leader (one that fell behind the leader's compacted log), the
- * defragmentation ones during a defrag, the compaction ones during a compaction. Drawn only when named (`failpoints=`) or when the
- * system has a trigger for them (FailpointControl.triggerFor); otherwise they only used up
- * fault windows (7 of 30 draws in the first exploration runs).
+ * defragmentation ones during a defrag, the compaction ones during a compaction. Drawn only
+ * when named (`failpoints=`) or when the system has a trigger for them
+ * (FailpointControl.triggerFor); otherwise they only used up fault windows (7 of 30 draws in
+ * the first exploration runs).
  */
 export const NEEDS_A_TRIGGER: ReadonlySet<string> = new Set([
   'raftBeforeSaveSnap',

@@ -368,9 +368,9 @@ export class EtcdClient implements SystemClient {
    * checker can hold etcd to that promise, as etcd's robustness tests do (etcd#15220: an event
    * sent after a notification that covered it); the last is the session's `progressRevision`.
    * A start revision etcd has compacted ends the session with `compacted` N (etcd keeps revision
-   * N: a watch may start there), `error` "compacted: compact revision N" and no key changes (a release with etcd#15220 may still answer a progress
-   * request first). `fail` only when etcd never confirmed the watch (an error or silence
-   * before its `created` answer).
+   * N: a watch may start there), `error` "compacted: compact revision N" and no key changes (a
+   * release with etcd#15220 may still answer a progress request first). `fail` only when etcd
+   * never confirmed the watch (an error or silence before its `created` answer).
    */
   async watch(prefix: string, fromRevision: number | undefined, durationMs: number): Promise<OpResult<WatchOutcome>> {
     const events: WatchEvent[] = [];
