@@ -28,7 +28,7 @@ import type { Collected, FailpointControl, HistoryClock, NodeAddressing, NodePro
 import { EtcdClient } from './client.ts';
 import { hashKV } from './hashkv.ts';
 import { knownBugsOf } from './known-bugs.ts';
-import { buildEtcdRelease, checkEtcdBin, checkEtcdVersion, resolveEtcd } from './version.ts';
+import { buildEtcdRelease, checkEtcdBin, checkEtcdVersion, releaseBelow, releaseTriple, resolveEtcd } from './version.ts';
 
 const OPS: readonly OpName[] = ['read', 'put', 'create', 'delete', 'range', 'set-add', 'set-read', 'lease-acquire', 'lease-renew', 'lease-release', 'watch', 'txn-append'];
 
@@ -135,19 +135,25 @@ function gofailControl(allowed: ReadonlySet<string> | null, admin: Admin): Failp
       if (name.startsWith('compact')) {
         return async (node, timeoutMs) => {
           const c = admin.client(node);
-          const r = await c.kv.range({ key: Buffer.from('\0'), limit: 1 }, { deadline: Date.now() + timeoutMs });
+          const revision = await currentRevision(c, timeoutMs);
           try {
-            await c.kv.compact({ revision: r.header.revision, physical: true }, { deadline: Date.now() + timeoutMs });
+            await c.kv.compact({ revision, physical: true }, { deadline: Date.now() + timeoutMs });
           } catch (e) {
             // A panic in the compaction cuts the call off: keep the revision in the record.
-            throw new Error(`compact ${r.header.revision}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+            throw new Error(`compact ${revision}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
           }
-          return `compact ${r.header.revision}`;
+          return `compact ${revision}`;
         };
       }
       return null;
     },
   };
+}
+
+/** The member's current revision (the header of a one-key range). */
+async function currentRevision(c: Etcd3, timeoutMs: number): Promise<number> {
+  const r = await c.kv.range({ key: Buffer.from('\0'), limit: 1 }, { deadline: Date.now() + timeoutMs });
+  return Number(r.header.revision);
 }
 
 /** One no-retry etcd3 client per member for the harness's own calls (status, hashes, admin). */
@@ -249,8 +255,7 @@ async function prepareEtcd(runtime: RuntimeName, options: SystemRunOptions, log:
         // Compaction by revision: keep the last 100 revisions, or compact up to the current one
         // (as etcd's robustness traffic does): every watcher not connected then resumes from the
         // compaction revision itself, where etcd#18089 dropped a delete.
-        const r = await c.kv.range({ key: Buffer.from('\0'), limit: 1 }, { deadline: Date.now() + 3000 });
-        const revision = Math.max(1, Number(r.header.revision) - (what === 0 ? 100 : 0));
+        const revision = Math.max(1, (await currentRevision(c, 3000)) - (what === 0 ? 100 : 0));
         await c.kv.compact({ revision, physical: true }, { deadline: Date.now() + 10_000 });
         return { compacted: revision };
       }
@@ -266,9 +271,8 @@ async function prepareEtcd(runtime: RuntimeName, options: SystemRunOptions, log:
 
 /** The compaction batch flag's name in a release: 3.6 dropped the experimental prefix (and 3.7 the old name). */
 function batchLimitFlag(release: string): string {
-  const m = /^v?(\d+)\.(\d+)/.exec(release);
-  const newer = m !== null && (Number(m[1]) > 3 || (Number(m[1]) === 3 && Number(m[2]) >= 6));
-  return newer ? '--compaction-batch-limit' : '--experimental-compaction-batch-limit';
+  const v = releaseTriple(release);
+  return v !== null && !releaseBelow(v, [3, 6, 0]) ? '--compaction-batch-limit' : '--experimental-compaction-batch-limit';
 }
 
 export function nodeProgram(addr: NodeAddressing, options: SystemRunOptions, token: string, release = ''): NodeProgram {

@@ -5,6 +5,8 @@
  * rather than taken for a new one (or for the harness's mistake).
  */
 
+import { releaseBelow, releaseTriple } from './version.ts';
+
 export interface KnownEtcdBug {
   readonly issue: string;
   /** What a run shows, in the checkers' words. */
@@ -22,30 +24,15 @@ export const KNOWN_ETCD_BUGS: readonly KnownEtcdBug[] = [
   { issue: 'etcd-io/etcd#19179', shows: 'after a crash in a compaction at a delete, watches starting there miss that delete (watch: changes missed at the compaction revision a watcher resumed from)', affected: [['3.4.0', '3.4.36'], ['3.5.0', '3.5.18']] },
 ];
 
-/**
- * x.y.z (a leading v, and anything after the patch number, ignored) as a comparable triple;
- * null if it is not one. Written here: release numbers are all this compares, and `semver` is
- * only a dev tool's dependency.
- */
-function triple(version: string): [number, number, number] | null {
-  const m = /^v?(\d+)\.(\d+)\.(\d+)/.exec(version.trim());
-  return m === null ? null : [Number(m[1]), Number(m[2]), Number(m[3])];
-}
-
-function below(a: readonly number[], b: readonly number[]): boolean {
-  for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return (a[i] ?? 0) < (b[i] ?? 0);
-  return false;
-}
-
 /** The known bugs a release has ([] for one this table does not cover or cannot parse). */
 export function knownBugsOf(version: string): KnownEtcdBug[] {
-  const v = triple(version);
+  const v = releaseTriple(version);
   if (v === null) return [];
   return KNOWN_ETCD_BUGS.filter((bug) =>
     bug.affected.some(([from, to]) => {
-      const f = triple(from);
-      const t = triple(to);
-      return f !== null && t !== null && !below(v, f) && below(v, t);
+      const f = releaseTriple(from);
+      const t = releaseTriple(to);
+      return f !== null && t !== null && !releaseBelow(v, f) && releaseBelow(v, t);
     }),
   );
 }

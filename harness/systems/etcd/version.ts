@@ -117,6 +117,22 @@ export function checkEtcdBin(bin: string): EtcdRelease {
   return etcdRelease(bin);
 }
 
+/**
+ * x.y.z (a leading v, and anything after the patch number, ignored) as a comparable triple;
+ * null if it is not one. Written here: release numbers are all this compares, and `semver` is
+ * only a dev tool's dependency.
+ */
+export function releaseTriple(version: string): [number, number, number] | null {
+  const m = /^v?(\d+)\.(\d+)\.(\d+)/.exec(version.trim());
+  return m === null ? null : [Number(m[1]), Number(m[2]), Number(m[3])];
+}
+
+/** Whether release triple `a` comes before `b`. */
+export function releaseBelow(a: readonly number[], b: readonly number[]): boolean {
+  for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return (a[i] ?? 0) < (b[i] ?? 0);
+  return false;
+}
+
 /** A release `--etcd-version` accepts: what scripts/build-etcd.sh builds (v3.x.y, optionally -suffix). */
 export function checkEtcdVersion(version: string): void {
   if (!/^v3\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?$/.test(version)) throw new UsageError(`--etcd-version ${JSON.stringify(version)}: not an etcd v3 release (expected vX.Y.Z, e.g. v3.5.17)`);
