@@ -9,13 +9,13 @@ import type { Server } from 'node:net';
 import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClientOptions, OpResult } from '../../../workloads/client.ts';
+import type { ClientOptions } from '../../../workloads/client.ts';
 import { listLabelledProcesses } from '../../runtime/local-runtime.ts';
 import { classifyError, EtcdClient, prefixEnd } from './client.ts';
 import { startLocalEtcd } from './testing/local-etcd.ts';
+import { okValue, recordedHistory } from './testing/recorded-history.ts';
 import type { LocalEtcd } from './testing/local-etcd.ts';
 import { checkWatch } from '../../../checkers/watch/watch.ts';
-import type { Op } from '../../../checkers/history/types.ts';
 import { knownBugsOf } from './known-bugs.ts';
 import { DEBIAN_ETCD, etcdVersion } from './version.ts';
 
@@ -25,10 +25,6 @@ if (!have) console.warn(`etcd client tests SKIPPED: ${DEBIAN_ETCD} not installed
 const options: ClientOptions = { opTimeoutMs: 2000, readConsistency: 'linearizable', mode: 'single-attempt' };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function okValue<T>(r: OpResult<T>): T {
-  if (r.type !== 'ok') throw new Error(`expected ok, got ${JSON.stringify(r)}`);
-  return r.value;
-}
 
 describe('prefixEnd', () => {
   it('is the prefix with its last byte incremented', () => {
@@ -236,27 +232,24 @@ describe.skipIf(!have)('etcd client (real etcd, 3 members on loopback)', () => {
 
   it('a compaction at a delete, then a watch resuming there: the watch checker names the delete missed at the compaction revision exactly when the release has etcd#18089', async () => {
     const c = client(0);
-    const history: Op[] = [];
-    const record = (process: number, f: string, invoke: unknown, type: 'ok', value: unknown, key?: string): void => {
-      for (const [t, v] of [['invoke', invoke], [type, value]] as const) history.push({ index: history.length, time: history.length, process, type: t, f, value: v, ...(key !== undefined ? { key } : {}) });
-    };
+    const { history, record } = recordedHistory();
     const put = async (value: string): Promise<number> => {
       const w = okValue(await c.put('cd/k', value));
-      record(0, 'put', { value }, 'ok', w, 'cd/k');
+      record(0, 'put', { value }, w, 'cd/k');
       return w.modRevision as number;
     };
     const first = await put('a');
     await put('b');
     const deleted = okValue(await c.delete('cd/k'));
-    record(0, 'delete', null, 'ok', { revision: deleted.revision }, 'cd/k');
+    record(0, 'delete', null, { revision: deleted.revision }, 'cd/k');
     const at = deleted.revision as number;
     await compactAt(at);
     // Refused from the first put, resumed from the compaction revision, as the workload does.
     const refused = okValue(await c.watch('cd/', first, 300));
-    record(1, 'watch', { watcher: 'w', prefix: 'cd/', fromRevision: first }, 'ok', refused);
+    record(1, 'watch', { watcher: 'w', prefix: 'cd/', fromRevision: first }, refused);
     expect(refused.compacted).toBe(at);
     const resumed = okValue(await c.watch('cd/', at, 300));
-    record(1, 'watch', { watcher: 'w', prefix: 'cd/', fromRevision: at }, 'ok', resumed);
+    record(1, 'watch', { watcher: 'w', prefix: 'cd/', fromRevision: at }, resumed);
     const r = checkWatch({ history });
     const hasBug = knownBugsOf(etcdVersion(DEBIAN_ETCD)).some((b) => b.issue === 'etcd-io/etcd#18089');
     if (hasBug) {

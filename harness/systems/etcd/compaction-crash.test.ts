@@ -14,21 +14,15 @@ import { existsSync } from 'node:fs';
 import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
 import { describe, expect, it } from 'vitest';
-import type { Op } from '../../../checkers/history/types.ts';
 import { checkWatch } from '../../../checkers/watch/watch.ts';
-import type { OpResult } from '../../../workloads/client.ts';
 import { EtcdClient } from './client.ts';
 import { knownBugsOf } from './known-bugs.ts';
 import { freePorts, startLocalEtcd } from './testing/local-etcd.ts';
+import { okValue, recordedHistory } from './testing/recorded-history.ts';
 import { buildEtcdRelease } from './version.ts';
 
 const haveGo = ['/usr/local/go/bin/go', '/usr/lib/go/bin/go', '/usr/bin/go'].some((p) => existsSync(p));
 if (!haveGo) console.warn('etcd compaction-crash test SKIPPED: needs Go to build etcd with its failpoints (apt-get install golang-go)');
-
-function okValue<T>(r: OpResult<T>): T {
-  if (r.type !== 'ok') throw new Error(`expected ok, got ${JSON.stringify(r)}`);
-  return r.value;
-}
 
 /** The steps on `version`; the watch checker's result on what the client saw. */
 async function crashInCompactionAtDelete(version: string): Promise<{ result: ReturnType<typeof checkWatch>; at: number; resumedAt: number }> {
@@ -45,10 +39,7 @@ async function crashInCompactionAtDelete(version: string): Promise<{ result: Ret
     clients.push(c);
     return c;
   };
-  const history: Op[] = [];
-  const record = (process: number, f: string, invoke: unknown, value: unknown, key?: string): void => {
-    for (const [type, v] of [['invoke', invoke], ['ok', value]] as const) history.push({ index: history.length, time: history.length, process, type, f, value: v, ...(key !== undefined ? { key } : {}) });
-  };
+  const { history, record } = recordedHistory();
   try {
     const c = client();
     let first = 0;
